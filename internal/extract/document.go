@@ -9,6 +9,7 @@ const (
 	FormatText     Format = "text"
 	FormatHTML     Format = "html"
 	FormatPDF      Format = "pdf"
+	FormatDOCX     Format = "docx"
 	FormatCode     Format = "code"
 )
 
@@ -29,7 +30,7 @@ const (
 type Document struct {
 	Path   string // as given to File
 	Format Format
-	Title  string // front-matter title, <title>, first H1, or PDF Title; may be empty
+	Title  string // front-matter title, <title>, first H1, DOCX or PDF title; may be empty
 	Blocks []Block
 }
 
@@ -39,7 +40,7 @@ type Block struct {
 	Text      string
 	Kind      Kind
 	Headings  []string // heading path from the outermost heading down; nil at top level
-	StartLine int      // 1-based first line in the source file; 0 when unknown (PDF)
+	StartLine int      // 1-based first line in the source file; 0 when unknown (HTML, DOCX, PDF)
 	EndLine   int      // 1-based last line, inclusive; 0 when unknown
 	Page      int      // 1-based PDF page; 0 for other formats
 }

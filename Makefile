@@ -1,0 +1,41 @@
+# rag's build. `make test` is what CI runs (.ci/run).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/ragcli/rag/internal/cli.Version=$(VERSION)
+GO ?= go
+BIN := bin/rag
+export CGO_ENABLED ?= 0
+
+.PHONY: all build install test test-race bench lint fuzz demo clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/rag
+
+install:
+	$(GO) install -trimpath -ldflags '$(LDFLAGS)' ./cmd/rag
+
+# The default test run: unit tests, fuzz seed corpora and end-to-end scripts,
+# with the race detector where cgo is available.
+test:
+	$(GO) vet ./...
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 15m ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 60m ./...
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# Run each fuzz target for a short while (longer with FUZZTIME=10m).
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin dist

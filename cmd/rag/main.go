@@ -1,0 +1,20 @@
+// Command rag is a local-first retrieval-augmented generation tool: it indexes
+// folders of documents and answers questions about them with a local model.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ragcli/rag/internal/cli"
+	"github.com/ragcli/rag/internal/iostreams"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Main(ctx, os.Args[1:], iostreams.System(), os.Getenv)
+	stop()
+	os.Exit(code)
+}

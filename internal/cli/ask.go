@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/glamour"
+	"github.com/mattn/go-runewidth"
+	"github.com/spf13/cobra"
+
+	"github.com/ragcli/rag/internal/answer"
+	"github.com/ragcli/rag/internal/iostreams"
+)
+
+type askOptions struct {
+	k         int
+	chatModel string
+	pull      bool
+}
+
+// AskSource is one source in `rag ask --json`.
+type AskSource struct {
+	N         int     `json:"n"`
+	Path      string  `json:"path"`
+	StartLine int     `json:"start_line,omitempty"`
+	EndLine   int     `json:"end_line,omitempty"`
+	Page      int     `json:"page,omitempty"`
+	Score     float64 `json:"score"`
+	Cited     bool    `json:"cited"`
+}
+
+// AskResult is `rag ask --json`. The schema is stable; see docs/commands.md.
+type AskResult struct {
+	Answer  string      `json:"answer"`
+	Model   string      `json:"model"`
+	Sources []AskSource `json:"sources"`
+}
+
+func (a *app) askCmd() *cobra.Command {
+	var o askOptions
+	c := &cobra.Command{
+		Use:   "ask QUESTION",
+		Short: "Answer a question from the indexed documents, citing sources",
+		Long: `Answer a question from the indexed documents with a local chat model.
+
+rag retrieves the best passages, gives them to the model as numbered sources
+that it must answer from, streams the answer and ends with the sources it
+cites (file and lines, or PDF page). On a terminal the answer is rendered as
+Markdown; in a pipe it is plain text as it arrives. The question may come on
+stdin ("-" or no argument in a pipe).
+
+--json prints {"answer", "model", "sources": [{"n", "path", "start_line",
+"end_line", "page", "score", "cited"}]} once the answer is complete.`,
+		Example: `  rag ask "how do I rotate the signing key?"
+  echo "what changed in v2?" | rag ask
+  rag ask --chat-model qwen2.5:7b -k 8 --json "summarise the retry policy"`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			q, err := a.readQuery(args)
+			if err != nil {
+				return err
+			}
+			return a.runAsk(cmd.Context(), q, o)
+		},
+	}
+	f := c.Flags()
+	f.IntVarP(&o.k, "k", "k", 5, "number of passages to retrieve")
+	f.StringVar(&o.chatModel, "chat-model", "", "Ollama chat model (default $RAG_CHAT_MODEL, the config file, else llama3.2)")
+	f.BoolVar(&a.json, "json", false, "print the answer and its sources as JSON on stdout")
+	f.BoolVar(&o.pull, "pull", false, "pull missing models")
+	return c
+}
+
+func (a *app) runAsk(ctx context.Context, q string, o askOptions) error {
+	a.global.ChatModel = o.chatModel
+	s, err := a.settings()
+	if err != nil {
+		return err
+	}
+	c, err := a.client(s)
+	if err != nil {
+		return err
+	}
+	res, _, err := a.retrieve(ctx, s, c, q, o.k, o.pull)
+	if err != nil {
+		return err
+	}
+	if len(res) == 0 {
+		return withHint(answer.ErrNoSources, "index some documents first: rag ingest PATH...")
+	}
+	info, err := a.showModel(ctx, c, s.ChatModel, o.pull)
+	if err != nil {
+		return err
+	}
+	// In a pipe the answer streams as it arrives; on a terminal it streams, then
+	// is redrawn as rendered Markdown; with --json it is printed whole at the end.
+	var shown strings.Builder
+	onDelta := func(d string) error {
+		if a.json {
+			return nil
+		}
+		d = iostreams.Sanitize(d)
+		shown.WriteString(d)
+		_, err := fmt.Fprint(a.s.Out, d)
+		return err
+	}
+	ans, err := answer.Ask(ctx, c, q, res, answer.Options{Model: s.ChatModel, ContextLength: info.ContextLength}, onDelta)
+	if err != nil {
+		if errors.Is(err, answer.ErrTooLong) {
+			return withHint(err, "ask with fewer passages (-k) or a chat model with a larger context")
+		}
+		return err
+	}
+	if ans.Dropped > 0 {
+		fmt.Fprintf(a.s.Err, "rag: %d retrieved passages did not fit %s's context and were left out\n", ans.Dropped, s.ChatModel)
+	}
+	if a.json {
+		out := AskResult{Answer: ans.Text, Model: s.ChatModel, Sources: make([]AskSource, len(ans.Sources))}
+		for i, src := range ans.Sources {
+			out.Sources[i] = AskSource{N: src.N, Path: src.Path, StartLine: src.StartLine, EndLine: src.EndLine, Page: src.Page, Score: src.Score, Cited: src.Cited}
+		}
+		return a.writeJSON(out)
+	}
+	if a.s.OutTTY {
+		a.redrawMarkdown(shown.String())
+	} else if !strings.HasSuffix(shown.String(), "\n") {
+		fmt.Fprintln(a.s.Out)
+	}
+	a.printSources(ans)
+	return nil
+}
+
+// redrawMarkdown replaces the streamed raw text on the terminal with its
+// glamour rendering.
+func (a *app) redrawMarkdown(raw string) {
+	r, err := glamour.NewTermRenderer(glamour.WithAutoStyle(), glamour.WithWordWrap(min(a.s.Width, 100)))
+	if err != nil {
+		return
+	}
+	out, err := r.Render(raw)
+	if err != nil {
+		return
+	}
+	rows := 0
+	for _, line := range strings.Split(raw, "\n") {
+		rows += max(1, (runewidth.StringWidth(line)+a.s.Width-1)/a.s.Width)
+	}
+	// Move to the first row of the streamed text, clear to the end, redraw.
+	fmt.Fprintf(a.s.Out, "\r\x1b[%dA\x1b[J%s", rows-1, out)
+}
+
+func (a *app) printSources(ans *answer.Answer) {
+	var cited, other []answer.Source
+	for _, s := range ans.Sources {
+		if s.Cited {
+			cited = append(cited, s)
+		} else {
+			other = append(other, s)
+		}
+	}
+	w := a.s.Out
+	fmt.Fprintln(w)
+	if len(cited) > 0 {
+		fmt.Fprintln(w, "Sources:")
+		for _, s := range cited {
+			fmt.Fprintf(w, "  [%d] %s\n", s.N, sourceRef(s.Path, s.StartLine, s.EndLine, s.Page))
+		}
+		return
+	}
+	fmt.Fprintln(w, "Sources (retrieved; the answer cites none of them):")
+	for _, s := range other {
+		fmt.Fprintf(w, "  [%d] %s\n", s.N, sourceRef(s.Path, s.StartLine, s.EndLine, s.Page))
+	}
+}

@@ -1,0 +1,142 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/ragcli/rag/internal/index"
+	"github.com/ragcli/rag/internal/iostreams"
+	"github.com/ragcli/rag/internal/ollama"
+	"github.com/ragcli/rag/internal/retrieve"
+)
+
+// Exit codes: one table, shown in --help and the README, produced by exitCode.
+const (
+	ExitOK          = 0   // success
+	ExitError       = 1   // any other error
+	ExitUsage       = 2   // bad command line
+	ExitPartial     = 3   // done, but some files failed
+	ExitOllama      = 4   // Ollama unreachable, or a model missing
+	ExitLocked      = 5   // another rag is writing the index
+	ExitInterrupted = 130 // interrupted (Ctrl-C, SIGTERM)
+)
+
+const exitTable = `Exit codes:
+  0    success
+  1    error
+  2    usage error (bad flag or argument)
+  3    partial: finished, but some files failed (listed in the report)
+  4    Ollama unreachable, or a model is missing
+  5    the index is locked by another rag ingest
+  130  interrupted`
+
+// usageError marks a bad command line.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// hintError attaches a hint to an error.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e hintError) Error() string { return e.err.Error() }
+func (e hintError) Unwrap() error { return e.err }
+
+func withHint(err error, format string, args ...any) error {
+	return hintError{err, fmt.Sprintf(format, args...)}
+}
+
+// partialError reports a finished run in which some files failed. Its message
+// has already been shown as part of the command's report.
+type partialError struct{ failed int }
+
+func (e partialError) Error() string { return fmt.Sprintf("%d files failed", e.failed) }
+
+// explain maps an error to its exit code and the hint to show with it.
+func explain(ctx context.Context, err error) (code int, hint string) {
+	var (
+		he  hintError
+		ue  usageError
+		pe  partialError
+		une *ollama.UnreachableError
+		mme *ollama.ModelMissingError
+		mm  *index.ModelMismatchError
+		sm  *index.SettingsMismatchError
+		fe  *index.FormatError
+	)
+	if errors.As(err, &he) {
+		hint = he.hint
+	}
+	switch {
+	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
+		return ExitInterrupted, ""
+	case errors.As(err, &ue):
+		return ExitUsage, cmpStr(hint, "see: rag --help")
+	case errors.As(err, &pe):
+		return ExitPartial, hint
+	case errors.As(err, &une):
+		return ExitOllama, cmpStr(hint, "start Ollama with: ollama serve (or point OLLAMA_HOST at a running server)")
+	case errors.As(err, &mme):
+		return ExitOllama, cmpStr(hint, fmt.Sprintf("run: ollama pull %s (or add --pull)", mme.Model))
+	case errors.Is(err, index.ErrLocked):
+		return ExitLocked, cmpStr(hint, "another rag ingest is writing this index; wait for it, or give --wait a longer time")
+	case errors.Is(err, index.ErrNoIndex):
+		return ExitError, cmpStr(hint, "create it with: rag ingest PATH...")
+	case errors.As(err, &mm):
+		return ExitError, cmpStr(hint, fmt.Sprintf("drop --embed-model to use %s, or build a new index for %s: rag ingest --index NEWDIR --embed-model %s PATH...", mm.Indexed, mm.Requested, mm.Requested))
+	case errors.As(err, &sm):
+		return ExitError, cmpStr(hint, fmt.Sprintf("drop --chunk-tokens to keep %d, or build a new index with --index NEWDIR", sm.Indexed))
+	case errors.As(err, &fe):
+		return ExitError, cmpStr(hint, "rebuild it: move the folder away and run rag ingest again")
+	case errors.Is(err, retrieve.ErrEmptyQuery):
+		return ExitUsage, cmpStr(hint, "give the query as an argument, or pipe it on stdin")
+	}
+	return ExitError, hint
+}
+
+func cmpStr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// report prints err as one error line and one hint line on stderr (and, for
+// --json, as an error object on stdout), and returns the exit code.
+func report(ctx context.Context, s *iostreams.Streams, err error, asJSON bool) int {
+	code, hint := explain(ctx, err)
+	if _, ok := errors.AsType[partialError](err); ok {
+		return code
+	}
+	msg := err.Error()
+	if code == ExitInterrupted {
+		msg = "interrupted"
+	}
+	msg = firstLine(iostreams.Sanitize(msg))
+	fmt.Fprintf(s.Err, "rag: error: %s\n", msg)
+	if hint != "" {
+		fmt.Fprintf(s.Err, "rag: hint: %s\n", hint)
+	}
+	if asJSON {
+		obj := map[string]any{"error": map[string]any{"message": msg, "hint": hint, "exit_code": code}}
+		b, _ := json.Marshal(obj)
+		fmt.Fprintf(s.Out, "%s\n", b)
+	}
+	return code
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

@@ -1,0 +1,151 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ragcli/rag/internal/config"
+	"github.com/ragcli/rag/internal/embed"
+	"github.com/ragcli/rag/internal/index"
+	"github.com/ragcli/rag/internal/ingest"
+	"github.com/ragcli/rag/internal/iostreams"
+	"github.com/ragcli/rag/internal/ollama"
+)
+
+type ingestOptions struct {
+	wait        time.Duration
+	parallel    int
+	batch       int
+	chunkTokens int
+	include     []string
+	maxSize     int64
+	pull        bool
+}
+
+func (a *app) ingestCmd() *cobra.Command {
+	var o ingestOptions
+	c := &cobra.Command{
+		Use:   "ingest PATH...",
+		Short: "Index folders and files, or bring an index up to date",
+		Long: `Index the given folders and files, or bring the index up to date with them.
+
+rag walks each folder the way ripgrep does: hidden files and folders, .git,
+node_modules and whatever .gitignore, .ignore or .ragignore exclude are left
+out, and so are binary files, symbolic links and secrets (.env, private keys,
+credentials) unless --include names them. Markdown, text, HTML, PDF, DOCX and
+source code are read, cut into chunks that fit the embedding model, embedded
+by Ollama and stored in the index.
+
+Ingest is safe to re-run and to interrupt: files whose size and modification
+time are unchanged are not read again, unchanged content is never re-embedded,
+files deleted from disk leave the index, and each batch of files is committed
+atomically, so Ctrl-C or a crash keeps everything committed before it.
+
+One file that cannot be read never stops the run: it is listed, and the exit
+code is 3. --json prints a summary object on stdout.`,
+		Example: `  rag ingest ~/notes ~/papers
+  rag ingest --index ./.rag docs/          # a project's own index
+  rag ingest --json ~/notes | jq .failed_files
+  */15 * * * *  rag ingest --quiet ~/notes  # from cron`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runIngest(cmd.Context(), args, o)
+		},
+	}
+	f := c.Flags()
+	f.BoolVar(&a.json, "json", false, "print a JSON summary on stdout")
+	f.DurationVar(&o.wait, "wait", 10*time.Second, "how long to wait for another ingest to finish before giving up (exit 5)")
+	f.IntVar(&o.parallel, "parallel", ingest.DefaultParallel, "embedding requests in flight (match the server's OLLAMA_NUM_PARALLEL)")
+	f.IntVar(&o.batch, "batch-size", ingest.DefaultBatchSize, "chunks per embedding request")
+	f.IntVar(&o.chunkTokens, "chunk-tokens", 0, fmt.Sprintf("chunk size in estimated tokens, fixed per index (default %d, capped to the model's context)", config.DefaultChunkTokens))
+	f.StringSliceVar(&o.include, "include", nil, "gitignore-style patterns to index even if they look like secrets or are hidden (repeatable)")
+	f.Int64Var(&o.maxSize, "max-file-size", 64<<20, "skip files larger than this many bytes")
+	f.BoolVar(&o.pull, "pull", false, "pull the embedding model if Ollama does not have it")
+	return c
+}
+
+func (a *app) runIngest(ctx context.Context, roots []string, o ingestOptions) error {
+	if o.parallel < 1 || o.batch < 1 || o.chunkTokens < 0 {
+		return usagef("--parallel and --batch-size must be at least 1, --chunk-tokens positive")
+	}
+	s, err := a.settings()
+	if err != nil {
+		return err
+	}
+	if o.chunkTokens > 0 {
+		s.ChunkTokens = o.chunkTokens
+	}
+	client, err := a.client(s)
+	if err != nil {
+		return err
+	}
+	p := a.s.NewProgress()
+	defer p.Done()
+	opts := ingest.Options{
+		Roots:    roots,
+		IndexDir: s.Index,
+		Index: index.Settings{EmbedModel: s.EmbedModel, EmbedExplicit: s.EmbedExplicit,
+			ChunkTokens: s.ChunkTokens, DefaultChunkTokens: config.DefaultChunkTokens},
+		Embedder: func(ctx context.Context, model string) (embed.Embedder, int, error) {
+			info, err := a.showModel(ctx, client, model, o.pull)
+			if err != nil {
+				return nil, 0, err
+			}
+			return &ollama.Embedder{Client: client, Name: model}, info.ContextLength, nil
+		},
+		LockWait:  o.wait,
+		BatchSize: o.batch,
+		Parallel:  o.parallel,
+		Progress: func(pr ingest.Progress) {
+			switch pr.Phase {
+			case "scanning":
+				p.Update("scanning...")
+			default:
+				p.Update("[%d/%d files] %d chunks embedded  %s", pr.FilesDone, pr.FilesTotal, pr.ChunksEmbedded, pr.Path)
+			}
+		},
+	}
+	opts.Walk.Include = o.include
+	opts.Walk.MaxFileSize = o.maxSize
+	opts.Extract.MaxBytes = o.maxSize
+	rep, err := ingest.Run(ctx, opts)
+	p.Done()
+	if err != nil {
+		if rep != nil && !a.json {
+			printIngestReport(a.s, rep) // what was committed before the error
+		}
+		return err
+	}
+	if a.json {
+		if err := a.writeJSON(rep); err != nil {
+			return err
+		}
+	} else {
+		printIngestReport(a.s, rep)
+	}
+	if rep.Failed > 0 {
+		return partialError{rep.Failed}
+	}
+	return nil
+}
+
+const maxListed = 20
+
+func printIngestReport(s *iostreams.Streams, r *ingest.Report) {
+	list := func(kind string, ps []ingest.Problem) {
+		for i, p := range ps {
+			if i == maxListed {
+				fmt.Fprintf(s.Err, "  ... and %d more %s (see --json)\n", len(ps)-maxListed, kind)
+				break
+			}
+			fmt.Fprintf(s.Err, "  %s %s: %s\n", kind, iostreams.Sanitize(p.Path), iostreams.Sanitize(p.Reason))
+		}
+	}
+	list("failed", r.FailedFiles)
+	list("skipped", r.SkippedFiles)
+	fmt.Fprintf(s.Err, "rag: %d added, %d updated, %d unchanged, %d removed, %d skipped, %d failed; %d chunks embedded in %.1fs\n",
+		r.Added, r.Updated, r.Unchanged, r.Removed, len(r.SkippedFiles), len(r.FailedFiles), r.ChunksEmbedded, r.Duration.Seconds())
+}

@@ -1,0 +1,140 @@
+// Package cli holds rag's commands. Each command parses its flags into an
+// options struct and calls one function of a domain package; this package
+// owns everything a person sees: output formats, progress, errors and exit
+// codes. Nothing here calls os.Exit: Main returns the code.
+package cli
+
+import (
+	"context"
+	"errors"
+	"runtime/debug"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ragcli/rag/internal/config"
+	"github.com/ragcli/rag/internal/iostreams"
+)
+
+// Version is set at build time with -ldflags "-X github.com/ragcli/rag/internal/cli.Version=v1.2.3".
+var Version = ""
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// app is what every command shares.
+type app struct {
+	s      *iostreams.Streams
+	getenv func(string) string
+	global config.Settings // flags shared by all commands
+	json   bool            // the running command's --json
+}
+
+// settings resolves the global flags against the environment and config file.
+func (a *app) settings() (config.Settings, error) {
+	s, err := config.Resolve(a.global, a.getenv)
+	if err != nil {
+		return s, withHint(err, "fix or remove the config file %s", config.File(a.getenv))
+	}
+	return s, nil
+}
+
+// Main runs rag with args and returns the process exit code.
+func Main(ctx context.Context, args []string, s *iostreams.Streams, getenv func(string) string) (code int) {
+	a := &app{s: s, getenv: getenv}
+	root := a.rootCmd()
+	root.SetArgs(args)
+	root.SetIn(s.In)
+	root.SetOut(s.Out)
+	root.SetErr(s.Err)
+	defer func() {
+		if r := recover(); r != nil {
+			// A bug, not the user's fault: say so in one line, never a trace.
+			code = report(ctx, s, withHint(errors.New("internal error: "+strings.TrimSpace(toString(r))),
+				"please report this at the project's issue tracker with the command you ran"), a.json)
+		}
+	}()
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	if !isUsage(err) {
+		return report(ctx, s, err, a.json)
+	}
+	return report(ctx, s, usageError{err}, a.json)
+}
+
+func toString(v any) string {
+	if e, ok := v.(error); ok {
+		return e.Error()
+	}
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return "panic"
+}
+
+// isUsage tells cobra's own command-line errors from command failures.
+func isUsage(err error) bool {
+	if _, ok := errors.AsType[usageError](err); ok {
+		return true
+	}
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "requires at most", "bad flag syntax"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "rag",
+		Short: "Ask questions about your own documents, answered by a local model",
+		Long: `rag indexes folders of Markdown, text, HTML, PDF, DOCX and source code, and answers
+questions about them with a local model served by Ollama, citing its sources.
+
+  rag ingest ~/notes ~/papers     index (and later refresh) folders
+  rag search "query"              the best matching passages
+  rag ask "question"              an answer with numbered sources
+
+The index lives in $XDG_DATA_HOME/rag/index (~/.local/share/rag/index); pick
+another with --index or RAG_INDEX. Models come from --embed-model/--chat-model,
+RAG_EMBED_MODEL/RAG_CHAT_MODEL, the config file (~/.config/rag/config.yaml),
+then all-minilm and llama3.2. OLLAMA_HOST picks the Ollama server.
+
+` + exitTable,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version(),
+	}
+	root.SetVersionTemplate("rag {{.Version}}\n")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.global.Index, "index", "", "index folder (default $RAG_INDEX, else ~/.local/share/rag/index)")
+	pf.StringVar(&a.global.EmbedModel, "embed-model", "", "Ollama embedding model (default $RAG_EMBED_MODEL, the index's model, else all-minilm)")
+	pf.StringVar(&a.global.OllamaHost, "ollama-host", "", "Ollama server URL (default $OLLAMA_HOST, else http://127.0.0.1:11434)")
+	root.AddCommand(a.ingestCmd(), a.searchCmd(), a.askCmd(), a.statusCmd(), a.versionCmd())
+	root.CompletionOptions.HiddenDefaultCmd = true
+	return root
+}
+
+func (a *app) versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print rag's version",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			c.Printf("rag %s\n", version())
+			return nil
+		},
+	}
+}

@@ -1,0 +1,162 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ragcli/rag/internal/config"
+	"github.com/ragcli/rag/internal/index"
+	"github.com/ragcli/rag/internal/iostreams"
+	"github.com/ragcli/rag/internal/ollama"
+	"github.com/ragcli/rag/internal/retrieve"
+)
+
+type searchOptions struct {
+	k    int
+	pull bool
+}
+
+// SearchResult is one row of `rag search --json`. The schema is stable; see docs/commands.md.
+type SearchResult struct {
+	Path      string  `json:"path"`
+	Score     float64 `json:"score"`
+	Text      string  `json:"text"`
+	StartLine int     `json:"start_line,omitempty"`
+	EndLine   int     `json:"end_line,omitempty"`
+	Page      int     `json:"page,omitempty"`
+	Headings  []string `json:"headings,omitempty"`
+}
+
+func (a *app) searchCmd() *cobra.Command {
+	var o searchOptions
+	c := &cobra.Command{
+		Use:   "search QUERY",
+		Short: "Show the indexed passages that best match a query",
+		Long: `Show the indexed passages that best match a query, best first, with their
+score, file and line range (or PDF page). No chat model is involved: this is
+retrieval alone, for people and for scripts. The query may also come on stdin.
+
+--json prints {"results": [{"path", "score", "text", "start_line", "end_line",
+"page", "headings"}]}; fields that do not apply are left out.`,
+		Example: `  rag search "retry policy"
+  rag search -k 20 --json "exporter timeout" | jq -r '.results[].path'`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			q, err := a.readQuery(args)
+			if err != nil {
+				return err
+			}
+			return a.runSearch(cmd.Context(), q, o)
+		},
+	}
+	c.Flags().IntVarP(&o.k, "k", "k", 5, "number of results")
+	c.Flags().BoolVar(&a.json, "json", false, "print results as JSON on stdout")
+	c.Flags().BoolVar(&o.pull, "pull", false, "pull the embedding model if Ollama does not have it")
+	return c
+}
+
+// readQuery takes the query from the arguments, or from stdin when the only
+// argument is "-" or there is none and stdin is not a terminal.
+func (a *app) readQuery(args []string) (string, error) {
+	var q string
+	switch {
+	case len(args) == 1 && args[0] == "-", len(args) == 0 && !a.s.InTTY:
+		b, err := io.ReadAll(io.LimitReader(a.s.In, 1<<20))
+		if err != nil {
+			return "", fmt.Errorf("read stdin: %w", err)
+		}
+		q = string(b)
+	default:
+		q = strings.Join(args, " ")
+	}
+	q = strings.TrimSpace(q)
+	if q == "" {
+		return "", usagef("no query given")
+	}
+	return q, nil
+}
+
+// retrieve runs the one retrieval path shared by search and ask.
+func (a *app) retrieve(ctx context.Context, s config.Settings, c *ollama.Client, query string, k int, pull bool) ([]retrieve.Result, index.Meta, error) {
+	if k < 1 {
+		return nil, index.Meta{}, usagef("-k must be at least 1")
+	}
+	r, err := index.OpenReader(s.Index)
+	if err != nil {
+		return nil, index.Meta{}, fmt.Errorf("open index %s: %w", s.Index, err)
+	}
+	defer r.Close()
+	meta := r.Meta()
+	if s.EmbedExplicit && index.NormalizeModel(s.EmbedModel) != meta.EmbedModel {
+		return nil, meta, &index.ModelMismatchError{Dir: s.Index, Indexed: meta.EmbedModel, Requested: index.NormalizeModel(s.EmbedModel)}
+	}
+	if meta.Dim == 0 {
+		return nil, meta, nil
+	}
+	if _, err := a.showModel(ctx, c, meta.EmbedModel, pull); err != nil {
+		return nil, meta, err
+	}
+	res, err := retrieve.Search(ctx, r, &ollama.Embedder{Client: c, Name: meta.EmbedModel}, query, k)
+	return res, meta, err
+}
+
+func (a *app) runSearch(ctx context.Context, q string, o searchOptions) error {
+	s, err := a.settings()
+	if err != nil {
+		return err
+	}
+	c, err := a.client(s)
+	if err != nil {
+		return err
+	}
+	res, _, err := a.retrieve(ctx, s, c, q, o.k, o.pull)
+	if err != nil {
+		return err
+	}
+	if a.json {
+		out := struct {
+			Results []SearchResult `json:"results"`
+		}{Results: make([]SearchResult, len(res))}
+		for i, r := range res {
+			out.Results[i] = SearchResult{Path: r.Path, Score: r.Score, Text: r.Text, StartLine: r.StartLine, EndLine: r.EndLine, Page: r.Page, Headings: r.Headings}
+		}
+		return a.writeJSON(out)
+	}
+	if len(res) == 0 {
+		fmt.Fprintln(a.s.Err, "rag: no results (is the index empty? see: rag status)")
+		return nil
+	}
+	for i, r := range res {
+		head := fmt.Sprintf("%d. %s  (score %.3f)", i+1, sourceRef(r.Path, r.StartLine, r.EndLine, r.Page), r.Score)
+		if a.s.OutTTY {
+			head = "\x1b[1m" + head + "\x1b[0m"
+		}
+		fmt.Fprintln(a.s.Out, head)
+		if len(r.Headings) > 0 {
+			fmt.Fprintf(a.s.Out, "   %s\n", iostreams.Sanitize(strings.Join(r.Headings, " > ")))
+		}
+		for _, line := range strings.Split(strings.TrimRight(iostreams.Sanitize(r.Text), "\n"), "\n") {
+			fmt.Fprintf(a.s.Out, "   %s\n", line)
+		}
+		fmt.Fprintln(a.s.Out)
+	}
+	return nil
+}
+
+// sourceRef formats a chunk's place: path:12-30, path#page=4 or path.
+func sourceRef(path string, start, end, page int) string {
+	path = iostreams.Sanitize(path)
+	switch {
+	case page > 0:
+		return fmt.Sprintf("%s#page=%d", path, page)
+	case start > 0 && end > start:
+		return fmt.Sprintf("%s:%d-%d", path, start, end)
+	case start > 0:
+		return fmt.Sprintf("%s:%d", path, start)
+	}
+	return path
+}

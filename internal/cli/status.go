@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ragcli/rag/internal/index"
+)
+
+// Status is `rag status --json`.
+type Status struct {
+	Index         string    `json:"index"`
+	FormatVersion int       `json:"format_version"`
+	EmbedModel    string    `json:"embed_model"`
+	Dim           int       `json:"dim"`
+	ChunkTokens   int       `json:"chunk_tokens"`
+	Files         int       `json:"files"`
+	Chunks        int       `json:"chunks"`
+	SizeBytes     int64     `json:"size_bytes"`
+	Created       time.Time `json:"created"`
+	LastIngest    time.Time `json:"last_ingest,omitzero"`
+}
+
+func (a *app) statusCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "Show where the index is and what it holds",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := a.settings()
+			if err != nil {
+				return err
+			}
+			r, err := index.OpenReader(s.Index)
+			if err != nil {
+				return fmt.Errorf("open index %s: %w", s.Index, err)
+			}
+			defer r.Close()
+			st, err := r.Stats()
+			if err != nil {
+				return err
+			}
+			m := r.Meta()
+			out := Status{Index: s.Index, FormatVersion: m.FormatVersion, EmbedModel: m.EmbedModel, Dim: m.Dim,
+				ChunkTokens: m.ChunkTokens, Files: st.Files, Chunks: st.Chunks, SizeBytes: st.SizeBytes,
+				Created: m.Created, LastIngest: m.LastIngest}
+			if a.json {
+				return a.writeJSON(out)
+			}
+			last := "never"
+			if !m.LastIngest.IsZero() {
+				last = m.LastIngest.Local().Format(time.DateTime)
+			}
+			fmt.Fprintf(a.s.Out, "index:        %s\nembed model:  %s (%d dimensions, %d-token chunks)\nfiles:        %d\nchunks:       %d\nsize:         %s\nlast ingest:  %s\n",
+				out.Index, out.EmbedModel, out.Dim, out.ChunkTokens, out.Files, out.Chunks, humanBytes(out.SizeBytes), last)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&a.json, "json", false, "print the status as JSON on stdout")
+	return c
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,489 @@
+// Package ingest is the one way a document enters rag: walk the roots, read
+// each new or changed file, extract its text, cut it into chunks, embed them,
+// and commit them to the index. Files whose size and modification time are
+// unchanged are not even read; files whose content is unchanged cost no
+// embedding call. It reports what it did; it does not print.
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ragcli/rag/internal/chunk"
+	"github.com/ragcli/rag/internal/embed"
+	"github.com/ragcli/rag/internal/extract"
+	"github.com/ragcli/rag/internal/index"
+	"github.com/ragcli/rag/internal/walk"
+)
+
+// Defaults for embedding traffic.
+const (
+	DefaultBatchSize = 32 // inputs per embed request
+	DefaultParallel  = 2  // embed requests in flight
+	minSplitTokens   = 16 // below this a chunk that still does not fit fails its file
+	windowFiles      = 64 // files read and embedded before a commit
+	windowChunks     = 1024
+)
+
+// OpenEmbedder returns the embedder for model and the model's context length
+// in tokens (0 when unknown). It is called once the index has settled which
+// model it uses.
+type OpenEmbedder func(ctx context.Context, model string) (embed.Embedder, int, error)
+
+// Options configure one ingest.
+type Options struct {
+	Roots     []string
+	IndexDir  string
+	Index     index.Settings
+	Embedder  OpenEmbedder
+	LockWait  time.Duration
+	Walk      walk.Options
+	Extract   extract.Options
+	BatchSize int
+	Parallel  int
+	// Progress, when set, is called as files complete.
+	Progress func(Progress)
+}
+
+// Progress is a snapshot of a running ingest.
+type Progress struct {
+	Phase          string // "scanning", "embedding"
+	FilesDone      int
+	FilesTotal     int // files that need reading
+	ChunksEmbedded int
+	Path           string
+}
+
+// Problem is a file that was not indexed, and why.
+type Problem struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+}
+
+// Report is what an ingest did.
+type Report struct {
+	Index          string        `json:"index"`
+	EmbedModel     string        `json:"embed_model"`
+	Added          int           `json:"added"`
+	Updated        int           `json:"updated"`
+	Unchanged      int           `json:"unchanged"`
+	Removed        int           `json:"removed"`
+	Skipped        int           `json:"skipped"`
+	Failed         int           `json:"failed"`
+	ChunksEmbedded int           `json:"chunks_embedded"`
+	SkippedFiles   []Problem     `json:"skipped_files"`
+	FailedFiles    []Problem     `json:"failed_files"`
+	Duration       time.Duration `json:"-"`
+	Seconds        float64       `json:"seconds"`
+}
+
+// Run ingests opts.Roots into the index. A file that cannot be read or
+// extracted is reported and the run goes on; an error from the index or the
+// embedder (server down, model missing, cancellation) stops the run, keeping
+// everything committed before it.
+func Run(ctx context.Context, opts Options) (*Report, error) {
+	start := time.Now()
+	roots, err := resolveRoots(opts.Roots)
+	if err != nil {
+		return nil, err
+	}
+	w, err := index.OpenWriter(ctx, opts.IndexDir, opts.Index, opts.LockWait)
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	meta := w.Meta()
+	emb, ctxLen, err := opts.Embedder(ctx, meta.EmbedModel)
+	if err != nil {
+		return nil, err
+	}
+	maxTokens := meta.ChunkTokens
+	if ctxLen > 0 {
+		maxTokens = min(maxTokens, ctxLen*9/10)
+	}
+	r := &run{
+		opts: opts, w: w, emb: emb, maxTokens: maxTokens,
+		rep: &Report{Index: opts.IndexDir, EmbedModel: meta.EmbedModel},
+	}
+	r.opts.BatchSize = cmpOr(opts.BatchSize, DefaultBatchSize)
+	r.opts.Parallel = cmpOr(opts.Parallel, DefaultParallel)
+	err = r.run(ctx, roots)
+	r.rep.Duration = time.Since(start)
+	r.rep.Seconds = r.rep.Duration.Seconds()
+	r.rep.Skipped, r.rep.Failed = len(r.rep.SkippedFiles), len(r.rep.FailedFiles)
+	sortProblems(r.rep.SkippedFiles)
+	sortProblems(r.rep.FailedFiles)
+	return r.rep, err
+}
+
+func cmpOr(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func sortProblems(p []Problem) {
+	sort.Slice(p, func(i, j int) bool { return p[i].Path < p[j].Path })
+}
+
+// resolveRoots makes each root absolute with symlinks resolved, as the walk
+// reports paths, and fails early on a root that does not exist.
+func resolveRoots(roots []string) ([]string, error) {
+	out := make([]string, 0, len(roots))
+	for _, r := range roots {
+		abs, err := filepath.Abs(r)
+		if err != nil {
+			return nil, fmt.Errorf("resolve %s: %w", r, err)
+		}
+		real, err := filepath.EvalSymlinks(abs)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", r, err)
+		}
+		out = append(out, real)
+	}
+	return out, nil
+}
+
+type run struct {
+	opts      Options
+	w         *index.Writer
+	emb       embed.Embedder
+	maxTokens int
+	rep       *Report
+	progress  Progress
+}
+
+func (r *run) report(p Progress) {
+	if r.opts.Progress != nil {
+		r.opts.Progress(p)
+	}
+}
+
+// job is one file that needs reading.
+type job struct {
+	entry walk.Entry
+	known *index.File // the index's record, nil for a new file
+
+	// filled by prepare
+	hash    string
+	title   string
+	chunks  []chunk.Chunk
+	same    bool  // content unchanged: only the record's size/mtime move
+	err     error // extraction failed: the file is reported
+	skip    bool  // err is a reason to skip, not a failure
+	vectors [][]float32
+}
+
+func (r *run) run(ctx context.Context, roots []string) error {
+	files := r.w.Files()
+	seen := map[string]bool{}
+	var jobs []*job
+	r.report(Progress{Phase: "scanning"})
+	err := walk.Walk(ctx, roots, r.opts.Walk, func(e walk.Entry) error {
+		seen[e.Path] = true
+		rec, ok := files[e.Path]
+		if ok && rec.Size == e.Size && rec.ModTime == e.ModTime.UnixNano() {
+			r.rep.Unchanged++
+			return nil
+		}
+		j := &job{entry: e}
+		if ok {
+			j.known = &rec
+		}
+		jobs = append(jobs, j)
+		return nil
+	}, func(s walk.Skip) {
+		r.rep.SkippedFiles = append(r.rep.SkippedFiles, Problem{Path: s.Path, Reason: s.Reason})
+	})
+	if err != nil {
+		return fmt.Errorf("walk: %w", err)
+	}
+	// Files the index holds under these roots that the walk no longer found.
+	var gone []string
+	for p := range files {
+		if !seen[p] && underAny(p, roots) {
+			gone = append(gone, p)
+		}
+	}
+	sort.Strings(gone)
+	r.progress = Progress{Phase: "embedding", FilesTotal: len(jobs)}
+	batch := &index.Batch{Deletes: gone}
+	r.rep.Removed = len(gone)
+	for start := 0; start < len(jobs); {
+		end := start
+		chunks := 0
+		for end < len(jobs) && end-start < windowFiles && chunks < windowChunks {
+			end++
+			chunks += int(jobs[end-1].entry.Size / 1024) // a rough guess; refined after extraction
+		}
+		window := jobs[start:end]
+		start = end
+		r.prepare(ctx, window)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := r.embed(ctx, window); err != nil {
+			return err
+		}
+		for _, j := range window {
+			r.collect(j, batch)
+		}
+		if err := r.w.Commit(batch); err != nil {
+			return err
+		}
+		batch = &index.Batch{}
+	}
+	if !batch.Empty() {
+		return r.w.Commit(batch)
+	}
+	return r.w.MarkIngested()
+}
+
+func underAny(path string, roots []string) bool {
+	for _, root := range roots {
+		if path == root || strings.HasPrefix(path, strings.TrimSuffix(root, string(filepath.Separator))+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
+}
+
+// prepare reads, hashes, extracts and chunks the window's files in parallel.
+func (r *run) prepare(ctx context.Context, window []*job) {
+	var wg sync.WaitGroup
+	next := make(chan *job)
+	for range min(runtime.GOMAXPROCS(0), len(window)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range next {
+				r.prepareOne(ctx, j)
+			}
+		}()
+	}
+	for _, j := range window {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+}
+
+func (r *run) prepareOne(ctx context.Context, j *job) {
+	data, err := os.ReadFile(j.entry.Path)
+	if err != nil {
+		j.err = fmt.Errorf("read: %w", err)
+		if errors.Is(err, fs.ErrNotExist) {
+			j.skip, j.err = true, errors.New("vanished during ingest")
+		}
+		return
+	}
+	sum := sha256.Sum256(data)
+	j.hash = hex.EncodeToString(sum[:])
+	if j.known != nil && j.known.Hash == j.hash {
+		j.same = true
+		return
+	}
+	doc, err := extract.Bytes(ctx, j.entry.Path, data, r.opts.Extract)
+	if err != nil {
+		j.err = err
+		j.skip = errors.Is(err, extract.ErrUnsupported) || errors.Is(err, extract.ErrBinary) ||
+			errors.Is(err, extract.ErrNoText) || errors.Is(err, extract.ErrEncrypted) || errors.Is(err, extract.ErrTooLarge)
+		return
+	}
+	j.title = doc.Title
+	j.chunks = chunk.Split(doc, chunk.Options{MaxTokens: r.maxTokens})
+	if len(j.chunks) == 0 {
+		j.skip, j.err = true, extract.ErrNoText
+	}
+}
+
+// embed embeds every chunk of the window, batching across files.
+func (r *run) embed(ctx context.Context, window []*job) error {
+	type ref struct {
+		j *job
+		i int
+	}
+	var refs []ref
+	for _, j := range window {
+		if j.err != nil || j.same {
+			continue
+		}
+		j.vectors = make([][]float32, len(j.chunks))
+		for i := range j.chunks {
+			refs = append(refs, ref{j, i})
+		}
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sem := make(chan struct{}, r.opts.Parallel)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for start := 0; start < len(refs); start += r.opts.BatchSize {
+		part := refs[start:min(start+r.opts.BatchSize, len(refs))]
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			texts := make([]string, len(part))
+			for i, p := range part {
+				texts[i] = p.j.chunks[p.i].EmbedText(p.j.title)
+			}
+			vecs, err := r.emb.Embed(ctx, texts)
+			if errors.Is(err, embed.ErrInputTooLong) {
+				// One input is too long; find it by embedding each alone.
+				vecs, err = make([][]float32, len(part)), nil
+				for i, t := range texts {
+					v, e := r.emb.Embed(ctx, []string{t})
+					if errors.Is(e, embed.ErrInputTooLong) {
+						continue // left nil: re-split below
+					}
+					if e != nil {
+						err = e
+						break
+					}
+					vecs[i] = v[0]
+				}
+			}
+			if err != nil {
+				cancel(err)
+				return
+			}
+			mu.Lock()
+			for i, p := range part {
+				p.j.vectors[p.i] = vecs[i]
+			}
+			r.progress.ChunksEmbedded += len(part)
+			r.report(r.progress)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	// Chunks the model refused as too long: split them smaller and embed the
+	// pieces, halving the budget until they fit.
+	for _, j := range window {
+		if err := r.resplit(ctx, j); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resplit replaces each chunk of j that has no vector with smaller pieces.
+func (r *run) resplit(ctx context.Context, j *job) error {
+	if j.vectors == nil {
+		return nil
+	}
+	var chunks []chunk.Chunk
+	var vectors [][]float32
+	for i, c := range j.chunks {
+		if j.vectors[i] != nil {
+			chunks, vectors = append(chunks, c), append(vectors, j.vectors[i])
+			continue
+		}
+		pieces, vecs, err := r.splitUntilFits(ctx, c, j.title, r.maxTokens/2)
+		if err != nil {
+			if errors.Is(err, embed.ErrInputTooLong) {
+				j.err = fmt.Errorf("a chunk at lines %d-%d does not fit the embedding model's context even at %d tokens", c.StartLine, c.EndLine, minSplitTokens)
+				return nil
+			}
+			return err
+		}
+		chunks, vectors = append(chunks, pieces...), append(vectors, vecs...)
+	}
+	j.chunks, j.vectors = chunks, vectors
+	return nil
+}
+
+func (r *run) splitUntilFits(ctx context.Context, c chunk.Chunk, title string, budget int) ([]chunk.Chunk, [][]float32, error) {
+	if budget < minSplitTokens {
+		return nil, nil, embed.ErrInputTooLong
+	}
+	var chunks []chunk.Chunk
+	var vectors [][]float32
+	for _, p := range chunk.Resplit(c, title, budget) {
+		v, err := r.emb.Embed(ctx, []string{p.EmbedText(title)})
+		if errors.Is(err, embed.ErrInputTooLong) {
+			sub, subv, err := r.splitUntilFits(ctx, p, title, budget/2)
+			if err != nil {
+				return nil, nil, err
+			}
+			chunks, vectors = append(chunks, sub...), append(vectors, subv...)
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		chunks, vectors = append(chunks, p), append(vectors, v[0])
+	}
+	return chunks, vectors, nil
+}
+
+// collect files j's outcome into the report and the batch.
+func (r *run) collect(j *job, b *index.Batch) {
+	r.progress.FilesDone++
+	r.progress.Path = j.entry.Path
+	r.report(r.progress)
+	rec := index.File{Path: j.entry.Path, Size: j.entry.Size, ModTime: j.entry.ModTime.UnixNano(), Hash: j.hash, Title: j.title}
+	switch {
+	case j.err != nil && j.skip:
+		r.rep.SkippedFiles = append(r.rep.SkippedFiles, Problem{Path: j.entry.Path, Reason: reason(j.err)})
+		if j.known != nil {
+			b.Deletes = append(b.Deletes, j.entry.Path) // it no longer holds text to index
+			r.rep.Removed++
+		}
+	case j.err != nil:
+		// The old version, if any, stays: a file that fails is reported, not lost.
+		r.rep.FailedFiles = append(r.rep.FailedFiles, Problem{Path: j.entry.Path, Reason: reason(j.err)})
+	case j.same:
+		rec.Title, rec.Chunks = j.known.Title, j.known.Chunks
+		b.Touches = append(b.Touches, rec)
+		r.rep.Unchanged++
+	default:
+		stored := make([]index.Chunk, len(j.chunks))
+		for i, c := range j.chunks {
+			stored[i] = index.Chunk{Title: j.title, Headings: c.Headings, StartLine: c.StartLine, EndLine: c.EndLine, Page: c.Page, Text: c.Text}
+		}
+		b.Puts = append(b.Puts, index.Put{File: rec, Chunks: stored, Vectors: j.vectors})
+		r.rep.ChunksEmbedded += len(j.chunks)
+		if j.known != nil {
+			r.rep.Updated++
+		} else {
+			r.rep.Added++
+		}
+	}
+}
+
+func reason(err error) string {
+	if s := extract.Reason(err); s != "" {
+		return s
+	}
+	return err.Error()
+}

@@ -1,0 +1,287 @@
+// Package pdftext extracts the text of PDF files, page by page, with
+// github.com/ledongthuc/pdf.
+//
+// It rebuilds lines, words, paragraphs and two-column reading order from the
+// positioned text runs of each page instead of trusting the library's plain
+// text, which glues words together. It treats pages whose text decodes to
+// garbage as empty.
+//
+// It does not do OCR, does not decrypt password-protected files, and cannot
+// protect the process from every hostile file: the library can hang or exhaust
+// memory on some inputs (a self-referencing xref /Prev, huge xref object
+// numbers), so callers that read untrusted files should run Extract in a child
+// process with time and memory limits. Panics inside the library are
+// recovered and reported as ErrMalformed.
+package pdftext
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+
+	"github.com/ledongthuc/pdf"
+)
+
+// Result is the text of one PDF.
+type Result struct {
+	// Title is the /Title of the document information dictionary, or "".
+	Title string
+	// Pages[i] is the text of page i+1; it is "" for a page with no text.
+	Pages []string
+}
+
+// Errors callers branch on. Extract wraps them, so test with errors.Is.
+var (
+	// ErrEncrypted means the file needs a password, or uses an encryption
+	// scheme the reader cannot open.
+	ErrEncrypted = errors.New("encrypted pdf")
+	// ErrNoText means no page has a usable text layer: the file is scanned
+	// images, or its text decodes to garbage.
+	ErrNoText = errors.New("no text layer")
+	// ErrMalformed means the file is not a PDF the reader can parse.
+	ErrMalformed = errors.New("malformed pdf")
+)
+
+// MaxPages caps the number of pages read from one file; later pages are
+// ignored. It bounds the work a hostile page tree can cause.
+const MaxPages = 10000
+
+// maxTreeDepth and maxTreeNodes bound the walk of the page tree, which may be
+// cyclic or absurdly deep in malformed files.
+const (
+	maxTreeDepth = 64
+	maxTreeNodes = 4 * MaxPages
+)
+
+// Extract reads the PDF at path and returns its title and the text of each
+// page. It checks ctx between pages.
+//
+// Errors wrap ErrEncrypted, ErrNoText or ErrMalformed where they apply; other
+// errors come from opening the file or from ctx.
+func Extract(ctx context.Context, path string) (*Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open pdf: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("stat pdf: %w", err)
+	}
+	r, err := newReader(f, st.Size())
+	if err != nil {
+		return nil, err
+	}
+	res, err := extract(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// newReader opens the PDF and maps the library's errors and panics onto the
+// package's sentinel errors.
+func newReader(f *os.File, size int64) (r *pdf.Reader, err error) {
+	defer func() {
+		if x := recover(); x != nil {
+			r, err = nil, fmt.Errorf("open pdf: %w: %v", ErrMalformed, x)
+		}
+	}()
+	r, err = pdf.NewReader(f, size)
+	if err != nil {
+		if strings.Contains(strings.ToLower(err.Error()), "encrypt") {
+			return nil, fmt.Errorf("open pdf: %w: %v", ErrEncrypted, err)
+		}
+		return nil, fmt.Errorf("open pdf: %w: %v", ErrMalformed, err)
+	}
+	return r, nil
+}
+
+// extract walks the pages of an opened reader.
+func extract(ctx context.Context, r *pdf.Reader) (res *Result, err error) {
+	defer func() {
+		if x := recover(); x != nil {
+			res, err = nil, fmt.Errorf("read pdf: %w: %v", ErrMalformed, x)
+		}
+	}()
+	res = &Result{Title: title(r)}
+	pages, err := pageList(r)
+	if err != nil {
+		return nil, err
+	}
+	res.Pages = make([]string, len(pages))
+	var anyText bool
+	var pageErr error
+	for i, p := range pages {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		text, garbage, err := pageText(p)
+		if err != nil {
+			if pageErr == nil {
+				pageErr = fmt.Errorf("read page %d: %w", i+1, err)
+			}
+			continue
+		}
+		if garbage {
+			continue
+		}
+		res.Pages[i] = text
+		anyText = anyText || text != ""
+	}
+	if !anyText {
+		if pageErr != nil {
+			return nil, pageErr
+		}
+		return nil, fmt.Errorf("read pdf: %w", ErrNoText)
+	}
+	return res, nil
+}
+
+// title returns the document information /Title, cleaned of control runes.
+func title(r *pdf.Reader) string {
+	t := r.Trailer().Key("Info").Key("Title")
+	if t.Kind() != pdf.String {
+		return ""
+	}
+	s := strings.Map(func(c rune) rune {
+		if c == '\uFFFD' || c < ' ' || c == 0x7f {
+			return ' '
+		}
+		return c
+	}, t.Text())
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// pageList walks the page tree depth first. It does not trust /Count, which
+// malformed files set to absurd values, and it skips nodes already visited, so
+// a cyclic tree terminates.
+func pageList(r *pdf.Reader) ([]pdf.Page, error) {
+	root := r.Trailer().Key("Root").Key("Pages")
+	if root.Kind() != pdf.Dict {
+		return nil, fmt.Errorf("read page tree: %w: no /Pages dictionary", ErrMalformed)
+	}
+	var (
+		pages []pdf.Page
+		nodes int
+		seen  = map[objID]bool{}
+	)
+	var walk func(v pdf.Value, depth int)
+	walk = func(v pdf.Value, depth int) {
+		if len(pages) >= MaxPages || nodes >= maxTreeNodes || depth > maxTreeDepth {
+			return
+		}
+		nodes++
+		if id, ok := identity(v); ok {
+			if seen[id] {
+				return
+			}
+			seen[id] = true
+		}
+		kids := v.Key("Kids")
+		if v.Key("Type").Name() == "Page" || (kids.Kind() != pdf.Array && v.Key("Contents").Kind() != pdf.Null) {
+			pages = append(pages, pdf.Page{V: v})
+			return
+		}
+		for i := 0; i < kids.Len(); i++ {
+			kid := kids.Index(i)
+			if kid.Kind() != pdf.Dict {
+				continue
+			}
+			walk(kid, depth+1)
+		}
+	}
+	walk(root, 0)
+	if len(pages) == 0 {
+		return nil, fmt.Errorf("read page tree: %w: no pages", ErrMalformed)
+	}
+	return pages, nil
+}
+
+// objID identifies an indirect PDF object.
+type objID struct {
+	id  uint64
+	gen uint64
+}
+
+// identity returns the object number of v when v is an indirect object. The
+// library keeps it in an unexported field; reading it through reflect is the
+// only way to detect cycles in the page tree without re-parsing the file.
+func identity(v pdf.Value) (objID, bool) {
+	defer func() { _ = recover() }()
+	p := reflect.ValueOf(v).FieldByName("ptr")
+	if !p.IsValid() || p.Kind() != reflect.Struct || p.NumField() < 2 {
+		return objID{}, false
+	}
+	id, gen := p.Field(0), p.Field(1)
+	if !isUint(id) || !isUint(gen) || id.Uint() == 0 {
+		return objID{}, false
+	}
+	return objID{id.Uint(), gen.Uint()}, true
+}
+
+func isUint(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
+}
+
+// pageText returns the text of one page and whether its raw text is
+// garbage. It lays out the glyphs found by its own content interpreter, falls
+// back to the library's positioned text, and then to the library's plain text.
+func pageText(p pdf.Page) (text string, garbage bool, err error) {
+	gs, err := pageGlyphs(p)
+	if err != nil {
+		gs, err = libraryGlyphs(p)
+	}
+	if err != nil {
+		text, perr := plainText(p)
+		if perr != nil {
+			return "", false, err
+		}
+		return text, isGarbage(text), nil
+	}
+	var raw strings.Builder
+	for _, g := range gs {
+		raw.WriteString(g.s)
+	}
+	if isGarbage(raw.String()) {
+		return "", true, nil
+	}
+	return layout(gs), false, nil
+}
+
+// plainText is the library's own extraction, the last resort.
+func plainText(p pdf.Page) (text string, err error) {
+	defer func() {
+		if x := recover(); x != nil {
+			text, err = "", fmt.Errorf("%w: %v", ErrMalformed, x)
+		}
+	}()
+	text, err = p.GetPlainText(nil)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return normalize(text), nil
+}
+
+// libraryGlyphs converts the library's positioned text into glyphs.
+func libraryGlyphs(p pdf.Page) (gs []glyph, err error) {
+	defer func() {
+		if x := recover(); x != nil {
+			gs, err = nil, fmt.Errorf("%w: %v", ErrMalformed, x)
+		}
+	}()
+	for i, t := range p.Content().Text {
+		gs = append(gs, glyph{x: t.X, y: t.Y, w: t.W, size: t.FontSize, s: t.S, order: i})
+	}
+	return gs, nil
+}
