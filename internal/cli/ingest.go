@@ -82,7 +82,7 @@ func (a *app) runIngest(ctx context.Context, roots []string, o ingestOptions) er
 	if err != nil {
 		return err
 	}
-	p := a.s.NewProgress()
+	p := a.progress()
 	defer p.Done()
 	opts := ingest.Options{
 		Roots:    roots,
@@ -115,7 +115,7 @@ func (a *app) runIngest(ctx context.Context, roots []string, o ingestOptions) er
 	p.Done()
 	if err != nil {
 		if rep != nil && !a.json {
-			printIngestReport(a.s, rep) // what was committed before the error
+			printIngestReport(a.s, rep, a.quiet) // what was committed before the error
 		}
 		return err
 	}
@@ -124,7 +124,7 @@ func (a *app) runIngest(ctx context.Context, roots []string, o ingestOptions) er
 			return err
 		}
 	} else {
-		printIngestReport(a.s, rep)
+		printIngestReport(a.s, rep, a.quiet)
 	}
 	if rep.Failed > 0 {
 		return partialError{rep.Failed}
@@ -134,7 +134,9 @@ func (a *app) runIngest(ctx context.Context, roots []string, o ingestOptions) er
 
 const maxListed = 20
 
-func printIngestReport(s *iostreams.Streams, r *ingest.Report) {
+// printIngestReport lists failed and skipped files and a summary on stderr;
+// quiet keeps only the failures.
+func printIngestReport(s *iostreams.Streams, r *ingest.Report, quiet bool) {
 	list := func(kind string, ps []ingest.Problem) {
 		for i, p := range ps {
 			if i == maxListed {
@@ -145,6 +147,9 @@ func printIngestReport(s *iostreams.Streams, r *ingest.Report) {
 		}
 	}
 	list("failed", r.FailedFiles)
+	if quiet {
+		return
+	}
 	list("skipped", r.SkippedFiles)
 	fmt.Fprintf(s.Err, "rag: %d added, %d updated, %d unchanged, %d removed, %d skipped, %d failed; %d chunks embedded in %.1fs\n",
 		r.Added, r.Updated, r.Unchanged, r.Removed, len(r.SkippedFiles), len(r.FailedFiles), r.ChunksEmbedded, r.Duration.Seconds())

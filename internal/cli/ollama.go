@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/ragcli/rag/internal/config"
+	"github.com/ragcli/rag/internal/iostreams"
 	"github.com/ragcli/rag/internal/ollama"
 )
 
@@ -27,8 +28,8 @@ func (a *app) showModel(ctx context.Context, c *ollama.Client, model string, pul
 	if !pull || !errors.As(err, &missing) {
 		return info, err
 	}
-	p := a.s.NewProgress()
-	if !a.s.ErrTTY {
+	p := a.progress()
+	if !a.s.ErrTTY && !a.quiet {
 		fmt.Fprintf(a.s.Err, "rag: pulling %s\n", model)
 	}
 	err = c.Pull(ctx, model, func(status string, done, total int64) {
@@ -51,4 +52,13 @@ func (a *app) writeJSON(v any) error {
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// progress returns the stderr progress line, silent with --quiet or --json
+// off a terminal.
+func (a *app) progress() *iostreams.Progress {
+	if a.quiet {
+		return nil
+	}
+	return a.s.NewProgress()
 }

@@ -35,6 +35,7 @@ type app struct {
 	getenv func(string) string
 	global config.Settings // flags shared by all commands
 	json   bool            // the running command's --json
+	quiet  bool            // --quiet: no progress or summaries on stderr
 }
 
 // settings resolves the global flags against the environment and config file.
@@ -121,6 +122,7 @@ then all-minilm and llama3.2. OLLAMA_HOST picks the Ollama server.
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.global.Index, "index", "", "index folder (default $RAG_INDEX, else ~/.local/share/rag/index)")
 	pf.StringVar(&a.global.EmbedModel, "embed-model", "", "Ollama embedding model (default $RAG_EMBED_MODEL, the index's model, else all-minilm)")
+	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print no progress or summary on stderr (errors still are)")
 	pf.StringVar(&a.global.OllamaHost, "ollama-host", "", "Ollama server URL (default $OLLAMA_HOST, else http://127.0.0.1:11434)")
 	root.AddCommand(a.ingestCmd(), a.searchCmd(), a.askCmd(), a.statusCmd(), a.versionCmd())
 	root.CompletionOptions.HiddenDefaultCmd = true

@@ -22,12 +22,12 @@ type searchOptions struct {
 
 // SearchResult is one row of `rag search --json`. The schema is stable; see docs/commands.md.
 type SearchResult struct {
-	Path      string  `json:"path"`
-	Score     float64 `json:"score"`
-	Text      string  `json:"text"`
-	StartLine int     `json:"start_line,omitempty"`
-	EndLine   int     `json:"end_line,omitempty"`
-	Page      int     `json:"page,omitempty"`
+	Path      string   `json:"path"`
+	Score     float64  `json:"score"`
+	Text      string   `json:"text"`
+	StartLine int      `json:"start_line,omitempty"`
+	EndLine   int      `json:"end_line,omitempty"`
+	Page      int      `json:"page,omitempty"`
 	Headings  []string `json:"headings,omitempty"`
 }
 
@@ -91,8 +91,8 @@ func (a *app) retrieve(ctx context.Context, s config.Settings, c *ollama.Client,
 	}
 	defer r.Close()
 	meta := r.Meta()
-	if s.EmbedExplicit && index.NormalizeModel(s.EmbedModel) != meta.EmbedModel {
-		return nil, meta, &index.ModelMismatchError{Dir: s.Index, Indexed: meta.EmbedModel, Requested: index.NormalizeModel(s.EmbedModel)}
+	if s.EmbedExplicit && index.NormalizeModel(s.EmbedModel) != index.NormalizeModel(meta.EmbedModel) {
+		return nil, meta, &index.ModelMismatchError{Dir: s.Index, Indexed: meta.EmbedModel, Requested: s.EmbedModel}
 	}
 	if meta.Dim == 0 {
 		return nil, meta, nil

@@ -1,12 +1,15 @@
 package index
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -74,40 +77,33 @@ func OpenWriter(ctx context.Context, dir string, s Settings, wait time.Duration)
 }
 
 func (w *Writer) init(s Settings) error {
+	model := strings.TrimSpace(s.EmbedModel)
+	tokens := s.ChunkTokens
+	if _, err := os.Stat(dbPath(w.dir)); errors.Is(err, fs.ErrNotExist) {
+		// A new index is written at its first commit, so a run that fails
+		// before storing anything leaves no empty index behind.
+		w.meta = Meta{FormatVersion: FormatVersion, EmbedModel: model, ChunkTokens: cmp.Or(tokens, s.DefaultChunkTokens), Created: time.Now().UTC()}
+		w.files = map[string]File{}
+		return nil
+	}
 	return w.update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketMeta, bucketFiles, bucketChunks, bucketVectors} {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
-			}
-		}
 		m, found, err := readMeta(tx)
 		if err != nil {
 			return err
 		}
-		model := NormalizeModel(s.EmbedModel)
-		tokens := s.ChunkTokens
-		if found && !s.EmbedExplicit {
-			model = m.EmbedModel
-		}
-		if tokens == 0 {
-			tokens = s.DefaultChunkTokens
-			if found {
-				tokens = m.ChunkTokens
-			}
-		}
 		if !found {
-			m = Meta{FormatVersion: FormatVersion, EmbedModel: model, ChunkTokens: tokens, Created: time.Now().UTC()}
-			if err := writeMeta(tx, m); err != nil {
-				return err
-			}
+			return fmt.Errorf("index database %s has no metadata", dbPath(w.dir))
 		}
 		if m.FormatVersion != FormatVersion {
 			return &FormatError{Dir: w.dir, Found: m.FormatVersion}
 		}
-		if m.EmbedModel != model {
+		if !s.EmbedExplicit {
+			model = m.EmbedModel
+		}
+		if NormalizeModel(m.EmbedModel) != NormalizeModel(model) {
 			return &ModelMismatchError{Dir: w.dir, Indexed: m.EmbedModel, Requested: model}
 		}
-		if m.ChunkTokens != tokens {
+		if tokens != 0 && m.ChunkTokens != tokens {
 			return &SettingsMismatchError{Dir: w.dir, Indexed: m.ChunkTokens, Wanted: tokens}
 		}
 		w.meta = m
@@ -133,7 +129,22 @@ func (w *Writer) update(fn func(*bolt.Tx) error) error {
 		db.Close()
 		return fmt.Errorf("set index permissions: %w", err)
 	}
-	err = db.Update(fn)
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketMeta, bucketFiles, bucketChunks, bucketVectors} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		if _, found, err := readMeta(tx); err != nil || !found {
+			if err == nil {
+				err = writeMeta(tx, w.meta)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return fn(tx)
+	})
 	if cerr := db.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close index database: %w", cerr)
 	}

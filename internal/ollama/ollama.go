@@ -108,7 +108,7 @@ func (c *Client) classify(model string, err error) error {
 		case se.StatusCode == http.StatusBadRequest && strings.Contains(msg, "context length"):
 			return fmt.Errorf("%w: %s", embed.ErrInputTooLong, se.ErrorMessage)
 		}
-		return fmt.Errorf("ollama at %s: %s", c.Host(), strings.TrimSpace(se.Error()))
+		return fmt.Errorf("ollama at %s answered %d: %s", c.Host(), se.StatusCode, strings.TrimSpace(se.ErrorMessage))
 	}
 	var ne net.Error
 	var oe *net.OpError

@@ -50,9 +50,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-ctx.Done():
 		case <-s.done:
 		}
+		s.abortIfClosed()
 		return
 	}
 	if !s.wait(ctx, latency) {
+		s.abortIfClosed()
 		return
 	}
 	if f, ok := s.takeFault(path); ok {
@@ -88,6 +90,16 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		w.WriteHeader(http.StatusNotFound)
 		io.WriteString(w, notFoundPage)
+	}
+}
+
+// abortIfClosed drops the connection of a request released by Close, so its
+// client sees a broken connection rather than an empty 200 answer.
+func (s *Server) abortIfClosed() {
+	select {
+	case <-s.done:
+		panic(http.ErrAbortHandler)
+	default:
 	}
 }
 
@@ -237,9 +249,15 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if n := model.ParseName(req.Model); !n.IsValid() {
+		writeError(w, http.StatusInternalServerError, model.Unqualified(n).Error())
+		return
+	}
 	m, ok := s.lookup(req.Model)
 	if !ok {
-		writeError(w, http.StatusNotFound, modelNotFound(req.Model))
+		// /api/embed finds out while scheduling a runner, whose error differs
+		// from the one /api/show and /api/chat give.
+		writeError(w, http.StatusNotFound, fmt.Sprintf("model %q not found, try pulling it first", req.Model))
 		return
 	}
 	// An empty input only loads the model, whatever its kind.
@@ -388,6 +406,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if !s.wait(r.Context(), delay) {
+			s.abortIfClosed()
 			return
 		}
 		if !st.send(api.ChatResponse{
@@ -509,6 +528,7 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, p := range steps {
 		if !s.wait(r.Context(), delay) {
+			s.abortIfClosed()
 			return
 		}
 		if p.Status == "writing manifest" {

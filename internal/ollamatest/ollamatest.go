@@ -60,6 +60,10 @@ type Model struct {
 	// "bert" for embedding models and "llama" for chat models. Zero means
 	// DefaultEmbeddingContext or DefaultChatContext.
 	ContextLength int
+	// ShowContextLength, when set, is the context length /api/show reports
+	// instead of ContextLength: a server that overstates its window, to test
+	// that a client re-splits inputs the model refuses.
+	ShowContextLength int
 }
 
 // ParseModel parses a model spec "name:kind:dim:ctx" as taken by the fakeollama
@@ -451,7 +455,7 @@ func (m installed) show() api.ShowResponse {
 		"general.file_type":            1,
 		"general.parameter_count":      22_565_760,
 		"general.quantization_version": 2,
-		arch + ".context_length":       m.ContextLength,
+		arch + ".context_length":       cmp.Or(m.ShowContextLength, m.ContextLength),
 		arch + ".embedding_length":     cmp.Or(m.Dim, 3072),
 		arch + ".block_count":          6,
 	}

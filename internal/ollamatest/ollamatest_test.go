@@ -171,25 +171,26 @@ func TestUnknownModel(t *testing.T) {
 	_, c := start(t)
 	ctx := t.Context()
 	tests := []struct {
-		name string
-		call func() error
+		name    string
+		call    func() error
+		message string
 	}{
 		{"embed", func() error {
 			_, err := c.Embed(ctx, &api.EmbedRequest{Model: "nomic-embed-text", Input: "x"})
 			return err
-		}},
+		}, `model "nomic-embed-text" not found, try pulling it first`},
 		{"show", func() error {
 			_, err := c.Show(ctx, &api.ShowRequest{Model: "nomic-embed-text"})
 			return err
-		}},
+		}, "model 'nomic-embed-text' not found"},
 		{"chat", func() error {
 			return c.Chat(ctx, &api.ChatRequest{Model: "nomic-embed-text", Messages: []api.Message{{Role: "user", Content: "hi"}}},
 				func(api.ChatResponse) error { return nil })
-		}},
+		}, "model 'nomic-embed-text' not found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			statusError(t, tt.call(), http.StatusNotFound, "model 'nomic-embed-text' not found")
+			statusError(t, tt.call(), http.StatusNotFound, tt.message)
 		})
 	}
 }
@@ -443,6 +444,18 @@ func TestLatencyRespectsCancel(t *testing.T) {
 	}
 }
 
+func TestChunkDelayRespectsCancel(t *testing.T) {
+	s, c := start(t)
+	s.SetChunkDelay(time.Hour)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	err := c.Chat(ctx, &api.ChatRequest{Model: "llama3.2", Messages: []api.Message{{Role: "user", Content: "q"}}},
+		func(api.ChatResponse) error { return nil })
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want deadline exceeded", err)
+	}
+}
+
 func TestPull(t *testing.T) {
 	s, c := start(t)
 	nomic := ollamatest.Model{Name: "nomic-embed-text", Embedding: true, Dim: 768, ContextLength: 2048}
@@ -553,7 +566,7 @@ func TestListVersionHeartbeat(t *testing.T) {
 	if !s.RemoveModel("all-minilm") {
 		t.Fatal("RemoveModel: not installed")
 	}
-	_, err = c.Embed(t.Context(), &api.EmbedRequest{Model: "all-minilm", Input: "x"})
+	_, err = c.Show(t.Context(), &api.ShowRequest{Model: "all-minilm"})
 	statusError(t, err, http.StatusNotFound, "model 'all-minilm' not found")
 }
 

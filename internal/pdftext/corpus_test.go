@@ -250,6 +250,7 @@ func TestSurveyAllPDFs(t *testing.T) {
 		start := time.Now()
 		err := cmd.Run()
 		el := time.Since(start)
+		timedOut := ctx.Err() == context.DeadlineExceeded
 		cancel()
 		if el > slowest {
 			slowest, slowestFile = el, rel
@@ -258,7 +259,7 @@ func TestSurveyAllPDFs(t *testing.T) {
 		if i := strings.Index(stderr.String(), "\nSURVEY "); i >= 0 {
 			detail = strings.TrimSpace(stderr.String()[i+8:])
 			outcome, _, _ = strings.Cut(detail, " ")
-		} else if ctx.Err() != nil {
+		} else if timedOut {
 			outcome = "timeout"
 		} else {
 			detail = firstLine(stderr.String() + stdout.String())

@@ -7,6 +7,7 @@ import (
 	"github.com/ledongthuc/pdf"
 )
 
+// TestDebugGlyphs logs the glyphs of page 1 of RAG_PDF_GLYPHS; a debugging aid.
 func TestDebugGlyphs(t *testing.T) {
 	path := os.Getenv("RAG_PDF_GLYPHS")
 	if path == "" {

@@ -15,9 +15,11 @@
 package pdftext
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"strings"
@@ -74,6 +76,15 @@ func Extract(ctx context.Context, path string) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stat pdf: %w", err)
 	}
+	if st.Size() <= maxGuardBytes {
+		data, err := io.ReadAll(f)
+		if err != nil {
+			return nil, fmt.Errorf("read pdf: %w", err)
+		}
+		if err := precheck(data); err != nil {
+			return nil, err
+		}
+	}
 	r, err := newReader(f, st.Size())
 	if err != nil {
 		return nil, err
@@ -93,7 +104,7 @@ func newReader(f *os.File, size int64) (r *pdf.Reader, err error) {
 			r, err = nil, fmt.Errorf("open pdf: %w: %v", ErrMalformed, x)
 		}
 	}()
-	r, err = pdf.NewReader(f, size)
+	r, err = pdf.NewReader(headerFixer{f}, size)
 	if err != nil {
 		if strings.Contains(strings.ToLower(err.Error()), "encrypt") {
 			return nil, fmt.Errorf("open pdf: %w: %v", ErrEncrypted, err)
@@ -101,6 +112,26 @@ func newReader(f *os.File, size int64) (r *pdf.Reader, err error) {
 		return nil, fmt.Errorf("open pdf: %w: %v", ErrMalformed, err)
 	}
 	return r, nil
+}
+
+// headerFixer shows the library a "%PDF-1.7\n" header for any file that
+// starts with "%PDF-": the library rejects PDF 2.0 and headers followed by a
+// space or NUL, which readers accept. The replacement has the same length, so
+// no offset moves.
+type headerFixer struct{ f io.ReaderAt }
+
+var pdfHeader = []byte("%PDF-1.7\n")
+
+func (h headerFixer) ReadAt(p []byte, off int64) (int, error) {
+	n, err := h.f.ReadAt(p, off)
+	if off < int64(len(pdfHeader)) && n > 0 {
+		var head [9]byte
+		if m, _ := h.f.ReadAt(head[:], 0); m == len(head) && bytes.HasPrefix(head[:], []byte("%PDF-")) {
+			end := min(int64(len(pdfHeader)), off+int64(n))
+			copy(p, pdfHeader[off:end])
+		}
+	}
+	return n, err
 }
 
 // extract walks the pages of an opened reader.

@@ -299,3 +299,35 @@ func FuzzExtract(f *testing.F) {
 		}
 	})
 }
+
+func TestExtractHostileStructure(t *testing.T) {
+	valid := onePage(text(72, 700, "hello"))
+	selfPrev := func() []byte {
+		// Point the trailer's /Prev at its own xref section.
+		i := bytes.LastIndex(valid, []byte("startxref\n"))
+		off := strings.TrimSpace(strings.Split(string(valid[i+10:]), "\n")[0])
+		return bytes.Replace(valid, []byte("/Root 1 0 R"), []byte("/Root 1 0 R /Prev "+off), 1)
+	}()
+	tests := []struct {
+		name string
+		data []byte
+		want error
+	}{
+		{"pdf 2.0 header is accepted", bytes.Replace(valid, []byte("%PDF-1.4"), []byte("%PDF-2.0"), 1), nil},
+		{"header with trailing space", bytes.Replace(valid, []byte("%PDF-1.4\n"), []byte("%PDF-1.4 "), 1), nil},
+		{"xref prev loop", selfPrev, ErrMalformed},
+		{"huge xref subsection", bytes.Replace(valid, []byte("xref\n0 "), []byte("xref\n4000000000 "), 1), ErrMalformed},
+		{"huge size", bytes.Replace(valid, []byte("/Size "), []byte("/Size 9999999999 /X "), 1), ErrMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := Extract(context.Background(), writeTemp(t, tt.data))
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("got %v; want %v", err, tt.want)
+			}
+			if tt.want == nil && res.Pages[0] != "hello" {
+				t.Errorf("pages %q", res.Pages)
+			}
+		})
+	}
+}

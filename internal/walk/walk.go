@@ -5,15 +5,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
 )
+
+// parallelism is how many files a walk stats and sniffs at once. The work
+// is system calls, which the kernel serves concurrently even on few cores.
+const parallelism = 8
 
 // sniffSize is how much of a file IsBinary looks at, as git and ripgrep do.
 const sniffSize = 8 << 10
@@ -30,6 +35,12 @@ type Options struct {
 	// MaxFileSize is the largest file, in bytes, Walk hands to visit; larger
 	// files are reported as skipped. Zero means no limit.
 	MaxFileSize int64
+	// Unchanged, if set, reports whether the file at path with this size and
+	// modification time was read before, so it is known not to be binary.
+	// Walk then skips the binary sniff, which saves opening every file on a
+	// re-ingest where little changed. Walk may call it from several
+	// goroutines at once, but never while visit or skip runs.
+	Unchanged func(path string, size int64, modTime time.Time) bool
 }
 
 // Entry is a file Walk found to read.
@@ -91,13 +102,13 @@ func Walk(ctx context.Context, roots []string, opts Options, visit func(Entry) e
 		}
 	}
 	w := &walker{
-		ctx:     ctx,
-		opts:    opts,
-		visit:   visit,
-		skip:    skip,
-		include: newIncludeSet(opts.Include),
-		seen:    make(map[string]struct{}),
-		buf:     make([]byte, sniffSize),
+		ctx:      ctx,
+		opts:     opts,
+		visit:    visit,
+		skip:     skip,
+		include:  newIncludeSet(opts.Include),
+		seen:     make(map[string]struct{}),
+		parallel: parallelism,
 	}
 	for _, root := range resolved {
 		if err := w.walkRoot(root); err != nil {
@@ -123,13 +134,14 @@ var documentExts = map[string]bool{".pdf": true, ".docx": true}
 
 // walker holds the state of one Walk call.
 type walker struct {
-	ctx     context.Context
-	opts    Options
-	visit   func(Entry) error
-	skip    func(Skip)
-	include *includeSet
-	seen    map[string]struct{} // files visited or reported, across roots
-	buf     []byte              // sniff buffer, reused
+	ctx      context.Context
+	opts     Options
+	visit    func(Entry) error
+	skip     func(Skip)
+	include  *includeSet
+	seen     map[string]struct{} // files visited or reported, across roots
+	parallel int                 // how many files to check at once
+	bufs     [][]byte            // sniff buffers, one per checking goroutine
 
 	root    string              // root being walked
 	rel     []string            // path of the current entry, relative to root
@@ -165,17 +177,45 @@ func (w *walker) walkRoot(root string) error {
 				return nil
 			}
 		}
-		return w.file(root, info)
+		if _, ok := w.seen[root]; ok {
+			return nil
+		}
+		return w.act(w.checkFile(root, info, w.buffer(0)))
 	default:
 		w.report(root, "not a regular file")
 		return nil
 	}
 }
 
+// action is what the walk does with one folder entry.
+type action int
+
+const (
+	actNone   action = iota // leave out silently
+	actReport               // leave out and tell skip why
+	actCheck                // a regular file still to stat and sniff
+	actVisit                // hand to visit
+	actDir                  // walk into
+)
+
+// verdict is the decision about one folder entry.
+type verdict struct {
+	act       action
+	abs       string
+	reason    string      // for actReport
+	info      fs.FileInfo // for actVisit
+	secretDir string      // for actDir: rule making its files secrets
+	hidden    bool        // for actDir: only Include matches are taken inside
+}
+
 // dir walks the folder at abs. secretDir is the rule that makes every file
 // in it a secret, if any; inHidden is set below a hidden folder entered only
 // because an Include pattern names a path through it, where only what Include
 // matches is taken.
+//
+// It decides about the entries by name first, then stats and sniffs the
+// candidate files in parallel (on a re-ingest that is most of the cost of a
+// walk), and finally acts on the entries in order, so the output stays sorted.
 func (w *walker) dir(abs, secretDir string, inHidden bool) error {
 	entries, err := os.ReadDir(abs)
 	if err != nil {
@@ -197,49 +237,67 @@ func (w *walker) dir(abs, secretDir string, inHidden bool) error {
 	if !strings.HasSuffix(prefix, string(os.PathSeparator)) {
 		prefix += string(os.PathSeparator)
 	}
-	for _, e := range entries {
+	verdicts := make([]verdict, len(entries))
+	var todo []int
+	for i, e := range entries {
+		w.rel = append(w.rel, e.Name())
+		verdicts[i] = w.decide(prefix+e.Name(), e, secretDir, inHidden)
+		w.rel = w.rel[:len(w.rel)-1]
+		if verdicts[i].act == actCheck {
+			todo = append(todo, i)
+		}
+	}
+	w.checkAll(verdicts, entries, todo)
+
+	for i, e := range entries {
 		if err := w.ctx.Err(); err != nil {
 			return err
 		}
-		w.rel = append(w.rel, e.Name())
-		err := w.entry(prefix+e.Name(), e, secretDir, inHidden)
-		w.rel = w.rel[:len(w.rel)-1]
-		if err != nil {
+		v := verdicts[i]
+		if v.act == actDir {
+			w.rel = append(w.rel, e.Name())
+			err := w.dir(v.abs, v.secretDir, v.hidden)
+			w.rel = w.rel[:len(w.rel)-1]
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if err := w.act(v); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// entry decides about one folder entry; w.rel is its path below the root.
-func (w *walker) entry(abs string, e os.DirEntry, secretDir string, inHidden bool) error {
+// decide judges a folder entry by its name and type; w.rel is its path below
+// the root.
+func (w *walker) decide(abs string, e os.DirEntry, secretDir string, inHidden bool) verdict {
 	name, typ := e.Name(), e.Type()
 	isDir := typ.IsDir()
 	included := w.include.match(w.rel, isDir)
 	if !included && matchStack(w.ignores, w.rel, isDir) {
-		return nil
+		return verdict{act: actNone}
 	}
 	hidden := (inHidden || strings.HasPrefix(name, ".")) && !included
 	switch {
 	case isDir:
 		if name == ".git" || name == "node_modules" {
-			return nil
+			return verdict{act: actNone}
 		}
 		if hidden && !w.include.mayContain(w.rel) {
-			return nil
+			return verdict{act: actNone}
 		}
 		if secretDir == "" {
 			secretDir = secretDirRule(name)
 		}
-		return w.dir(abs, secretDir, hidden)
+		return verdict{act: actDir, abs: abs, secretDir: secretDir, hidden: hidden}
 	case hidden && !typ.IsRegular():
-		return nil
+		return verdict{act: actNone}
 	case typ&fs.ModeSymlink != 0:
-		w.report(abs, "symbolic link")
-		return nil
+		return verdict{act: actReport, abs: abs, reason: "symbolic link"}
 	case !typ.IsRegular():
-		w.report(abs, "not a regular file")
-		return nil
+		return verdict{act: actReport, abs: abs, reason: "not a regular file"}
 	}
 	if !included {
 		rule := secretRule(name)
@@ -247,65 +305,104 @@ func (w *walker) entry(abs string, e os.DirEntry, secretDir string, inHidden boo
 			rule = secretDir
 		}
 		if rule != "" {
-			w.report(abs, "secret file ("+rule+")")
-			return nil
+			return verdict{act: actReport, abs: abs, reason: "secret file (" + rule + ")"}
 		}
 		if hidden {
-			return nil
+			return verdict{act: actNone}
 		}
 	}
+	if _, ok := w.seen[abs]; ok {
+		return verdict{act: actNone} // reached before through another root
+	}
+	return verdict{act: actCheck, abs: abs}
+}
+
+// checkAll runs checkEntry on the entries todo indexes, in parallel when
+// there are several: stat and open cost a system call each, and the kernel
+// serves them concurrently.
+func (w *walker) checkAll(verdicts []verdict, entries []os.DirEntry, todo []int) {
+	n := min(w.parallel, len(todo))
+	if n <= 1 {
+		for _, i := range todo {
+			verdicts[i] = w.checkEntry(verdicts[i].abs, entries[i], w.buffer(0))
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for k := range n {
+		buf := w.buffer(k)
+		wg.Go(func() {
+			for {
+				j := int(next.Add(1)) - 1
+				if j >= len(todo) || w.ctx.Err() != nil {
+					return
+				}
+				i := todo[j]
+				verdicts[i] = w.checkEntry(verdicts[i].abs, entries[i], buf)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// checkEntry stats a regular file found in a folder and checks it.
+func (w *walker) checkEntry(abs string, e os.DirEntry, buf []byte) verdict {
 	info, err := e.Info()
 	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			w.report(abs, "unreadable file")
+		if errors.Is(err, fs.ErrNotExist) {
+			return verdict{act: actNone}
 		}
-		return nil
+		return verdict{act: actReport, abs: abs, reason: "unreadable file"}
 	}
-	return w.file(abs, info)
+	return w.checkFile(abs, info, buf)
 }
 
-// file applies the size and binary checks to a regular file and visits it.
-func (w *walker) file(abs string, info fs.FileInfo) error {
-	if _, ok := w.seen[abs]; ok {
-		return nil
-	}
+// checkFile applies the size and binary checks to a regular file, using buf
+// for the sniff.
+func (w *walker) checkFile(abs string, info fs.FileInfo, buf []byte) verdict {
 	if limit := w.opts.MaxFileSize; limit > 0 && info.Size() > limit {
-		w.report(abs, "larger than "+formatSize(limit))
-		return nil
+		return verdict{act: actReport, abs: abs, reason: "larger than " + formatSize(limit)}
 	}
-	if !documentExts[strings.ToLower(filepath.Ext(abs))] {
-		binary, err := w.sniff(abs)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			return nil
-		case errors.Is(err, fs.ErrPermission):
-			w.report(abs, "permission denied")
-			return nil
-		case err != nil:
-			w.report(abs, "unreadable file")
-			return nil
-		case binary:
-			w.report(abs, "binary file")
-			return nil
-		}
+	if documentExts[strings.ToLower(filepath.Ext(abs))] ||
+		(w.opts.Unchanged != nil && w.opts.Unchanged(abs, info.Size(), info.ModTime())) {
+		return verdict{act: actVisit, abs: abs, info: info}
 	}
-	w.seen[abs] = struct{}{}
-	return w.visit(Entry{Path: abs, Root: w.root, Size: info.Size(), ModTime: info.ModTime()})
+	binary, err := sniff(abs, buf)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return verdict{act: actNone}
+	case errors.Is(err, fs.ErrPermission):
+		return verdict{act: actReport, abs: abs, reason: "permission denied"}
+	case err != nil:
+		return verdict{act: actReport, abs: abs, reason: "unreadable file"}
+	case binary:
+		return verdict{act: actReport, abs: abs, reason: "binary file"}
+	}
+	return verdict{act: actVisit, abs: abs, info: info}
 }
 
-// sniff reads at most the first 8 KiB of the file at abs and reports whether
-// they look binary.
-func (w *walker) sniff(abs string) (bool, error) {
-	f, err := os.Open(abs)
-	if err != nil {
-		return false, err
+// act carries out a verdict on a file.
+func (w *walker) act(v verdict) error {
+	switch v.act {
+	case actReport:
+		w.report(v.abs, v.reason)
+	case actVisit:
+		if _, ok := w.seen[v.abs]; ok {
+			return nil
+		}
+		w.seen[v.abs] = struct{}{}
+		return w.visit(Entry{Path: v.abs, Root: w.root, Size: v.info.Size(), ModTime: v.info.ModTime()})
 	}
-	defer f.Close()
-	n, err := io.ReadFull(f, w.buf)
-	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
-		return false, err
+	return nil
+}
+
+// buffer returns the k-th sniff buffer, reused across folders.
+func (w *walker) buffer(k int) []byte {
+	for len(w.bufs) <= k {
+		w.bufs = append(w.bufs, make([]byte, sniffSize))
 	}
-	return IsBinary(w.buf[:n]), nil
+	return w.bufs[k]
 }
 
 // report passes a left-out file to skip, once per path.

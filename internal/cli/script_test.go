@@ -1,0 +1,257 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ollama/ollama/api"
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/ragcli/rag/internal/cli"
+	"github.com/ragcli/rag/internal/iostreams"
+	"github.com/ragcli/rag/internal/ollamatest"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"rag": func() {
+			ctx, stop := signalContext()
+			code := cli.Main(ctx, os.Args[1:], iostreams.System(), os.Getenv)
+			stop()
+			os.Exit(code)
+		},
+	})
+}
+
+type fakeKey struct{}
+
+// fake is one script's fake Ollama and the counter baseline set by `ollama reset`.
+type fake struct {
+	*ollamatest.Server
+	base map[string]int
+}
+
+// TestScripts runs testdata/script/*.txtar: rag end to end against a fake
+// Ollama, with HOME, the config and the index isolated in $WORK.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 filepath.Join("..", "..", "testdata", "script"),
+		RequireExplicitExec: false,
+		Setup: func(env *testscript.Env) error {
+			srv := ollamatest.NewServer(
+				ollamatest.Model{Name: "all-minilm", Embedding: true, Dim: 384, ContextLength: 512},
+				ollamatest.Model{Name: "llama3.2", ContextLength: 8192},
+			)
+			env.Defer(srv.Close)
+			env.Values[fakeKey{}] = &fake{Server: srv, base: map[string]int{}}
+			home := filepath.Join(env.WorkDir, "home")
+			env.Setenv("HOME", home)
+			env.Setenv("XDG_DATA_HOME", filepath.Join(home, ".local", "share"))
+			env.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
+			env.Setenv("OLLAMA_HOST", srv.URL)
+			env.Setenv("NO_COLOR", "")
+			return os.MkdirAll(home, 0o755)
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"ollama":    cmdOllama,
+			"jsonfield": cmdJSONField,
+			"filemode":  cmdFileMode,
+			"waitfile":  cmdWaitFile,
+			"exits":     cmdExits,
+			"sleep":     cmdSleep,
+		},
+	})
+}
+
+// cmdOllama drives and inspects the script's fake Ollama:
+//
+//	ollama calls PATH N          requests to PATH since the last reset == N
+//	ollama embedded N            inputs embedded since the last reset == N
+//	ollama reset                 start counting again
+//	ollama fail PATH STATUS N BODY   the next N requests to PATH fail
+//	ollama hang PATH on|off
+//	ollama latency DURATION
+//	ollama reply TEXT            the chat model's scripted reply
+//	ollama model NAME embed|chat DIM CTX [SHOWCTX]   install a model
+//	ollama pullable NAME embed|chat   a model /api/pull can fetch
+//	ollama remove NAME           uninstall a model
+//	ollama lastchat FIELD        print a field of the last chat request (num_ctx, prompt)
+func cmdOllama(ts *testscript.TestScript, neg bool, args []string) {
+	f := ts.Value(fakeKey{}).(*fake)
+	if len(args) == 0 {
+		ts.Fatalf("usage: ollama CMD ...")
+	}
+	count := func(name string, got int, want string) {
+		n, err := strconv.Atoi(want)
+		ts.Check(err)
+		got -= f.base[name]
+		if (got == n) == neg {
+			ts.Fatalf("%s: got %d, want %s%d", name, got, map[bool]string{true: "not ", false: ""}[neg], n)
+		}
+	}
+	switch args[0] {
+	case "calls":
+		count(args[1], f.Calls(args[1]), args[2])
+	case "embedded":
+		count("embedded", f.EmbeddedInputs(), args[1])
+	case "reset":
+		for _, p := range []string{"/api/embed", "/api/chat", "/api/show", "/api/pull"} {
+			f.base[p] = f.Calls(p)
+		}
+		f.base["embedded"] = f.EmbeddedInputs()
+	case "fail":
+		status, err := strconv.Atoi(args[2])
+		ts.Check(err)
+		n, err := strconv.Atoi(args[3])
+		ts.Check(err)
+		f.FailNext(args[1], status, strings.Join(args[4:], " "), n)
+	case "hang":
+		f.Hang(args[1], args[2] == "on")
+	case "latency":
+		d, err := time.ParseDuration(args[1])
+		ts.Check(err)
+		f.SetLatency(d)
+	case "reply":
+		text := strings.Join(args[1:], " ")
+		f.SetChatReply(func(api.ChatRequest) string { return text })
+	case "model":
+		dim, err := strconv.Atoi(args[3])
+		ts.Check(err)
+		ctxLen, err := strconv.Atoi(args[4])
+		ts.Check(err)
+		m := ollamatest.Model{Name: args[1], Embedding: args[2] == "embed", Dim: dim, ContextLength: ctxLen}
+		if len(args) > 5 { // the context length /api/show claims
+			m.ShowContextLength, err = strconv.Atoi(args[5])
+			ts.Check(err)
+		}
+		ts.Check(f.AddModel(m))
+	case "pullable":
+		f.AddPullable(ollamatest.Model{Name: args[1], Embedding: args[2] == "embed"})
+	case "remove":
+		f.RemoveModel(args[1])
+	case "lastchat":
+		req := f.LastChat()
+		switch args[1] {
+		case "num_ctx":
+			fmt.Fprintln(ts.Stdout(), req.Options["num_ctx"])
+		case "prompt":
+			for _, m := range req.Messages {
+				fmt.Fprintf(ts.Stdout(), "%s: %s\n", m.Role, m.Content)
+			}
+		}
+	default:
+		ts.Fatalf("unknown ollama command %q", args[0])
+	}
+}
+
+// cmdJSONField checks a JSON file: jsonfield FILE PATH WANT, PATH dotted
+// (results.0.path), WANT compared as printed with %v.
+func cmdJSONField(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: jsonfield FILE PATH WANT")
+	}
+	var v any
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[0])), &v))
+	for _, part := range strings.Split(args[1], ".") {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[part]
+		case []any:
+			i, err := strconv.Atoi(part)
+			if part == "len" {
+				v = len(x)
+				continue
+			}
+			ts.Check(err)
+			if i >= len(x) {
+				ts.Fatalf("%s: index %d out of range (%d)", args[1], i, len(x))
+			}
+			v = x[i]
+		default:
+			ts.Fatalf("%s: cannot descend into %T", args[1], v)
+		}
+	}
+	got := fmt.Sprintf("%v", v)
+	if (got == args[2]) == neg {
+		ts.Fatalf("%s = %s, want %s%s", args[1], got, map[bool]string{true: "not ", false: ""}[neg], args[2])
+	}
+}
+
+// cmdFileMode checks permissions: filemode PATH 0700.
+func cmdFileMode(ts *testscript.TestScript, neg bool, args []string) {
+	fi, err := os.Stat(ts.MkAbs(args[0]))
+	ts.Check(err)
+	got := fmt.Sprintf("%04o", fi.Mode().Perm())
+	if (got == args[1]) == neg {
+		ts.Fatalf("%s has mode %s, want %s", args[0], got, args[1])
+	}
+}
+
+// cmdWaitFile waits up to 20 s for a file to exist: waitfile PATH.
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(ts.MkAbs(args[0])); err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ts.Fatalf("%s did not appear", args[0])
+}
+
+// cmdExits runs rag and checks its exact exit code: exits CODE ARGS...
+// Its stdout and stderr become the script's stdout and stderr.
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 {
+		ts.Fatalf("usage: exits CODE [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	bin, err := lookPath(ts.Getenv("PATH"), "rag")
+	ts.Check(err)
+	cmd := exec.Command(bin, args[1:]...)
+	cmd.Dir = ts.MkAbs(".")
+	cmd.Env = os.Environ()
+	for _, k := range []string{"PATH", "HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "OLLAMA_HOST", "RAG_INDEX",
+		"RAG_EMBED_MODEL", "RAG_CHAT_MODEL", "RAG_CONFIG", "NO_COLOR", "TERM", "WORK", "TMPDIR"} {
+		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
+	}
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	got := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		got = ee.ExitCode()
+	} else {
+		ts.Check(err)
+	}
+	fmt.Fprint(ts.Stdout(), stdout.String())
+	fmt.Fprint(ts.Stderr(), stderr.String())
+	if got != want {
+		ts.Fatalf("rag %s: exit code %d, want %d\nstderr: %s", strings.Join(args[1:], " "), got, want, stderr.String())
+	}
+}
+
+func lookPath(path, name string) (string, error) {
+	for _, dir := range filepath.SplitList(path) {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found on PATH", name)
+}
+
+// cmdSleep pauses the script: sleep DURATION.
+func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
+	d, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	time.Sleep(d)
+}
