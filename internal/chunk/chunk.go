@@ -225,7 +225,8 @@ func (p *packer) block(b *extract.Block) {
 		p.open(b.Headings, b.Page)
 	}
 	heading := b.Kind == extract.KindHeading
-	c := cost(t)
+	_, fresh := p.fit(b.Headings)
+	c := costAtMost(t, max(p.budget-p.cost, fresh))
 	if p.cost+c <= p.budget {
 		p.add(t, start, end, heading, c)
 		return
@@ -233,7 +234,7 @@ func (p *packer) block(b *extract.Block) {
 	// It does not fit in the open chunk. A block that fits a chunk of its
 	// own gets one, unless the open chunk is only headings: then prose is cut
 	// so its start stays with its heading, while code stays whole.
-	if _, fresh := p.fit(b.Headings); c <= fresh && (!p.headingOnly || b.Kind == extract.KindCode) {
+	if c <= fresh && (!p.headingOnly || b.Kind == extract.KindCode) {
 		p.flush()
 		p.open(b.Headings, b.Page)
 		p.add(t, start, end, heading, c)
@@ -273,7 +274,7 @@ func (p *packer) split(b *extract.Block, t string, start, end int) {
 
 	a, minEnd, resume := 0, 0, 0
 	for {
-		e, next := cutPoint(t, a, minEnd, room, prose)
+		e, next, c := cutPoint(t, a, minEnd, room, prose)
 		if e <= minEnd {
 			if a != resume { // the overlap left no room: go on without it
 				a, minEnd = resume, resume
@@ -283,13 +284,14 @@ func (p *packer) split(b *extract.Block, t string, start, end int) {
 			// of MinTokens; take it anyway rather than loop.
 			_, w := utf8.DecodeRuneInString(t[a:])
 			e, next = a+w, a+w
+			c = cost(t[a:e])
 		}
 		ps := lineAt(a)
 		pe := lineAt(e)
 		if e >= len(t) {
 			pe = end
 		}
-		p.add(t[a:e], ps, pe, heading, cost(t[a:e]))
+		p.add(t[a:e], ps, pe, heading, c)
 		if e >= len(t) {
 			return
 		}

@@ -12,8 +12,9 @@ import (
 // units inside a word, and last a rune boundary inside one enormous word.
 // Blank lines and sentence ends only count when the piece reaches a third of
 // the budget; in code any line end beats cutting a line. Only ends beyond
-// minEnd are considered. t[a] must not be whitespace; budget must be >= 2.
-func cutPoint(t string, a, minEnd, budget int, prose bool) (end, next int) {
+// minEnd are considered. c is cost(t[a:end]). t[a] must not be whitespace;
+// budget must be >= 2. It returns end -1 when nothing fits.
+func cutPoint(t string, a, minEnd, budget int, prose bool) (end, next, c int) {
 	type mark struct{ end, next, cost int }
 	none := mark{end: -1}
 	para, sent, line, word, unit := none, none, none, none, none
@@ -44,10 +45,10 @@ func cutPoint(t string, a, minEnd, budget int, prose bool) (end, next int) {
 			if unit.end < 0 && j > minEnd {
 				// Nothing fits before this unit ends: cut inside it.
 				if cls == clsOther || budget-sum < 1 {
-					return -1, -1 // one rune that does not fit
+					return -1, -1, 0 // one rune that does not fit
 				}
 				k := cutInside(t, i, j, budget-sum, cls)
-				return k, k
+				return k, k, cost(t[a:k])
 			}
 			break
 		}
@@ -71,7 +72,7 @@ func cutPoint(t string, a, minEnd, budget int, prose bool) (end, next int) {
 		}
 	}
 	if i >= len(t) {
-		return len(t), len(t)
+		return len(t), len(t), sum
 	}
 	third := budget / 3
 	var m mark
@@ -87,9 +88,9 @@ func cutPoint(t string, a, minEnd, budget int, prose bool) (end, next int) {
 	case unit.end >= 0:
 		m = unit
 	default:
-		return -1, -1
+		return -1, -1, 0
 	}
-	return m.end, m.next
+	return m.end, m.next, m.cost
 }
 
 // isFullStop reports whether s is a CJK full stop, exclamation or question

@@ -20,12 +20,12 @@ const (
 
 // Byte classes of ASCII, for the hot loop.
 const (
-	bOther  = iota // punctuation, symbols, control bytes: one token each
-	bSpace         // ASCII whitespace
-	bLower         // a-z
-	bUpper         // A-Z
-	bDigit         // 0-9
-	bHigh          // first byte of a multi-byte sequence (or an invalid byte)
+	bOther = iota // punctuation, symbols, control bytes: one token each
+	bSpace        // ASCII whitespace
+	bLower        // a-z
+	bUpper        // A-Z
+	bDigit        // 0-9
+	bHigh         // first byte of a multi-byte sequence (or an invalid byte)
 )
 
 var byteClass = func() (t [256]uint8) {
@@ -70,6 +70,19 @@ func EstimateTokens(s string) int {
 // cost is the estimate of s without the special tokens. Costs add up over
 // pieces separated by whitespace.
 func cost(s string) int { return EstimateTokens(s) - specialTokens }
+
+// costAtMost is cost(s) when that is at most limit, and some number above
+// limit otherwise; it stops reading s there, so a huge block that cannot fit
+// is not read to its end.
+func costAtMost(s string, limit int) int {
+	n := 0
+	for i := 0; i < len(s) && n <= limit; {
+		j, c, _, _ := scanUnit(s, i, limit-n)
+		n += c
+		i = j
+	}
+	return n
+}
 
 const maxInt = int(^uint(0) >> 1)
 

@@ -165,7 +165,7 @@ func TestErrors(t *testing.T) {
 		{"nul bytes", "a.txt", "abc\x00def", Options{}, ErrBinary, "binary file"},
 		{"nul bytes in code", "a.go", "package x\x00", Options{}, ErrBinary, "binary file"},
 		{"nul bytes in markdown", "a.md", "# x\x00", Options{}, ErrBinary, "binary file"},
-		{"invalid utf-8", "a.txt", "ok "+strings.Repeat("\xfa\xfb\xfc", 10), Options{}, ErrBinary, "not valid utf-8"},
+		{"invalid utf-8", "a.txt", "ok " + strings.Repeat("\xfa\xfb\xfc", 10), Options{}, ErrBinary, "not valid utf-8"},
 		{"ole file as docx", "a.docx", "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1rest", Options{}, ErrEncrypted, "encrypted docx"},
 		{"not a zip", "a.docx", "PK but not really", Options{}, ErrMalformed, "malformed docx"},
 	}

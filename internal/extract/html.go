@@ -51,7 +51,7 @@ var blockTags = map[atom.Atom]Kind{
 	atom.Li: KindList, atom.Ul: KindList, atom.Ol: KindList,
 	atom.Table: KindTable, atom.Tr: KindTable, atom.Td: KindTable, atom.Th: KindTable,
 	atom.Caption: KindTable,
-	atom.Pre: KindCode,
+	atom.Pre:     KindCode,
 }
 
 var headingLevels = map[atom.Atom]int{

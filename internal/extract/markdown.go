@@ -32,6 +32,11 @@ func extractMarkdown(ctx context.Context, doc *Document, data []byte) error {
 	}
 	title, src := stripFrontMatter(src)
 	doc.Title = title
+	if pathological(src) {
+		// goldmark slows down more than linearly on such input; read it as
+		// plain paragraphs instead of stalling the ingest.
+		return textBlocks(ctx, doc, src, KindParagraph)
+	}
 	source := []byte(src)
 	root := mdParser.Parse(text.NewReader(source))
 	w := &mdWalker{x: newLineIndex(src), src: source, doc: doc}
@@ -368,4 +373,52 @@ func lineTitle(body, sep string) string {
 		return value
 	}
 	return ""
+}
+
+// Limits beyond which Markdown is read as plain text. Real documents stay far
+// below them; hostile ones make goldmark's time grow with the square of the
+// nesting depth or of the number of open brackets.
+const (
+	maxNesting          = 100  // block quote and list levels on one line
+	maxParagraphBracket = 2000 // '[' in one blank-line-separated paragraph
+)
+
+// pathological reports whether src nests blocks or brackets deeper than any
+// real document does.
+func pathological(src string) bool {
+	brackets := 0
+	for line := range strings.Lines(src) {
+		if blank(line) {
+			brackets = 0
+			continue
+		}
+		if brackets += strings.Count(line, "["); brackets > maxParagraphBracket {
+			return true
+		}
+		depth, spaces := 0, 0
+	prefix:
+		for i := 0; i < len(line); i++ {
+			switch line[i] {
+			case ' ':
+				spaces++
+			case '\t':
+				spaces += 4
+			case '>':
+				depth++
+			case '-', '*', '+':
+				// A list marker, not a thematic break or setext underline.
+				if i+1 < len(line) && (line[i+1] == ' ' || line[i+1] == '\t') {
+					depth++
+				} else {
+					break prefix
+				}
+			default:
+				break prefix
+			}
+		}
+		if depth+spaces/4 > maxNesting {
+			return true
+		}
+	}
+	return false
 }

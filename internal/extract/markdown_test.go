@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -234,5 +235,55 @@ func TestMarkdown(t *testing.T) {
 				t.Errorf("Format = %q", doc.Format)
 			}
 		})
+	}
+}
+
+// TestMarkdownDeepNesting guards against stack exhaustion on hostile input:
+// the walk over goldmark's tree must not recurse per nesting level.
+func TestMarkdownDeepNesting(t *testing.T) {
+	for name, data := range map[string]string{
+		"block quotes": strings.Repeat(">", 50000) + " deep\n",
+		"lists":        strings.Repeat("- ", 20000) + "deep\n",
+		"emphasis":     strings.Repeat("*", 50000) + "deep" + strings.Repeat("*", 50000) + "\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			doc, err := Bytes(context.Background(), "deep.md", []byte(data), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkInvariants(t, []byte(data), doc)
+		})
+	}
+}
+
+func TestMarkdownPathologicalFallsBackToText(t *testing.T) {
+	tests := map[string]string{
+		"deep quotes":        strings.Repeat(">", 500) + " x\n",
+		"deep indented list": strings.Repeat(" ", 800) + "- x\n",
+		"open brackets":      strings.Repeat("[a](\n", 3000),
+	}
+	for name, data := range tests {
+		t.Run(name, func(t *testing.T) {
+			if !pathological(data) {
+				t.Fatal("not recognised as pathological")
+			}
+			doc, err := Bytes(context.Background(), "p.md", []byte(data), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkInvariants(t, []byte(data), doc)
+			if len(doc.Blocks) != 1 || doc.Blocks[0].Kind != KindParagraph || doc.Blocks[0].StartLine != 1 {
+				t.Errorf("blocks = %+v", doc.Blocks)
+			}
+		})
+	}
+	guide, err := os.ReadFile(filepath.Join("testdata", "guide.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ok := range []string{string(guide), strings.Repeat("-", 300) + "\n", "Title\n" + strings.Repeat("=", 300) + "\n"} {
+		if pathological(ok) {
+			t.Errorf("an ordinary document is taken as pathological: %.40q", ok)
+		}
 	}
 }

@@ -16,6 +16,12 @@ func extractText(ctx context.Context, doc *Document, data []byte, kind Kind) err
 	if err != nil {
 		return err
 	}
+	return textBlocks(ctx, doc, src, kind)
+}
+
+// textBlocks adds a block of the given kind for every blank-line-separated
+// paragraph of src.
+func textBlocks(ctx context.Context, doc *Document, src string, kind Kind) error {
 	x := newLineIndex(src)
 	start := 0 // first line of the paragraph being read, 0 when between paragraphs
 	for n := 1; n <= x.count(); n++ {

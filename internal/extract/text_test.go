@@ -125,8 +125,8 @@ func TestCode(t *testing.T) {
 		want  []lineBlocks
 	}{
 		{
-			name: "go functions split at top level",
-			path: "main.go",
+			name:  "go functions split at top level",
+			path:  "main.go",
 			input: "package main\n\nimport \"fmt\"\n\n// f says hi.\nfunc f() {\n\tx := 1\n\n\tfmt.Println(x)\n\n}\n\n\nfunc g() {}\n",
 			want: []lineBlocks{
 				{"package main", KindCode, 1, 1},

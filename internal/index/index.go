@@ -1,21 +1,29 @@
-// Package index keeps rag's on-disk index: one bbolt file holding the files
-// rag has read, their chunks with provenance, and one normalised float32 vector
-// per chunk, plus a lock file that admits one writer at a time.
+// Package index keeps rag's on-disk index. Two files hold it:
 //
-// bbolt gives crash safety: every change is one transaction that is either
-// wholly on disk (fsynced) or not there at all, so a kill -9 at any moment
-// leaves the index as of the last commit. Readers see a consistent snapshot.
-// Because bbolt lets a file be opened read-write by one process only, and not
-// while readers hold it, a Writer opens the database only for the length of a
-// commit; readers (search, ask) open it read-only, copy what they need, and
-// close it. See docs/design.md for the format and the measurements.
+//   - index.db, a SQLite database (WAL mode) with the files rag has read, their
+//     chunks and provenance, a full-text (FTS5) table of the chunks' analysed
+//     terms, and the index's metadata;
+//   - vectors-N.f32, a flat file of fixed-size records, one per embedded chunk:
+//     the chunk id and its normalised float32 vector. It is memory-mapped by
+//     readers, so opening 100,000 vectors costs a page-table update, not a
+//     decode.
 //
-// The package stores and loads; it does not embed, search or print.
+// The database is the single source of truth. A writer appends vectors past the
+// committed end of the vector file, syncs them, and only then commits the
+// transaction that records the new end and the chunks that point at them. A
+// crash at any moment therefore leaves either the old state or the new one: a
+// torn tail past the committed end is ignored, and cut off by the next writer.
+// Readers work inside one read transaction, a consistent snapshot that an
+// ingest running beside them never disturbs. An OS-level lock on ingest.lock
+// admits one writer at a time, and dies with its process.
+//
+// The package stores, loads and checks; it does not embed, rank or print.
+// docs/design.md has the format and the measurements behind it.
 package index
 
 import (
+	"database/sql"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -24,24 +32,16 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
 )
 
 // FormatVersion is the on-disk format this build reads and writes.
-const FormatVersion = 1
+const FormatVersion = 2
 
-// DBFile and LockFile are the names of the index's files inside its folder.
+// Names of the index's files inside its folder.
 const (
 	DBFile   = "index.db"
 	LockFile = "ingest.lock"
-)
-
-var (
-	bucketMeta    = []byte("meta")
-	bucketFiles   = []byte("files")
-	bucketChunks  = []byte("chunks")
-	bucketVectors = []byte("vectors")
-	keyMeta       = []byte("meta")
 )
 
 // Errors callers branch on.
@@ -92,96 +92,162 @@ type Meta struct {
 	ChunkTokens   int       `json:"chunk_tokens"`
 	Created       time.Time `json:"created"`
 	LastIngest    time.Time `json:"last_ingest,omitzero"`
+	VecGen        int       `json:"vec_gen"`   // which vectors-N.f32 file is current
+	VecSlots      int       `json:"vec_slots"` // committed records in it
 }
 
 // File is what the index remembers of one source file.
 type File struct {
-	Path    string   `json:"path"`
-	Size    int64    `json:"size"`
-	ModTime int64    `json:"mtime"` // UnixNano
-	Hash    string   `json:"sha256"`
-	Title   string   `json:"title,omitempty"`
-	Chunks  []uint64 `json:"chunks"`
+	Path    string
+	Size    int64
+	ModTime int64 // UnixNano
+	Hash    string
+	Title   string
 }
 
 // Chunk is one stored chunk with its provenance.
 type Chunk struct {
-	ID        uint64   `json:"-"`
-	Path      string   `json:"path"`
-	Title     string   `json:"title,omitempty"`
-	Headings  []string `json:"headings,omitempty"`
-	StartLine int      `json:"start_line,omitempty"`
-	EndLine   int      `json:"end_line,omitempty"`
-	Page      int      `json:"page,omitempty"`
-	Text      string   `json:"text"`
+	ID        uint64
+	Path      string
+	Title     string
+	Headings  []string
+	StartLine int
+	EndLine   int
+	Page      int
+	Text      string
+	// Terms is the analysed text for the full-text index (see package lexical).
+	Terms string
 }
 
 // NormalizeModel makes "name" and "name:latest" the same model, as Ollama does.
 func NormalizeModel(name string) string {
-	name = strings.TrimSpace(name)
+	name = strings.ToLower(strings.TrimSpace(name))
 	if name != "" && !strings.Contains(name[strings.LastIndex(name, "/")+1:], ":") {
 		name += ":latest"
 	}
 	return name
 }
 
-func idKey(id uint64) []byte {
-	var k [8]byte
-	binary.BigEndian.PutUint64(k[:], id)
-	return k[:]
+const schema = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS files (
+	path   TEXT PRIMARY KEY,
+	size   INTEGER NOT NULL,
+	mtime  INTEGER NOT NULL,
+	sha256 TEXT NOT NULL,
+	title  TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS chunks (
+	id         INTEGER PRIMARY KEY,
+	path       TEXT NOT NULL,
+	title      TEXT NOT NULL DEFAULT '',
+	headings   TEXT NOT NULL DEFAULT '',
+	start_line INTEGER NOT NULL DEFAULT 0,
+	end_line   INTEGER NOT NULL DEFAULT 0,
+	page       INTEGER NOT NULL DEFAULT 0,
+	text       TEXT NOT NULL,
+	slot       INTEGER
+);
+CREATE INDEX IF NOT EXISTS chunks_path ON chunks(path);
+CREATE UNIQUE INDEX IF NOT EXISTS chunks_slot ON chunks(slot) WHERE slot IS NOT NULL;
+CREATE TABLE IF NOT EXISTS dead_slots (slot INTEGER PRIMARY KEY);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(terms, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 0');
+`
+
+// headingSep joins a heading path in one column; it cannot occur in a heading.
+const headingSep = "\x1f"
+
+func joinHeadings(h []string) string { return strings.Join(h, headingSep) }
+
+func splitHeadings(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, headingSep)
 }
 
-func keyID(k []byte) uint64 { return binary.BigEndian.Uint64(k) }
+// openDB opens the database file with the pragmas rag relies on.
+func openDB(path string, readOnly bool) (*sql.DB, error) {
+	dsn := "file:" + path + "?_pragma=busy_timeout(30000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+	if readOnly {
+		dsn = "file:" + path + "?_pragma=busy_timeout(30000)&_pragma=query_only(1)"
+	}
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	return db, nil
+}
 
-// encodeVector normalises v to unit length and encodes it little-endian. It
-// refuses vectors with NaN or infinite values, or of zero length.
-func encodeVector(v []float32) ([]byte, error) {
-	var sum float64
-	for _, x := range v {
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			return nil, errors.New("vector has a non-finite value")
+type querier interface {
+	QueryRow(query string, args ...any) *sql.Row
+	Query(query string, args ...any) (*sql.Rows, error)
+}
+
+func readMeta(q querier) (Meta, bool, error) {
+	rows, err := q.Query(`SELECT key, value FROM meta`)
+	if err != nil {
+		if strings.Contains(err.Error(), "no such table") {
+			return Meta{}, false, nil
 		}
-		sum += float64(x) * float64(x)
+		return Meta{}, false, fmt.Errorf("read index metadata: %w", err)
 	}
-	if sum == 0 {
-		return nil, errors.New("vector is all zeros")
+	defer rows.Close()
+	kv := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return Meta{}, false, err
+		}
+		kv[k] = v
 	}
-	inv := 1 / math.Sqrt(sum)
-	b := make([]byte, 4*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(float32(float64(x)*inv)))
+	if err := rows.Err(); err != nil {
+		return Meta{}, false, err
 	}
-	return b, nil
-}
-
-func decodeVector(dst []float32, b []byte) {
-	for i := range dst {
-		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-}
-
-func readMeta(tx *bolt.Tx) (Meta, bool, error) {
-	b := tx.Bucket(bucketMeta)
-	if b == nil {
-		return Meta{}, false, nil
-	}
-	raw := b.Get(keyMeta)
-	if raw == nil {
+	if len(kv) == 0 {
 		return Meta{}, false, nil
 	}
 	var m Meta
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return Meta{}, false, fmt.Errorf("decode index metadata: %w", err)
+	var perr error
+	atoi := func(k string) int {
+		var n int
+		if _, err := fmt.Sscan(kv[k], &n); err != nil && perr == nil {
+			perr = fmt.Errorf("index metadata %s=%q: %w", k, kv[k], err)
+		}
+		return n
 	}
-	return m, true, nil
+	m.FormatVersion = atoi("format_version")
+	m.EmbedModel = kv["embed_model"]
+	m.Dim = atoi("dim")
+	m.ChunkTokens = atoi("chunk_tokens")
+	m.VecGen = atoi("vec_gen")
+	m.VecSlots = atoi("vec_slots")
+	m.Created, _ = time.Parse(time.RFC3339Nano, kv["created"])
+	m.LastIngest, _ = time.Parse(time.RFC3339Nano, kv["last_ingest"])
+	return m, true, perr
 }
 
-func writeMeta(tx *bolt.Tx, m Meta) error {
-	raw, err := json.Marshal(m)
-	if err != nil {
-		return err
+func writeMeta(tx *sql.Tx, m Meta) error {
+	kv := map[string]string{
+		"format_version": fmt.Sprint(m.FormatVersion),
+		"embed_model":    m.EmbedModel,
+		"dim":            fmt.Sprint(m.Dim),
+		"chunk_tokens":   fmt.Sprint(m.ChunkTokens),
+		"vec_gen":        fmt.Sprint(m.VecGen),
+		"vec_slots":      fmt.Sprint(m.VecSlots),
+		"created":        m.Created.Format(time.RFC3339Nano),
+		"last_ingest":    "",
 	}
-	return tx.Bucket(bucketMeta).Put(keyMeta, raw)
+	if !m.LastIngest.IsZero() {
+		kv["last_ingest"] = m.LastIngest.Format(time.RFC3339Nano)
+	}
+	for k, v := range kv {
+		if _, err := tx.Exec(`INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`, k, v); err != nil {
+			return fmt.Errorf("write index metadata: %w", err)
+		}
+	}
+	return nil
 }
 
 // ensureDir creates dir with mode 0700 whatever the umask.
@@ -189,8 +255,61 @@ func ensureDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create index folder: %w", err)
 	}
-	return os.Chmod(dir, 0o700)
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("set index folder permissions: %w", err)
+	}
+	return nil
 }
 
-// dbPath is the database file of the index in dir.
 func dbPath(dir string) string { return filepath.Join(dir, DBFile) }
+
+// Vector file layout: a 64-byte header, then records of 8 bytes of chunk id
+// (little-endian) and Dim float32 values (little-endian).
+const (
+	vecMagic      = "RAGVEC02"
+	vecHeaderSize = 64
+)
+
+func vecPath(dir string, gen int) string { return filepath.Join(dir, fmt.Sprintf("vectors-%d.f32", gen)) }
+
+func recordSize(dim int) int64 { return 8 + 4*int64(dim) }
+
+func vecHeader(dim int) []byte {
+	h := make([]byte, vecHeaderSize)
+	copy(h, vecMagic)
+	binary.LittleEndian.PutUint32(h[8:], uint32(dim))
+	return h
+}
+
+func checkVecHeader(h []byte, dim int) error {
+	if len(h) < vecHeaderSize || string(h[:8]) != vecMagic {
+		return errors.New("vector file has no valid header")
+	}
+	if d := int(binary.LittleEndian.Uint32(h[8:])); d != dim {
+		return fmt.Errorf("vector file has dimension %d, the index %d", d, dim)
+	}
+	return nil
+}
+
+// encodeRecord writes id and v, normalised to unit length, into dst. It
+// refuses vectors with NaN or infinite values, or all zeros.
+func encodeRecord(dst []byte, id uint64, v []float32) error {
+	var sum float64
+	for _, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return errors.New("vector has a non-finite value")
+		}
+		sum += float64(x) * float64(x)
+	}
+	if sum == 0 {
+		return errors.New("vector is all zeros")
+	}
+	inv := 1 / math.Sqrt(sum)
+	binary.LittleEndian.PutUint64(dst, id)
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(dst[8+4*i:], math.Float32bits(float32(float64(x)*inv)))
+	}
+	return nil
+}
+
+func float32frombits(b uint32) float32 { return math.Float32frombits(b) }

@@ -1,136 +1,246 @@
 package index
 
 import (
-	"encoding/json"
+	"context"
+	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"time"
-
-	bolt "go.etcd.io/bbolt"
+	"unsafe"
 )
 
-// readTimeout bounds how long a reader waits while a writer commits.
-const readTimeout = 30 * time.Second
-
-// Reader is a read-only view of an index. Hold it briefly: while it is open an
-// ingest cannot commit.
+// Reader is a read-only snapshot of an index: everything it returns is as of
+// the moment it was opened, whatever an ingest commits meanwhile.
 type Reader struct {
 	dir  string
-	db   *bolt.DB
+	db   *sql.DB
+	tx   *sql.Tx
 	meta Meta
+	vecs *mapping // nil when the index has no vectors
+	dead map[int]bool
 }
 
-// OpenReader opens the index in dir read-only. It returns ErrNoIndex when there
-// is none and a *FormatError for another format version.
+// OpenReader opens the index in dir. It returns ErrNoIndex when there is none
+// and a *FormatError for another format version.
 func OpenReader(dir string) (*Reader, error) {
 	if _, err := os.Stat(dbPath(dir)); errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNoIndex
 	}
-	db, err := bolt.Open(dbPath(dir), 0o600, &bolt.Options{ReadOnly: true, Timeout: readTimeout})
+	db, err := openDB(dbPath(dir), true)
 	if err != nil {
 		return nil, fmt.Errorf("open index database: %w", err)
 	}
 	r := &Reader{dir: dir, db: db}
-	err = db.View(func(tx *bolt.Tx) error {
-		m, found, err := readMeta(tx)
-		if err != nil {
-			return err
-		}
-		if !found {
-			return ErrNoIndex
-		}
-		r.meta = m
-		return nil
-	})
-	if err == nil && r.meta.FormatVersion != FormatVersion {
-		err = &FormatError{Dir: dir, Found: r.meta.FormatVersion}
-	}
-	if err != nil {
-		db.Close()
+	if err := r.open(); err != nil {
+		r.Close()
 		return nil, err
 	}
 	return r, nil
 }
 
+func (r *Reader) open() error {
+	tx, err := r.db.BeginTx(context.Background(), &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("open index database: %w", err)
+	}
+	r.tx = tx
+	// The first read fixes the snapshot every later read sees.
+	m, found, err := readMeta(tx)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return ErrNoIndex
+	}
+	if m.FormatVersion != FormatVersion {
+		return &FormatError{Dir: r.dir, Found: m.FormatVersion}
+	}
+	r.meta = m
+	if m.Dim == 0 || m.VecSlots == 0 {
+		return nil
+	}
+	rows, err := tx.Query(`SELECT slot FROM dead_slots`)
+	if err != nil {
+		return fmt.Errorf("read index: %w", err)
+	}
+	defer rows.Close()
+	r.dead = map[int]bool{}
+	for rows.Next() {
+		var s int
+		if err := rows.Scan(&s); err != nil {
+			return fmt.Errorf("read index: %w", err)
+		}
+		r.dead[s] = true
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read index: %w", err)
+	}
+	size := vecHeaderSize + int64(m.VecSlots)*recordSize(m.Dim)
+	mp, err := mapFile(vecPath(r.dir, m.VecGen), size)
+	if err != nil {
+		return fmt.Errorf("open vectors: %w", err)
+	}
+	r.vecs = mp
+	if err := checkVecHeader(mp.data, m.Dim); err != nil {
+		return fmt.Errorf("open vectors: %w", err)
+	}
+	return nil
+}
+
 // Meta returns the index's metadata.
 func (r *Reader) Meta() Meta { return r.meta }
 
-// Close releases the database.
-func (r *Reader) Close() error { return r.db.Close() }
-
-// Vectors holds every stored vector in one slab: row i is IDs[i]'s vector.
-type Vectors struct {
-	Dim  int
-	IDs  []uint64
-	Data []float32
+// Close releases the snapshot, the mapping and the database.
+func (r *Reader) Close() error {
+	var errs []error
+	if r.tx != nil {
+		errs = append(errs, r.tx.Rollback())
+	}
+	if r.vecs != nil {
+		errs = append(errs, r.vecs.close())
+	}
+	errs = append(errs, r.db.Close())
+	return errors.Join(errs...)
 }
 
-// Row returns the i-th vector.
-func (v *Vectors) Row(i int) []float32 { return v.Data[i*v.Dim : (i+1)*v.Dim : (i+1)*v.Dim] }
+var littleEndian = func() bool { x := uint16(1); return *(*byte)(unsafe.Pointer(&x)) == 1 }()
 
-// LoadVectors copies every vector out of the index.
-func (r *Reader) LoadVectors() (*Vectors, error) {
-	v := &Vectors{Dim: r.meta.Dim}
-	err := r.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketVectors)
-		n := b.Stats().KeyN
-		v.IDs = make([]uint64, 0, n)
-		v.Data = make([]float32, 0, n*v.Dim)
-		return b.ForEach(func(k, raw []byte) error {
-			if len(raw) != 4*v.Dim {
-				return fmt.Errorf("vector %d has %d bytes, want %d", keyID(k), len(raw), 4*v.Dim)
-			}
-			v.IDs = append(v.IDs, keyID(k))
-			start := len(v.Data)
-			v.Data = v.Data[:start+v.Dim]
-			decodeVector(v.Data[start:], raw)
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("load vectors: %w", err)
+// EachVector calls fn with every live vector and its chunk id, in slot order.
+// On little-endian machines v points into the mapped file: it is valid until
+// Close and must not be changed.
+func (r *Reader) EachVector(fn func(id uint64, v []float32) error) error {
+	if r.vecs == nil {
+		return nil
 	}
-	return v, nil
+	dim, size := r.meta.Dim, recordSize(r.meta.Dim)
+	data := r.vecs.data
+	for s := 0; s < r.meta.VecSlots; s++ {
+		if r.dead[s] {
+			continue
+		}
+		rec := data[vecHeaderSize+int64(s)*size : vecHeaderSize+int64(s+1)*size]
+		id := binary.LittleEndian.Uint64(rec)
+		var v []float32
+		if littleEndian {
+			v = unsafe.Slice((*float32)(unsafe.Pointer(&rec[8])), dim)
+		} else {
+			v = make([]float32, dim)
+			for i := range v {
+				v[i] = float32frombits(binary.LittleEndian.Uint32(rec[8+4*i:]))
+			}
+		}
+		if err := fn(id, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LiveVectors counts the vectors EachVector visits.
+func (r *Reader) LiveVectors() int {
+	if r.vecs == nil {
+		return 0
+	}
+	return r.meta.VecSlots - len(r.dead)
+}
+
+const chunkCols = `id, path, title, headings, start_line, end_line, page, text`
+
+func scanChunks(rows *sql.Rows) ([]Chunk, error) {
+	defer rows.Close()
+	var out []Chunk
+	for rows.Next() {
+		var c Chunk
+		var h string
+		if err := rows.Scan(&c.ID, &c.Path, &c.Title, &h, &c.StartLine, &c.EndLine, &c.Page, &c.Text); err != nil {
+			return nil, fmt.Errorf("read chunk: %w", err)
+		}
+		c.Headings = splitHeadings(h)
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }
 
 // Chunks returns the stored chunks with these ids, in the same order; an id
-// that is gone is an error.
+// that is not in the index is an error.
 func (r *Reader) Chunks(ids []uint64) ([]Chunk, error) {
 	out := make([]Chunk, len(ids))
-	err := r.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketChunks)
-		for i, id := range ids {
-			raw := b.Get(idKey(id))
-			if raw == nil {
-				return fmt.Errorf("chunk %d is missing", id)
-			}
-			if err := json.Unmarshal(raw, &out[i]); err != nil {
-				return fmt.Errorf("decode chunk %d: %w", id, err)
-			}
-			out[i].ID = id
+	stmt, err := r.tx.Prepare(`SELECT ` + chunkCols + ` FROM chunks WHERE id=?`)
+	if err != nil {
+		return nil, fmt.Errorf("read chunks: %w", err)
+	}
+	defer stmt.Close()
+	for i, id := range ids {
+		rows, err := stmt.Query(id)
+		if err != nil {
+			return nil, fmt.Errorf("read chunk %d: %w", id, err)
 		}
-		return nil
-	})
-	return out, err
+		cs, err := scanChunks(rows)
+		if err != nil {
+			return nil, err
+		}
+		if len(cs) != 1 {
+			return nil, fmt.Errorf("chunk %d is missing from the index: run rag check", id)
+		}
+		out[i] = cs[0]
+	}
+	return out, nil
+}
+
+// Hit is one full-text match.
+type Hit struct {
+	ID    uint64
+	Score float64 // BM25, higher is better
+}
+
+// Lexical returns up to k chunks matching an FTS5 MATCH expression (see
+// package lexical), best BM25 score first.
+func (r *Reader) Lexical(match string, k int) ([]Hit, error) {
+	if match == "" {
+		return nil, nil
+	}
+	rows, err := r.tx.Query(`SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts) LIMIT ?`, match, k)
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("full-text search: %w", err)
+	}
+	defer rows.Close()
+	var out []Hit
+	for rows.Next() {
+		var h Hit
+		if err := rows.Scan(&h.ID, &h.Score); err != nil {
+			return nil, fmt.Errorf("full-text search: %w", err)
+		}
+		h.Score = -h.Score // SQLite's bm25() is lower-is-better
+		out = append(out, h)
+	}
+	return out, rows.Err()
 }
 
 // Stats summarises an index.
 type Stats struct {
 	Files     int
 	Chunks    int
+	Pending   int // chunks stored without a vector yet
 	SizeBytes int64
 }
 
-// Stats counts what the index holds.
+// Stats counts what the index holds and its size on disk.
 func (r *Reader) Stats() (Stats, error) {
 	var s Stats
-	err := r.db.View(func(tx *bolt.Tx) error {
-		s.Files = tx.Bucket(bucketFiles).Stats().KeyN
-		s.Chunks = tx.Bucket(bucketChunks).Stats().KeyN
-		s.SizeBytes = tx.Size()
-		return nil
-	})
-	return s, err
+	err := r.tx.QueryRow(`SELECT (SELECT count(*) FROM files), (SELECT count(*) FROM chunks), (SELECT count(*) FROM chunks WHERE slot IS NULL)`).
+		Scan(&s.Files, &s.Chunks, &s.Pending)
+	if err != nil {
+		return s, fmt.Errorf("count index: %w", err)
+	}
+	for _, p := range []string{dbPath(r.dir), dbPath(r.dir) + "-wal", vecPath(r.dir, r.meta.VecGen)} {
+		if fi, err := os.Stat(p); err == nil {
+			s.SizeBytes += fi.Size()
+		}
+	}
+	return s, nil
 }

@@ -3,7 +3,7 @@ package index
 import (
 	"cmp"
 	"context"
-	"encoding/json"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,20 +13,18 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
-	bolt "go.etcd.io/bbolt"
 )
 
-// commitTimeout bounds how long a commit waits for readers to let go of the
-// database; readers hold it for a fraction of a second.
-const commitTimeout = 30 * time.Second
-
-// Writer is the one process allowed to change an index. It holds the lock file
-// for its whole life and opens the database only while committing.
+// Writer is the one process allowed to change an index. It holds the lock
+// file for its whole life.
 type Writer struct {
-	dir   string
-	lock  *flock.Flock
-	meta  Meta
-	files map[string]File
+	dir    string
+	lock   *flock.Flock
+	db     *sql.DB // nil until the first commit of a new index
+	vec    *os.File
+	meta   Meta
+	files  map[string]File
+	nextID uint64
 }
 
 // Settings are what an ingest asks of the index; they must match what the index
@@ -43,8 +41,9 @@ type Settings struct {
 }
 
 // OpenWriter takes the index's write lock, waiting up to wait for another
-// writer to finish, creates the index if there is none, and checks that its
-// format and settings match. It returns ErrLocked when the wait runs out.
+// writer to finish, and checks that the index's format and settings match.
+// A new index is only written at its first commit. It returns ErrLocked when
+// the wait runs out.
 func OpenWriter(ctx context.Context, dir string, s Settings, wait time.Duration) (*Writer, error) {
 	if err := ensureDir(dir); err != nil {
 		return nil, err
@@ -53,7 +52,7 @@ func OpenWriter(ctx context.Context, dir string, s Settings, wait time.Duration)
 	ok, err := lk.TryLock()
 	if err == nil && !ok && wait > 0 {
 		wctx, cancel := context.WithTimeout(ctx, wait)
-		ok, err = lk.TryLockContext(wctx, 100*time.Millisecond)
+		ok, err = lk.TryLockContext(wctx, 50*time.Millisecond)
 		cancel()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -68,87 +67,139 @@ func OpenWriter(ctx context.Context, dir string, s Settings, wait time.Duration)
 	if !ok {
 		return nil, ErrLocked
 	}
-	w := &Writer{dir: dir, lock: lk}
-	if err := w.init(s); err != nil {
-		lk.Unlock()
+	w := &Writer{dir: dir, lock: lk, files: map[string]File{}, nextID: 1}
+	if err := w.open(s); err != nil {
+		w.Close()
 		return nil, err
 	}
 	return w, nil
 }
 
-func (w *Writer) init(s Settings) error {
+func (w *Writer) open(s Settings) error {
 	model := strings.TrimSpace(s.EmbedModel)
-	tokens := s.ChunkTokens
+	fresh := Meta{FormatVersion: FormatVersion, EmbedModel: model,
+		ChunkTokens: cmp.Or(s.ChunkTokens, s.DefaultChunkTokens), Created: time.Now().UTC()}
 	if _, err := os.Stat(dbPath(w.dir)); errors.Is(err, fs.ErrNotExist) {
-		// A new index is written at its first commit, so a run that fails
-		// before storing anything leaves no empty index behind.
-		w.meta = Meta{FormatVersion: FormatVersion, EmbedModel: model, ChunkTokens: cmp.Or(tokens, s.DefaultChunkTokens), Created: time.Now().UTC()}
-		w.files = map[string]File{}
+		w.meta = fresh
 		return nil
 	}
-	return w.update(func(tx *bolt.Tx) error {
-		m, found, err := readMeta(tx)
-		if err != nil {
-			return err
-		}
-		if !found {
-			return fmt.Errorf("index database %s has no metadata", dbPath(w.dir))
-		}
-		if m.FormatVersion != FormatVersion {
-			return &FormatError{Dir: w.dir, Found: m.FormatVersion}
-		}
-		if !s.EmbedExplicit {
-			model = m.EmbedModel
-		}
-		if NormalizeModel(m.EmbedModel) != NormalizeModel(model) {
-			return &ModelMismatchError{Dir: w.dir, Indexed: m.EmbedModel, Requested: model}
-		}
-		if tokens != 0 && m.ChunkTokens != tokens {
-			return &SettingsMismatchError{Dir: w.dir, Indexed: m.ChunkTokens, Wanted: tokens}
-		}
-		w.meta = m
-		w.files = map[string]File{}
-		return tx.Bucket(bucketFiles).ForEach(func(k, v []byte) error {
-			var f File
-			if err := json.Unmarshal(v, &f); err != nil {
-				return fmt.Errorf("decode file record %q: %w", k, err)
-			}
-			w.files[string(k)] = f
-			return nil
-		})
-	})
-}
-
-// update runs fn in one read-write transaction, opening the database for it.
-func (w *Writer) update(fn func(*bolt.Tx) error) error {
-	db, err := bolt.Open(dbPath(w.dir), 0o600, &bolt.Options{Timeout: commitTimeout, FreelistType: bolt.FreelistMapType})
+	db, err := openDB(dbPath(w.dir), false)
 	if err != nil {
 		return fmt.Errorf("open index database: %w", err)
 	}
+	w.db = db
+	m, found, err := readMeta(db)
+	if err != nil {
+		return err
+	}
+	if !found { // created by a run that died before its first commit
+		w.meta = fresh
+		return nil
+	}
+	if m.FormatVersion != FormatVersion {
+		return &FormatError{Dir: w.dir, Found: m.FormatVersion}
+	}
+	if !s.EmbedExplicit {
+		model = m.EmbedModel
+	}
+	if NormalizeModel(m.EmbedModel) != NormalizeModel(model) {
+		return &ModelMismatchError{Dir: w.dir, Indexed: m.EmbedModel, Requested: model}
+	}
+	if s.ChunkTokens != 0 && m.ChunkTokens != s.ChunkTokens {
+		return &SettingsMismatchError{Dir: w.dir, Indexed: m.ChunkTokens, Wanted: s.ChunkTokens}
+	}
+	w.meta = m
+	rows, err := db.Query(`SELECT path, size, mtime, sha256, title FROM files`)
+	if err != nil {
+		return fmt.Errorf("read file records: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f File
+		if err := rows.Scan(&f.Path, &f.Size, &f.ModTime, &f.Hash, &f.Title); err != nil {
+			return fmt.Errorf("read file records: %w", err)
+		}
+		w.files[f.Path] = f
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read file records: %w", err)
+	}
+	var maxID sql.NullInt64
+	if err := db.QueryRow(`SELECT max(id) FROM chunks`).Scan(&maxID); err != nil {
+		return fmt.Errorf("read chunk ids: %w", err)
+	}
+	w.nextID = uint64(maxID.Int64) + 1
+	if m.Dim > 0 {
+		return w.openVectors()
+	}
+	return nil
+}
+
+// openVectors opens the current vector file and cuts off any torn tail left
+// by a run that died between writing vectors and committing them.
+func (w *Writer) openVectors() error {
+	f, err := os.OpenFile(vecPath(w.dir, w.meta.VecGen), os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("open vector file: %w", err)
+	}
+	w.vec = f
+	h := make([]byte, vecHeaderSize)
+	if _, err := f.ReadAt(h, 0); err != nil {
+		return fmt.Errorf("read vector file: %w", err)
+	}
+	if err := checkVecHeader(h, w.meta.Dim); err != nil {
+		return fmt.Errorf("open vector file: %w", err)
+	}
+	end := vecHeaderSize + int64(w.meta.VecSlots)*recordSize(w.meta.Dim)
+	if fi, err := f.Stat(); err != nil {
+		return err
+	} else if fi.Size() < end {
+		return fmt.Errorf("vector file is shorter than the index says (%d < %d bytes): run rag check", fi.Size(), end)
+	} else if fi.Size() > end {
+		if err := f.Truncate(end); err != nil {
+			return fmt.Errorf("trim vector file: %w", err)
+		}
+	}
+	return nil
+}
+
+// create makes the database and vector files of a new index, 0600 from birth.
+func (w *Writer) create() error {
+	f, err := os.OpenFile(dbPath(w.dir), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create index database: %w", err)
+	}
+	f.Close()
 	if err := os.Chmod(dbPath(w.dir), 0o600); err != nil {
-		db.Close()
 		return fmt.Errorf("set index permissions: %w", err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketMeta, bucketFiles, bucketChunks, bucketVectors} {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
-			}
-		}
-		if _, found, err := readMeta(tx); err != nil || !found {
-			if err == nil {
-				err = writeMeta(tx, w.meta)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return fn(tx)
-	})
-	if cerr := db.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("close index database: %w", cerr)
+	db, err := openDB(dbPath(w.dir), false)
+	if err != nil {
+		return fmt.Errorf("open index database: %w", err)
 	}
-	return err
+	w.db = db
+	if _, err := db.Exec(schema); err != nil {
+		return fmt.Errorf("create index schema: %w", err)
+	}
+	return nil
+}
+
+// createVectors starts vector file generation gen for vectors of dim.
+func (w *Writer) createVectors(gen, dim int) (*os.File, error) {
+	path := vecPath(w.dir, gen)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create vector file: %w", err)
+	}
+	if _, err := f.WriteAt(vecHeader(dim), 0); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write vector file: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("sync vector file: %w", err)
+	}
+	return f, syncDir(w.dir)
 }
 
 // Meta returns the index's metadata as of the last commit.
@@ -159,6 +210,8 @@ func (w *Writer) Meta() Meta { return w.meta }
 func (w *Writer) Files() map[string]File { return w.files }
 
 // Put is one file's new state: its record and its chunks with their vectors.
+// A nil vector leaves its chunk pending: stored and searchable by its words,
+// embedded by a later ingest.
 type Put struct {
 	File    File
 	Chunks  []Chunk
@@ -170,127 +223,249 @@ type Batch struct {
 	Puts    []Put
 	Deletes []string // paths to remove with their chunks
 	Touches []File   // records whose size or mtime changed but content did not
+	// Embedded gives vectors to chunks that were stored pending, by chunk id.
+	Embedded map[uint64][]float32
 }
 
 // Empty reports whether the batch changes nothing.
-func (b *Batch) Empty() bool { return len(b.Puts)+len(b.Deletes)+len(b.Touches) == 0 }
+func (b *Batch) Empty() bool {
+	return len(b.Puts)+len(b.Deletes)+len(b.Touches)+len(b.Embedded) == 0
+}
 
 // Commit applies the batch in one transaction: all of it lands, or none.
 func (w *Writer) Commit(b *Batch) error {
 	if b.Empty() {
 		return nil
 	}
-	meta := w.meta
-	newFiles := map[string]*File{}
-	err := w.update(func(tx *bolt.Tx) error {
-		files, chunks, vectors := tx.Bucket(bucketFiles), tx.Bucket(bucketChunks), tx.Bucket(bucketVectors)
-		remove := func(path string) error {
-			f, ok := w.files[path]
-			if !ok {
-				return nil
-			}
-			for _, id := range f.Chunks {
-				if err := chunks.Delete(idKey(id)); err != nil {
-					return err
-				}
-				if err := vectors.Delete(idKey(id)); err != nil {
-					return err
-				}
-			}
-			return files.Delete([]byte(path))
-		}
-		for _, p := range b.Deletes {
-			if err := remove(p); err != nil {
-				return err
-			}
-			newFiles[p] = nil
-		}
-		for i := range b.Puts {
-			p := &b.Puts[i]
-			if len(p.Chunks) != len(p.Vectors) {
-				return fmt.Errorf("store %s: %d chunks but %d vectors", p.File.Path, len(p.Chunks), len(p.Vectors))
-			}
-			if err := remove(p.File.Path); err != nil {
-				return err
-			}
-			rec := p.File
-			rec.Chunks = make([]uint64, len(p.Chunks))
-			for j, c := range p.Chunks {
-				if meta.Dim == 0 {
-					meta.Dim = len(p.Vectors[j])
-				}
-				if len(p.Vectors[j]) != meta.Dim {
-					return fmt.Errorf("store %s: vector of dimension %d in an index of dimension %d", p.File.Path, len(p.Vectors[j]), meta.Dim)
-				}
-				vec, err := encodeVector(p.Vectors[j])
-				if err != nil {
-					return fmt.Errorf("store %s: %w", p.File.Path, err)
-				}
-				id, err := chunks.NextSequence()
-				if err != nil {
-					return err
-				}
-				c.Path = rec.Path
-				raw, err := json.Marshal(c)
-				if err != nil {
-					return err
-				}
-				if err := chunks.Put(idKey(id), raw); err != nil {
-					return err
-				}
-				if err := vectors.Put(idKey(id), vec); err != nil {
-					return err
-				}
-				rec.Chunks[j] = id
-			}
-			raw, err := json.Marshal(rec)
-			if err != nil {
-				return err
-			}
-			if err := files.Put([]byte(rec.Path), raw); err != nil {
-				return err
-			}
-			newFiles[rec.Path] = &rec
-		}
-		for _, t := range b.Touches {
-			raw, err := json.Marshal(t)
-			if err != nil {
-				return err
-			}
-			if err := files.Put([]byte(t.Path), raw); err != nil {
-				return err
-			}
-			newFiles[t.Path] = &t
-		}
-		meta.LastIngest = time.Now().UTC()
-		return writeMeta(tx, meta)
-	})
-	if err != nil {
+	if err := w.commit(b); err != nil {
 		return fmt.Errorf("commit to index: %w", err)
 	}
-	w.meta = meta
-	for p, f := range newFiles {
-		if f == nil {
-			delete(w.files, p)
-		} else {
-			w.files[p] = *f
+	return nil
+}
+
+func (w *Writer) commit(b *Batch) error {
+	if w.db == nil {
+		if err := w.create(); err != nil {
+			return err
+		}
+	}
+	meta := w.meta
+	// Number the new chunks and lay their vectors out past the committed end.
+	type slotted struct {
+		id  uint64
+		vec []float32
+	}
+	var recs []slotted
+	nextID := w.nextID
+	for i := range b.Puts {
+		p := &b.Puts[i]
+		if len(p.Chunks) != len(p.Vectors) {
+			return fmt.Errorf("store %s: %d chunks but %d vectors", p.File.Path, len(p.Chunks), len(p.Vectors))
+		}
+		for j := range p.Chunks {
+			p.Chunks[j].ID = nextID
+			nextID++
+			if p.Vectors[j] != nil {
+				recs = append(recs, slotted{p.Chunks[j].ID, p.Vectors[j]})
+			}
+		}
+	}
+	for id, v := range b.Embedded {
+		recs = append(recs, slotted{id, v})
+	}
+	slotOf := make(map[uint64]int, len(recs))
+	if len(recs) > 0 {
+		if meta.Dim == 0 {
+			meta.Dim = len(recs[0].vec)
+			meta.VecGen = 1
+			f, err := w.createVectors(meta.VecGen, meta.Dim)
+			if err != nil {
+				return err
+			}
+			w.vec = f
+		}
+		size := recordSize(meta.Dim)
+		buf := make([]byte, int64(len(recs))*size)
+		for i, r := range recs {
+			if len(r.vec) != meta.Dim {
+				return fmt.Errorf("a vector of dimension %d in an index of dimension %d", len(r.vec), meta.Dim)
+			}
+			if err := encodeRecord(buf[int64(i)*size:], r.id, r.vec); err != nil {
+				return fmt.Errorf("store vector of chunk %d: %w", r.id, err)
+			}
+			slotOf[r.id] = meta.VecSlots + i
+		}
+		if _, err := w.vec.WriteAt(buf, vecHeaderSize+int64(meta.VecSlots)*size); err != nil {
+			return fmt.Errorf("write vectors: %w", err)
+		}
+		// The vectors are durable before any row points at them.
+		if err := w.vec.Sync(); err != nil {
+			return fmt.Errorf("sync vectors: %w", err)
+		}
+		meta.VecSlots += len(recs)
+	}
+	meta.LastIngest = time.Now().UTC()
+
+	tx, err := w.db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, p := range b.Deletes {
+		if err := removeFile(tx, p); err != nil {
+			return err
+		}
+	}
+	insChunk, err := tx.Prepare(`INSERT INTO chunks(id, path, title, headings, start_line, end_line, page, text, slot) VALUES(?,?,?,?,?,?,?,?,?)`)
+	if err != nil {
+		return err
+	}
+	defer insChunk.Close()
+	insFTS, err := tx.Prepare(`INSERT INTO chunks_fts(rowid, terms) VALUES(?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer insFTS.Close()
+	for _, p := range b.Puts {
+		if err := removeFile(tx, p.File.Path); err != nil {
+			return err
+		}
+		for _, c := range p.Chunks {
+			var slot any
+			if s, ok := slotOf[c.ID]; ok {
+				slot = s
+			}
+			if _, err := insChunk.Exec(c.ID, p.File.Path, c.Title, joinHeadings(c.Headings), c.StartLine, c.EndLine, c.Page, c.Text, slot); err != nil {
+				return fmt.Errorf("store chunk of %s: %w", p.File.Path, err)
+			}
+			if _, err := insFTS.Exec(c.ID, c.Terms); err != nil {
+				return fmt.Errorf("store terms of %s: %w", p.File.Path, err)
+			}
+		}
+		if err := putFile(tx, p.File); err != nil {
+			return err
+		}
+	}
+	for _, f := range b.Touches {
+		if err := putFile(tx, f); err != nil {
+			return err
+		}
+	}
+	for id := range b.Embedded {
+		res, err := tx.Exec(`UPDATE chunks SET slot=? WHERE id=? AND slot IS NULL`, slotOf[id], id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 { // the chunk went away meanwhile
+			if _, err := tx.Exec(`INSERT OR IGNORE INTO dead_slots(slot) VALUES(?)`, slotOf[id]); err != nil {
+				return err
+			}
+		}
+	}
+	if err := writeMeta(tx, meta); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	w.meta, w.nextID = meta, nextID
+	for _, p := range b.Deletes {
+		delete(w.files, p)
+	}
+	for _, p := range b.Puts {
+		w.files[p.File.Path] = p.File
+	}
+	for _, f := range b.Touches {
+		w.files[f.Path] = f
+	}
+	return nil
+}
+
+// removeFile deletes path's record and chunks; their vector slots become dead.
+func removeFile(tx *sql.Tx, path string) error {
+	stmts := []string{
+		`INSERT OR IGNORE INTO dead_slots(slot) SELECT slot FROM chunks WHERE path=? AND slot IS NOT NULL`,
+		`DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE path=?)`,
+		`DELETE FROM chunks WHERE path=?`,
+		`DELETE FROM files WHERE path=?`,
+	}
+	for _, s := range stmts {
+		if _, err := tx.Exec(s, path); err != nil {
+			return fmt.Errorf("remove %s: %w", path, err)
 		}
 	}
 	return nil
+}
+
+func putFile(tx *sql.Tx, f File) error {
+	_, err := tx.Exec(`INSERT INTO files(path, size, mtime, sha256, title) VALUES(?,?,?,?,?)
+		ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime=excluded.mtime, sha256=excluded.sha256, title=excluded.title`,
+		f.Path, f.Size, f.ModTime, f.Hash, f.Title)
+	if err != nil {
+		return fmt.Errorf("store record of %s: %w", f.Path, err)
+	}
+	return nil
+}
+
+// Pending returns the chunks stored without a vector, up to limit.
+func (w *Writer) Pending(limit int) ([]Chunk, error) {
+	if w.db == nil {
+		return nil, nil
+	}
+	rows, err := w.db.Query(`SELECT id, path, title, headings, start_line, end_line, page, text FROM chunks WHERE slot IS NULL ORDER BY id LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read pending chunks: %w", err)
+	}
+	return scanChunks(rows)
 }
 
 // MarkIngested records the time of a finished ingest that changed nothing.
 func (w *Writer) MarkIngested() error {
+	if w.db == nil {
+		if err := w.create(); err != nil {
+			return err
+		}
+	}
 	meta := w.meta
 	meta.LastIngest = time.Now().UTC()
-	if err := w.update(func(tx *bolt.Tx) error { return writeMeta(tx, meta) }); err != nil {
+	tx, err := w.db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := writeMeta(tx, meta); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit to index: %w", err)
 	}
 	w.meta = meta
 	return nil
 }
 
-// Close releases the write lock.
+// Close checkpoints the database and releases the write lock.
 func (w *Writer) Close() error {
-	return w.lock.Unlock()
+	var errs []error
+	if w.db != nil {
+		_, err := w.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+		errs = append(errs, err, w.db.Close())
+	}
+	if w.vec != nil {
+		errs = append(errs, w.vec.Close())
+	}
+	errs = append(errs, w.lock.Unlock())
+	return errors.Join(errs...)
+}
+
+// syncDir makes a folder's entries (a new file's name) durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return fmt.Errorf("sync index folder: %w", err)
+	}
+	return nil
 }

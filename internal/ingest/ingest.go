@@ -191,7 +191,13 @@ func (r *run) run(ctx context.Context, roots []string) error {
 	seen := map[string]bool{}
 	var jobs []*job
 	r.report(Progress{Phase: "scanning"})
-	err := walk.Walk(ctx, roots, r.opts.Walk, func(e walk.Entry) error {
+	wopts := r.opts.Walk
+	// A file the index has with the same size and mtime is not even opened.
+	wopts.Unchanged = func(path string, size int64, mtime time.Time) bool {
+		rec, ok := files[path]
+		return ok && rec.Size == size && rec.ModTime == mtime.UnixNano()
+	}
+	err := walk.Walk(ctx, roots, wopts, func(e walk.Entry) error {
 		seen[e.Path] = true
 		rec, ok := files[e.Path]
 		if ok && rec.Size == e.Size && rec.ModTime == e.ModTime.UnixNano() {
@@ -463,13 +469,14 @@ func (r *run) collect(j *job, b *index.Batch) {
 		// The old version, if any, stays: a file that fails is reported, not lost.
 		r.rep.FailedFiles = append(r.rep.FailedFiles, Problem{Path: j.entry.Path, Reason: reason(j.err)})
 	case j.same:
-		rec.Title, rec.Chunks = j.known.Title, j.known.Chunks
+		rec.Title = j.known.Title
 		b.Touches = append(b.Touches, rec)
 		r.rep.Unchanged++
 	default:
 		stored := make([]index.Chunk, len(j.chunks))
 		for i, c := range j.chunks {
-			stored[i] = index.Chunk{Title: j.title, Headings: c.Headings, StartLine: c.StartLine, EndLine: c.EndLine, Page: c.Page, Text: c.Text}
+			stored[i] = index.Chunk{Title: j.title, Headings: c.Headings, StartLine: c.StartLine, EndLine: c.EndLine, Page: c.Page, Text: c.Text,
+				Terms: terms(c)}
 		}
 		b.Puts = append(b.Puts, index.Put{File: rec, Chunks: stored, Vectors: j.vectors})
 		r.rep.ChunksEmbedded += len(j.chunks)
@@ -486,4 +493,10 @@ func reason(err error) string {
 		return s
 	}
 	return err.Error()
+}
+
+// terms is the analysed text the full-text index keeps for a chunk: its
+// heading path and its text.
+func terms(c chunk.Chunk) string {
+	return strings.ToLower(strings.Join(c.Headings, " ") + "\n" + c.Text)
 }

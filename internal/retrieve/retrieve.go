@@ -45,22 +45,18 @@ func Search(ctx context.Context, r *index.Reader, e embed.Embedder, query string
 	if len(q) != r.Meta().Dim {
 		return nil, fmt.Errorf("query vector has dimension %d, the index %d", len(q), r.Meta().Dim)
 	}
-	all, err := r.LoadVectors()
-	if err != nil {
-		return nil, err
-	}
-	if len(all.IDs) == 0 {
-		return nil, nil
-	}
 	coll, err := chromem.NewDB().CreateCollection("rag", nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("create vector collection: %w", err)
 	}
-	for i, id := range all.IDs {
-		doc := chromem.Document{ID: strconv.FormatUint(id, 10), Embedding: all.Row(i)}
-		if err := coll.AddDocument(ctx, doc); err != nil {
-			return nil, fmt.Errorf("load vector %d: %w", id, err)
-		}
+	err = r.EachVector(func(id uint64, v []float32) error {
+		return coll.AddDocument(ctx, chromem.Document{ID: strconv.FormatUint(id, 10), Embedding: v})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load vectors: %w", err)
+	}
+	if coll.Count() == 0 {
+		return nil, nil
 	}
 	k = min(k, coll.Count())
 	hits, err := coll.QueryEmbedding(ctx, q, k, nil, nil)

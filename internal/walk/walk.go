@@ -18,7 +18,7 @@ import (
 
 // parallelism is how many files a walk stats and sniffs at once. The work
 // is system calls, which the kernel serves concurrently even on few cores.
-const parallelism = 8
+var parallelism = 8
 
 // sniffSize is how much of a file IsBinary looks at, as git and ripgrep do.
 const sniffSize = 8 << 10

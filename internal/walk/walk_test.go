@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -527,6 +528,7 @@ func BenchmarkWalk(b *testing.B) {
 		{"unchanged", Options{MaxFileSize: 10 << 20, Unchanged: unchanged}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
+			start := cpuTime()
 			for b.Loop() {
 				n := 0
 				err := Walk(context.Background(), []string{dir}, bc.opts, func(Entry) error { n++; return nil }, nil)
@@ -537,6 +539,63 @@ func BenchmarkWalk(b *testing.B) {
 					b.Fatalf("visited %d files, want 10000", n)
 				}
 			}
+			if used := cpuTime() - start; used > 0 {
+				b.ReportMetric(float64(used.Milliseconds())/float64(b.N), "cpu-ms/op")
+			}
 		})
+	}
+}
+
+func TestWalkManyFilesKeepOrder(t *testing.T) {
+	dir := tempDir(t)
+	files := map[string]string{}
+	var want []string
+	wantSkips := map[string]string{}
+	for i := range 200 {
+		name := fmt.Sprintf("f%03d.txt", i)
+		if i%7 == 0 {
+			files[name] = "bin\x00"
+			wantSkips[name] = "binary file"
+			continue
+		}
+		files[name] = "text"
+		want = append(want, name)
+	}
+	makeTree(t, dir, files)
+	got := run(t, dir, []string{"."}, Options{})
+	if !reflect.DeepEqual(got.visited, want) {
+		t.Errorf("visited\n got %q\nwant %q", got.visited, want)
+	}
+	if !reflect.DeepEqual(got.skipped, wantSkips) {
+		t.Errorf("skipped\n got %q\nwant %q", got.skipped, wantSkips)
+	}
+}
+
+func TestWalkUnchangedSkipsSniff(t *testing.T) {
+	dir := tempDir(t)
+	makeTree(t, dir, map[string]string{"known.bin": "a\x00b", "new.bin": "a\x00b", "big.txt": "0123456789"})
+	known := filepath.Join(dir, "known.bin")
+	var mu sync.Mutex
+	asked := map[string]int64{}
+	opts := Options{
+		MaxFileSize: 5,
+		Unchanged: func(path string, size int64, modTime time.Time) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			asked[filepath.Base(path)] = size
+			return path == known && !modTime.IsZero()
+		},
+	}
+	got := run(t, dir, []string{"."}, opts)
+	if want := []string{"known.bin"}; !reflect.DeepEqual(got.visited, want) {
+		t.Errorf("visited %q, want %q", got.visited, want)
+	}
+	want := map[string]string{"new.bin": "binary file", "big.txt": "larger than 5 bytes"}
+	if !reflect.DeepEqual(got.skipped, want) {
+		t.Errorf("skipped %q, want %q", got.skipped, want)
+	}
+	// The size limit still applies to known files, before Unchanged is asked.
+	if wantAsked := map[string]int64{"known.bin": 3, "new.bin": 3}; !reflect.DeepEqual(asked, wantAsked) {
+		t.Errorf("Unchanged asked about %v, want %v", asked, wantAsked)
 	}
 }

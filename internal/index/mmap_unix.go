@@ -1,0 +1,35 @@
+//go:build unix
+
+package index
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// mapping is a read-only memory map of the first size bytes of a file.
+type mapping struct{ data []byte }
+
+func mapFile(path string, size int64) (*mapping, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() < size {
+		return nil, fmt.Errorf("%s is shorter than the index says (%d < %d bytes): run rag check", path, fi.Size(), size)
+	}
+	data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("map %s: %w", path, err)
+	}
+	return &mapping{data: data}, nil
+}
+
+func (m *mapping) close() error { return unix.Munmap(m.data) }

@@ -1,0 +1,2 @@
+// Package lexical analyses text into the terms of rag's BM25 leg.
+package lexical
