@@ -161,6 +161,24 @@ func TestSplit(t *testing.T) {
 			},
 		},
 		{
+			name: "long paragraph with overlap repeats whole sentences",
+			doc: extract.Document{Blocks: []extract.Block{
+				{Text: long, Kind: extract.KindParagraph, Headings: []string{"Long"}},
+			}},
+			opts: Options{MaxTokens: 256, Overlap: 40},
+			check: func(t *testing.T, cs []Chunk) {
+				if len(cs) < 5 {
+					t.Fatalf("only %d chunks", len(cs))
+				}
+				for i := 1; i < len(cs); i++ {
+					first, _, _ := strings.Cut(cs[i].Text, ".")
+					if !strings.Contains(cs[i-1].Text, first+".") {
+						t.Errorf("chunk %d does not start with a sentence of chunk %d: %q", i, i-1, first)
+					}
+				}
+			},
+		},
+		{
 			name: "code block that fits is never cut",
 			doc: extract.Document{Blocks: []extract.Block{
 				{Text: words(150, 2), Kind: extract.KindParagraph, StartLine: 1, EndLine: 1},

@@ -1,6 +1,7 @@
 package chunk
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -115,9 +116,10 @@ func cutInside(t string, i, j, rem int, cls class) int {
 }
 
 // overlapStart returns where the overlap before end begins: the earliest
-// word start (line start in line mode) after a whose text up to end costs at
-// most overlap. It returns end when no such start exists. It looks back a
-// bounded distance, so an enormous word costs nothing.
+// sentence start, else word start (line start in line mode), after a whose
+// text up to end costs at most overlap. It returns end when no such start
+// exists. It looks back a bounded distance, so an enormous word costs
+// nothing.
 func overlapStart(t string, a, end, overlap int, lines bool) int {
 	if overlap <= 0 {
 		return end
@@ -126,7 +128,7 @@ func overlapStart(t string, a, end, overlap int, lines bool) int {
 	if floor < a {
 		floor = a
 	}
-	best, total := end, 0
+	best, sentence, total := end, end, 0
 	p := end // start of the segment already counted
 	for {
 		// find the start of the segment before p: skip whitespace, then non-space
@@ -147,12 +149,22 @@ func overlapStart(t string, a, end, overlap int, lines bool) int {
 			s -= w
 		}
 		if s <= floor || s >= q {
-			return best // ran into the limit or the piece start
+			break // ran into the limit or the piece start
 		}
 		total += cost(t[s:q])
 		if total > overlap {
-			return best
+			break
 		}
 		best, p = s, s
+		if !lines {
+			before := strings.TrimRightFunc(t[:s], unicode.IsSpace)
+			if r, _ := utf8.DecodeLastRuneInString(before); r == '.' || r == '!' || r == '?' {
+				sentence = s
+			}
+		}
 	}
+	if sentence < end {
+		return sentence
+	}
+	return best
 }

@@ -21,6 +21,7 @@ const (
 	ExitPartial     = 3   // done, but some files failed
 	ExitOllama      = 4   // Ollama unreachable, or a model missing
 	ExitLocked      = 5   // another rag is writing the index
+	ExitDamaged     = 6   // rag check found problems
 	ExitInterrupted = 130 // interrupted (Ctrl-C, SIGTERM)
 )
 
@@ -31,6 +32,7 @@ const exitTable = `Exit codes:
   3    partial: finished, but some files failed (listed in the report)
   4    Ollama unreachable, or a model is missing
   5    the index is locked by another rag ingest
+  6    rag check found the index damaged
   130  interrupted`
 
 // usageError marks a bad command line.
@@ -96,6 +98,8 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitError, cmpStr(hint, fmt.Sprintf("drop --chunk-tokens to keep %d, or build a new index with --index NEWDIR", sm.Indexed))
 	case errors.As(err, &fe):
 		return ExitError, cmpStr(hint, "rebuild it: move the folder away and run rag ingest again")
+	case errors.Is(err, errUnhealthy):
+		return ExitDamaged, hint
 	case errors.Is(err, retrieve.ErrEmptyQuery):
 		return ExitUsage, cmpStr(hint, "give the query as an argument, or pipe it on stdin")
 	}

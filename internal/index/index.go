@@ -270,7 +270,9 @@ const (
 	vecHeaderSize = 64
 )
 
-func vecPath(dir string, gen int) string { return filepath.Join(dir, fmt.Sprintf("vectors-%d.f32", gen)) }
+func vecPath(dir string, gen int) string {
+	return filepath.Join(dir, fmt.Sprintf("vectors-%d.f32", gen))
+}
 
 func recordSize(dim int) int64 { return 8 + 4*int64(dim) }
 
