@@ -21,19 +21,20 @@
 // as a stand-in for BERT's 30k uncased vocabulary (no real BERT vocabulary is
 // in the module cache). Ratio estimate/actual, whole corpus (worst window):
 //
-//	corpus                      BPE            WordPiece~30k
-//	English prose (War and Peace) 1.25 (1.07)   1.19 (1.04)
-//	Go source (cobra)           1.37 (0.99)    1.21 (1.07)
-//	C++ source (llama-vocab)    1.43 (0.86)    1.18 (1.04)
-//	Markdown READMEs            1.42 (0.46)    1.24 (0.97)
-//	JSON                        1.10 (0.75)    1.19 (1.00)
-//	random base64               1.07 (1.02)    1.16 (1.14)
-//	random hex                  1.17 (1.12)    1.17 (1.14)
-//	random lower-case letters   1.11 (1.05)    1.08 (1.03)
-//	random digits and spaces    1.08 (1.01)    1.42 (1.39)
+//	corpus                         BPE           WordPiece~30k
+//	English prose (War and Peace)  1.25 (1.07)   1.19 (1.04)
+//	Go source (cobra)              1.37 (0.99)   1.21 (1.07)
+//	C++ source (llama-vocab)       1.43 (0.86)   1.18 (1.04)
+//	Markdown READMEs               1.42 (0.46)   1.24 (0.97)
+//	JSON                           1.10 (0.75)   1.19 (1.00)
+//	random base64                  1.07 (1.02)   1.16 (1.14)
+//	random hex                     1.17 (1.12)   1.17 (1.14)
+//	random lower-case letters      1.11 (1.05)   1.08 (1.03)
+//	random digits and spaces       1.08 (1.01)   1.42 (1.39)
 //
-// English prose comes out near 1.4 estimated tokens per word, against the
-// ~1.3 WordPiece tokens per word usually quoted. The BPE undercounts are
+// English prose comes out at about 1.7 estimated tokens per word,
+// punctuation included, against 1.35 (BPE) and 1.43 (the WordPiece stand-in)
+// real ones. The BPE undercounts are
 // whitespace runs (table padding, indentation) and BMP emoji, which a
 // byte-level BPE pays for and a BERT tokenizer drops or maps to one [UNK];
 // rag's default models are BERT WordPiece, so they are not counted. Random

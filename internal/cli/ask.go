@@ -12,10 +12,12 @@ import (
 
 	"github.com/ragcli/rag/internal/answer"
 	"github.com/ragcli/rag/internal/iostreams"
+	"github.com/ragcli/rag/internal/retrieve"
 )
 
 type askOptions struct {
 	k         int
+	mode      string
 	chatModel string
 	pull      bool
 }
@@ -70,6 +72,7 @@ stdin ("-" or no argument in a pipe).
 	f.StringVar(&o.chatModel, "chat-model", "", "Ollama chat model (default $RAG_CHAT_MODEL, the config file, else llama3.2)")
 	f.BoolVar(&a.json, "json", false, "print the answer and its sources as JSON on stdout")
 	f.BoolVar(&o.pull, "pull", false, "pull missing models")
+	f.StringVar(&o.mode, "mode", "hybrid", "retrieval: hybrid, vector or lexical")
 	return c
 }
 
@@ -83,16 +86,21 @@ func (a *app) runAsk(ctx context.Context, q string, o askOptions) error {
 	if err != nil {
 		return err
 	}
-	res, _, err := a.retrieve(ctx, s, c, q, o.k, o.pull)
+	mode, err := retrieve.ParseMode(o.mode)
+	if err != nil {
+		return usageError{err}
+	}
+	// The chat model is checked first: without it there is no answer to give.
+	info, err := a.showModel(ctx, c, s.ChatModel, o.pull)
+	if err != nil {
+		return err
+	}
+	res, _, err := a.retrieve(ctx, s, c, q, o.k, mode, o.pull)
 	if err != nil {
 		return err
 	}
 	if len(res) == 0 {
-		return withHint(answer.ErrNoSources, "index some documents first: rag ingest PATH...")
-	}
-	info, err := a.showModel(ctx, c, s.ChatModel, o.pull)
-	if err != nil {
-		return err
+		return withHint(answer.ErrNoSources, "try other words, or see what is indexed: rag status")
 	}
 	// In a pipe the answer streams as it arrives; on a terminal it streams, then
 	// is redrawn as rendered Markdown; with --json it is printed whole at the end.

@@ -126,7 +126,11 @@ func (a *app) runIngest(ctx context.Context, roots []string, o ingestOptions) er
 	} else {
 		printIngestReport(a.s, rep, a.quiet)
 	}
-	if rep.Failed > 0 {
+	if rep.ChunksPending > 0 || rep.EmbedError != "" {
+		fmt.Fprintf(a.s.Err, "rag: warning: %s: %d chunks are stored without embeddings; they are searchable by their words (--mode lexical) and will be embedded by the next rag ingest once Ollama is up\n",
+			firstLine(rep.EmbedError), rep.ChunksPending)
+	}
+	if rep.Failed > 0 || rep.ChunksPending > 0 || rep.EmbedError != "" {
 		return partialError{rep.Failed}
 	}
 	return nil
@@ -151,6 +155,10 @@ func printIngestReport(s *iostreams.Streams, r *ingest.Report, quiet bool) {
 		return
 	}
 	list("skipped", r.SkippedFiles)
-	fmt.Fprintf(s.Err, "rag: %d added, %d updated, %d unchanged, %d removed, %d skipped, %d failed; %d chunks embedded in %.1fs\n",
-		r.Added, r.Updated, r.Unchanged, r.Removed, len(r.SkippedFiles), len(r.FailedFiles), r.ChunksEmbedded, r.Duration.Seconds())
+	pending := ""
+	if r.ChunksPending > 0 {
+		pending = fmt.Sprintf(", %d pending", r.ChunksPending)
+	}
+	fmt.Fprintf(s.Err, "rag: %d added, %d updated, %d unchanged, %d removed, %d skipped, %d failed; %d chunks embedded%s in %.1fs\n",
+		r.Added, r.Updated, r.Unchanged, r.Removed, len(r.SkippedFiles), len(r.FailedFiles), r.ChunksEmbedded, pending, r.Duration.Seconds())
 }

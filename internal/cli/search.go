@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ragcli/rag/internal/config"
+	"github.com/ragcli/rag/internal/embed"
 	"github.com/ragcli/rag/internal/index"
 	"github.com/ragcli/rag/internal/iostreams"
 	"github.com/ragcli/rag/internal/ollama"
@@ -16,8 +18,10 @@ import (
 )
 
 type searchOptions struct {
-	k    int
-	pull bool
+	k       int
+	pull    bool
+	mode    string
+	explain bool
 }
 
 // SearchResult is one row of `rag search --json`. The schema is stable; see docs/commands.md.
@@ -29,6 +33,9 @@ type SearchResult struct {
 	EndLine   int      `json:"end_line,omitempty"`
 	Page      int      `json:"page,omitempty"`
 	Headings  []string `json:"headings,omitempty"`
+	// Vector and Lexical are each leg's rank and score, with --explain.
+	Vector  *retrieve.Leg `json:"vector,omitempty"`
+	Lexical *retrieve.Leg `json:"lexical,omitempty"`
 }
 
 func (a *app) searchCmd() *cobra.Command {
@@ -56,6 +63,8 @@ retrieval alone, for people and for scripts. The query may also come on stdin.
 	c.Flags().IntVarP(&o.k, "k", "k", 5, "number of results")
 	c.Flags().BoolVar(&a.json, "json", false, "print results as JSON on stdout")
 	c.Flags().BoolVar(&o.pull, "pull", false, "pull the embedding model if Ollama does not have it")
+	c.Flags().StringVar(&o.mode, "mode", "hybrid", "retrieval: hybrid (words and meaning), vector (meaning) or lexical (words; needs no Ollama)")
+	c.Flags().BoolVar(&o.explain, "explain", false, "show each result's rank and score in the vector and lexical legs")
 	return c
 }
 
@@ -80,8 +89,10 @@ func (a *app) readQuery(args []string) (string, error) {
 	return q, nil
 }
 
-// retrieve runs the one retrieval path shared by search and ask.
-func (a *app) retrieve(ctx context.Context, s config.Settings, c *ollama.Client, query string, k int, pull bool) ([]retrieve.Result, index.Meta, error) {
+// retrieve runs the one retrieval path shared by search, ask and eval.
+// Lexical mode needs no Ollama; hybrid mode falls back to the lexical leg
+// alone, with a warning and the partial exit code, when Ollama is unreachable.
+func (a *app) retrieve(ctx context.Context, s config.Settings, c *ollama.Client, query string, k int, mode retrieve.Mode, pull bool) ([]retrieve.Result, index.Meta, error) {
 	if k < 1 {
 		return nil, index.Meta{}, usagef("-k must be at least 1")
 	}
@@ -94,14 +105,34 @@ func (a *app) retrieve(ctx context.Context, s config.Settings, c *ollama.Client,
 	if s.EmbedExplicit && index.NormalizeModel(s.EmbedModel) != index.NormalizeModel(meta.EmbedModel) {
 		return nil, meta, &index.ModelMismatchError{Dir: s.Index, Indexed: meta.EmbedModel, Requested: s.EmbedModel}
 	}
-	if meta.Dim == 0 {
-		return nil, meta, nil
+	var emb embed.Embedder
+	var skipped error
+	if mode != retrieve.Lexical && (r.LiveVectors() > 0 || meta.Pending > 0) {
+		_, err := a.showModel(ctx, c, meta.EmbedModel, pull)
+		switch {
+		case err == nil:
+			emb = &ollama.Embedder{Client: c, Name: meta.EmbedModel}
+		case mode == retrieve.Hybrid && errors.Is(err, embed.ErrUnavailable):
+			mode, skipped = retrieve.Lexical, err
+		default:
+			return nil, meta, err
+		}
 	}
-	if _, err := a.showModel(ctx, c, meta.EmbedModel, pull); err != nil {
+	out, err := retrieve.Search(ctx, r, emb, query, k, mode)
+	if err != nil {
 		return nil, meta, err
 	}
-	res, err := retrieve.Search(ctx, r, &ollama.Embedder{Client: c, Name: meta.EmbedModel}, query, k)
-	return res, meta, err
+	if skipped != nil && out.VectorSkipped == nil {
+		out.VectorSkipped = skipped
+	}
+	if meta.Pending > 0 && mode != retrieve.Lexical && !a.quiet {
+		fmt.Fprintf(a.s.Err, "rag: warning: %d chunks are not embedded yet and are found by their words only; run rag ingest with Ollama up\n", meta.Pending)
+	}
+	if out.VectorSkipped != nil {
+		fmt.Fprintf(a.s.Err, "rag: warning: %s; results come from the lexical leg alone\n", firstLine(out.VectorSkipped.Error()))
+		a.degraded = true
+	}
+	return out.Results, meta, nil
 }
 
 func (a *app) runSearch(ctx context.Context, q string, o searchOptions) error {
@@ -113,7 +144,11 @@ func (a *app) runSearch(ctx context.Context, q string, o searchOptions) error {
 	if err != nil {
 		return err
 	}
-	res, _, err := a.retrieve(ctx, s, c, q, o.k, o.pull)
+	mode, err := retrieve.ParseMode(o.mode)
+	if err != nil {
+		return usageError{err}
+	}
+	res, _, err := a.retrieve(ctx, s, c, q, o.k, mode, o.pull)
 	if err != nil {
 		return err
 	}
@@ -123,8 +158,14 @@ func (a *app) runSearch(ctx context.Context, q string, o searchOptions) error {
 		}{Results: make([]SearchResult, len(res))}
 		for i, r := range res {
 			out.Results[i] = SearchResult{Path: r.Path, Score: r.Score, Text: r.Text, StartLine: r.StartLine, EndLine: r.EndLine, Page: r.Page, Headings: r.Headings}
+			if o.explain {
+				out.Results[i].Vector, out.Results[i].Lexical = r.Vector, r.Lexical
+			}
 		}
-		return a.writeJSON(out)
+		if err := a.writeJSON(out); err != nil {
+			return err
+		}
+		return a.degradedErr()
 	}
 	if len(res) == 0 {
 		fmt.Fprintln(a.s.Err, "rag: no results (is the index empty? see: rag status)")
@@ -132,19 +173,34 @@ func (a *app) runSearch(ctx context.Context, q string, o searchOptions) error {
 	}
 	for i, r := range res {
 		head := fmt.Sprintf("%d. %s  (score %.3f)", i+1, sourceRef(r.Path, r.StartLine, r.EndLine, r.Page), r.Score)
+		if o.explain {
+			head += "  " + explainLegs(r)
+		}
 		if a.s.OutTTY {
 			head = "\x1b[1m" + head + "\x1b[0m"
 		}
 		fmt.Fprintln(a.s.Out, head)
-		if len(r.Headings) > 0 {
-			fmt.Fprintf(a.s.Out, "   %s\n", iostreams.Sanitize(strings.Join(r.Headings, " > ")))
+		if n := len(r.Headings); n > 0 && !strings.HasPrefix(r.Text, r.Headings[n-1]) {
+			// The chunk continues a section: say which.
+			fmt.Fprintf(a.s.Out, "   [%s]\n", iostreams.Sanitize(strings.Join(r.Headings, " > ")))
 		}
 		for _, line := range strings.Split(strings.TrimRight(iostreams.Sanitize(r.Text), "\n"), "\n") {
 			fmt.Fprintf(a.s.Out, "   %s\n", line)
 		}
 		fmt.Fprintln(a.s.Out)
 	}
-	return nil
+	return a.degradedErr()
+}
+
+// explainLegs says where a result stood in each leg.
+func explainLegs(r retrieve.Result) string {
+	leg := func(name string, l *retrieve.Leg) string {
+		if l == nil {
+			return name + " -"
+		}
+		return fmt.Sprintf("%s #%d (%.3f)", name, l.Rank, l.Score)
+	}
+	return "[" + leg("vector", r.Vector) + ", " + leg("lexical", r.Lexical) + "]"
 }
 
 // sourceRef formats a chunk's place: path:12-30, path#page=4 or path.

@@ -18,6 +18,7 @@ type Status struct {
 	ChunkTokens   int       `json:"chunk_tokens"`
 	Files         int       `json:"files"`
 	Chunks        int       `json:"chunks"`
+	Pending       int       `json:"pending"` // chunks not embedded yet
 	SizeBytes     int64     `json:"size_bytes"`
 	Created       time.Time `json:"created"`
 	LastIngest    time.Time `json:"last_ingest,omitzero"`
@@ -44,7 +45,7 @@ func (a *app) statusCmd() *cobra.Command {
 			}
 			m := r.Meta()
 			out := Status{Index: s.Index, FormatVersion: m.FormatVersion, EmbedModel: m.EmbedModel, Dim: m.Dim,
-				ChunkTokens: m.ChunkTokens, Files: st.Files, Chunks: st.Chunks, SizeBytes: st.SizeBytes,
+				ChunkTokens: m.ChunkTokens, Files: st.Files, Chunks: st.Chunks, Pending: st.Pending, SizeBytes: st.SizeBytes,
 				Created: m.Created, LastIngest: m.LastIngest}
 			if a.json {
 				return a.writeJSON(out)
@@ -53,8 +54,12 @@ func (a *app) statusCmd() *cobra.Command {
 			if !m.LastIngest.IsZero() {
 				last = m.LastIngest.Local().Format(time.DateTime)
 			}
-			fmt.Fprintf(a.s.Out, "index:        %s\nembed model:  %s (%d dimensions, %d-token chunks)\nfiles:        %d\nchunks:       %d\nsize:         %s\nlast ingest:  %s\n",
-				out.Index, out.EmbedModel, out.Dim, out.ChunkTokens, out.Files, out.Chunks, humanBytes(out.SizeBytes), last)
+			pending := ""
+			if out.Pending > 0 {
+				pending = fmt.Sprintf(" (%d not embedded yet: run rag ingest with Ollama up)", out.Pending)
+			}
+			fmt.Fprintf(a.s.Out, "index:        %s\nembed model:  %s (%d dimensions, %d-token chunks)\nfiles:        %d\nchunks:       %d%s\nsize:         %s\nlast ingest:  %s\n",
+				out.Index, out.EmbedModel, out.Dim, out.ChunkTokens, out.Files, out.Chunks, pending, humanBytes(out.SizeBytes), last)
 			return nil
 		},
 	}

@@ -21,3 +21,7 @@ type Embedder interface {
 // ErrInputTooLong reports that an input exceeds the model's context length.
 // The caller re-splits the input; it is never retried as is.
 var ErrInputTooLong = errors.New("input exceeds the embedding model's context length")
+
+// ErrUnavailable reports that the embedding server cannot be reached. Ingest
+// then stores chunks without vectors, to embed them on a later run.
+var ErrUnavailable = errors.New("embedding server unavailable")

@@ -57,6 +57,9 @@ func Check(dir string) (*CheckReport, error) {
 		return nil, err
 	}
 	rep.Files, rep.Chunks, rep.Pending = st.Files, st.Chunks, st.Pending
+	if st.Pending != r.meta.Pending {
+		bad("%d chunks are pending but the index records %d (run rag ingest to embed them)", st.Pending, r.meta.Pending)
+	}
 
 	// chunk id -> slot, as the database says
 	slots := map[uint64]int{}

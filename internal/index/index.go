@@ -33,6 +33,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+
+	"github.com/ragcli/rag/internal/lexical"
 )
 
 // FormatVersion is the on-disk format this build reads and writes.
@@ -94,6 +96,7 @@ type Meta struct {
 	LastIngest    time.Time `json:"last_ingest,omitzero"`
 	VecGen        int       `json:"vec_gen"`   // which vectors-N.f32 file is current
 	VecSlots      int       `json:"vec_slots"` // committed records in it
+	Pending       int       `json:"pending"`   // chunks stored without a vector
 }
 
 // File is what the index remembers of one source file.
@@ -128,7 +131,10 @@ func NormalizeModel(name string) string {
 	return name
 }
 
-const schema = `
+// schema is the database layout. The full-text table's tokenizer must match
+// what package lexical produces (lexical.Tokenizer): all linguistic work, such
+// as stemming and CJK bigrams, happens in Go, at index and query time alike.
+var schema = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS files (
 	path   TEXT PRIMARY KEY,
@@ -151,7 +157,7 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_path ON chunks(path);
 CREATE UNIQUE INDEX IF NOT EXISTS chunks_slot ON chunks(slot) WHERE slot IS NOT NULL;
 CREATE TABLE IF NOT EXISTS dead_slots (slot INTEGER PRIMARY KEY);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(terms, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 0');
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(terms, content='', contentless_delete=1, tokenize="` + lexical.Tokenizer + `");
 `
 
 // headingSep joins a heading path in one column; it cannot occur in a heading.
@@ -223,6 +229,9 @@ func readMeta(q querier) (Meta, bool, error) {
 	m.ChunkTokens = atoi("chunk_tokens")
 	m.VecGen = atoi("vec_gen")
 	m.VecSlots = atoi("vec_slots")
+	if kv["pending"] != "" {
+		m.Pending = atoi("pending")
+	}
 	m.Created, _ = time.Parse(time.RFC3339Nano, kv["created"])
 	m.LastIngest, _ = time.Parse(time.RFC3339Nano, kv["last_ingest"])
 	return m, true, perr
@@ -236,6 +245,7 @@ func writeMeta(tx *sql.Tx, m Meta) error {
 		"chunk_tokens":   fmt.Sprint(m.ChunkTokens),
 		"vec_gen":        fmt.Sprint(m.VecGen),
 		"vec_slots":      fmt.Sprint(m.VecSlots),
+		"pending":        fmt.Sprint(m.Pending),
 		"created":        m.Created.Format(time.RFC3339Nano),
 		"last_ingest":    "",
 	}

@@ -312,9 +312,11 @@ func (w *Writer) commit(b *Batch) error {
 	}
 	defer tx.Rollback()
 	for _, p := range b.Deletes {
-		if err := removeFile(tx, p); err != nil {
+		n, err := removeFile(tx, p)
+		if err != nil {
 			return err
 		}
+		meta.Pending -= n
 	}
 	insChunk, err := tx.Prepare(`INSERT INTO chunks(id, path, title, headings, start_line, end_line, page, text, slot) VALUES(?,?,?,?,?,?,?,?,?)`)
 	if err != nil {
@@ -327,13 +329,17 @@ func (w *Writer) commit(b *Batch) error {
 	}
 	defer insFTS.Close()
 	for _, p := range b.Puts {
-		if err := removeFile(tx, p.File.Path); err != nil {
+		n, err := removeFile(tx, p.File.Path)
+		if err != nil {
 			return err
 		}
+		meta.Pending -= n
 		for _, c := range p.Chunks {
 			var slot any
 			if s, ok := slotOf[c.ID]; ok {
 				slot = s
+			} else {
+				meta.Pending++
 			}
 			if _, err := insChunk.Exec(c.ID, p.File.Path, c.Title, joinHeadings(c.Headings), c.StartLine, c.EndLine, c.Page, c.Text, slot); err != nil {
 				return fmt.Errorf("store chunk of %s: %w", p.File.Path, err)
@@ -360,6 +366,8 @@ func (w *Writer) commit(b *Batch) error {
 			if _, err := tx.Exec(`INSERT OR IGNORE INTO dead_slots(slot) VALUES(?)`, slotOf[id]); err != nil {
 				return err
 			}
+		} else {
+			meta.Pending--
 		}
 	}
 	if err := writeMeta(tx, meta); err != nil {
@@ -381,8 +389,13 @@ func (w *Writer) commit(b *Batch) error {
 	return nil
 }
 
-// removeFile deletes path's record and chunks; their vector slots become dead.
-func removeFile(tx *sql.Tx, path string) error {
+// removeFile deletes path's record and chunks; their vector slots become
+// dead. It returns how many of the chunks were pending.
+func removeFile(tx *sql.Tx, path string) (int, error) {
+	var pending int
+	if err := tx.QueryRow(`SELECT count(*) FROM chunks WHERE path=? AND slot IS NULL`, path).Scan(&pending); err != nil {
+		return 0, fmt.Errorf("remove %s: %w", path, err)
+	}
 	stmts := []string{
 		`INSERT OR IGNORE INTO dead_slots(slot) SELECT slot FROM chunks WHERE path=? AND slot IS NOT NULL`,
 		`DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE path=?)`,
@@ -391,10 +404,10 @@ func removeFile(tx *sql.Tx, path string) error {
 	}
 	for _, s := range stmts {
 		if _, err := tx.Exec(s, path); err != nil {
-			return fmt.Errorf("remove %s: %w", path, err)
+			return 0, fmt.Errorf("remove %s: %w", path, err)
 		}
 	}
-	return nil
+	return pending, nil
 }
 
 func putFile(tx *sql.Tx, f File) error {

@@ -24,6 +24,7 @@ import (
 	"github.com/ragcli/rag/internal/embed"
 	"github.com/ragcli/rag/internal/extract"
 	"github.com/ragcli/rag/internal/index"
+	"github.com/ragcli/rag/internal/lexical"
 	"github.com/ragcli/rag/internal/walk"
 )
 
@@ -82,6 +83,11 @@ type Report struct {
 	Skipped        int           `json:"skipped"`
 	Failed         int           `json:"failed"`
 	ChunksEmbedded int           `json:"chunks_embedded"`
+	// ChunksPending counts chunks stored without a vector because the
+	// embedding server was unreachable; the next ingest embeds them.
+	ChunksPending int           `json:"chunks_pending"`
+	// EmbedError says why embeddings are pending, "" when none are.
+	EmbedError string        `json:"embed_error,omitempty"`
 	SkippedFiles   []Problem     `json:"skipped_files"`
 	FailedFiles    []Problem     `json:"failed_files"`
 	Duration       time.Duration `json:"-"`
@@ -105,6 +111,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	defer w.Close()
 	meta := w.Meta()
 	emb, ctxLen, err := opts.Embedder(ctx, meta.EmbedModel)
+	var offline error
+	if errors.Is(err, embed.ErrUnavailable) {
+		// Store and index the words now; embed on a later run.
+		emb, offline, err = nil, err, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -112,8 +123,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if ctxLen > 0 {
 		maxTokens = min(maxTokens, ctxLen*9/10)
 	}
+	maxTokens -= chunk.EstimateTokens(embed.PrefixesFor(meta.EmbedModel).Document)
 	r := &run{
-		opts: opts, w: w, emb: emb, maxTokens: maxTokens,
+		opts: opts, w: w, emb: emb, maxTokens: maxTokens, offline: offline,
+		docPrefix: embed.PrefixesFor(meta.EmbedModel).Document,
 		rep: &Report{Index: opts.IndexDir, EmbedModel: meta.EmbedModel},
 	}
 	r.opts.BatchSize = cmpOr(opts.BatchSize, DefaultBatchSize)
@@ -122,6 +135,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	r.rep.Duration = time.Since(start)
 	r.rep.Seconds = r.rep.Duration.Seconds()
 	r.rep.Skipped, r.rep.Failed = len(r.rep.SkippedFiles), len(r.rep.FailedFiles)
+	if r.offline != nil {
+		r.rep.EmbedError = r.offline.Error()
+	}
 	sortProblems(r.rep.SkippedFiles)
 	sortProblems(r.rep.FailedFiles)
 	return r.rep, err
@@ -163,6 +179,10 @@ type run struct {
 	maxTokens int
 	rep       *Report
 	progress  Progress
+	docPrefix string // what the model wants before a document
+	// offline is why the embedder is unavailable; while set, chunks are stored
+	// pending instead of embedded.
+	offline error
 }
 
 func (r *run) report(p Progress) {
@@ -184,9 +204,14 @@ type job struct {
 	err     error // extraction failed: the file is reported
 	skip    bool  // err is a reason to skip, not a failure
 	vectors [][]float32
+	tooLong map[int]bool // chunks the model refused as over its context
 }
 
 func (r *run) run(ctx context.Context, roots []string) error {
+	redo, err := r.embedPending(ctx)
+	if err != nil {
+		return err
+	}
 	files := r.w.Files()
 	seen := map[string]bool{}
 	var jobs []*job
@@ -195,18 +220,21 @@ func (r *run) run(ctx context.Context, roots []string) error {
 	// A file the index has with the same size and mtime is not even opened.
 	wopts.Unchanged = func(path string, size int64, mtime time.Time) bool {
 		rec, ok := files[path]
-		return ok && rec.Size == size && rec.ModTime == mtime.UnixNano()
+		return ok && rec.Size == size && rec.ModTime == mtime.UnixNano() && !redo[path]
 	}
-	err := walk.Walk(ctx, roots, wopts, func(e walk.Entry) error {
+	err = walk.Walk(ctx, roots, wopts, func(e walk.Entry) error {
 		seen[e.Path] = true
 		rec, ok := files[e.Path]
-		if ok && rec.Size == e.Size && rec.ModTime == e.ModTime.UnixNano() {
+		if ok && rec.Size == e.Size && rec.ModTime == e.ModTime.UnixNano() && !redo[e.Path] {
 			r.rep.Unchanged++
 			return nil
 		}
 		j := &job{entry: e}
 		if ok {
 			j.known = &rec
+			if redo[e.Path] {
+				j.known.Hash = "" // its pending chunks must be cut smaller: read it again
+			}
 		}
 		jobs = append(jobs, j)
 		return nil
@@ -330,13 +358,15 @@ func (r *run) embed(ctx context.Context, window []*job) error {
 			continue
 		}
 		j.vectors = make([][]float32, len(j.chunks))
+		j.tooLong = map[int]bool{}
 		for i := range j.chunks {
 			refs = append(refs, ref{j, i})
 		}
 	}
-	if len(refs) == 0 {
+	if len(refs) == 0 || r.offline != nil {
 		return nil
 	}
+	parent := ctx
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	sem := make(chan struct{}, r.opts.Parallel)
@@ -357,7 +387,7 @@ func (r *run) embed(ctx context.Context, window []*job) error {
 			defer func() { <-sem }()
 			texts := make([]string, len(part))
 			for i, p := range part {
-				texts[i] = p.j.chunks[p.i].EmbedText(p.j.title)
+				texts[i] = r.docPrefix + p.j.chunks[p.i].EmbedText(p.j.title)
 			}
 			vecs, err := r.emb.Embed(ctx, texts)
 			if errors.Is(err, embed.ErrInputTooLong) {
@@ -366,7 +396,10 @@ func (r *run) embed(ctx context.Context, window []*job) error {
 				for i, t := range texts {
 					v, e := r.emb.Embed(ctx, []string{t})
 					if errors.Is(e, embed.ErrInputTooLong) {
-						continue // left nil: re-split below
+						mu.Lock()
+						part[i].j.tooLong[part[i].i] = true // re-split below
+						mu.Unlock()
+						continue
 					}
 					if e != nil {
 						err = e
@@ -389,7 +422,16 @@ func (r *run) embed(ctx context.Context, window []*job) error {
 		}()
 	}
 	wg.Wait()
+	if err := parent.Err(); err != nil {
+		return err
+	}
 	if err := context.Cause(ctx); err != nil {
+		if errors.Is(err, embed.ErrUnavailable) {
+			// The server went away mid-run: keep what was embedded, store the
+			// rest pending for the next run.
+			r.offline = err
+			return nil
+		}
 		return err
 	}
 	// Chunks the model refused as too long: split them smaller and embed the
@@ -410,7 +452,7 @@ func (r *run) resplit(ctx context.Context, j *job) error {
 	var chunks []chunk.Chunk
 	var vectors [][]float32
 	for i, c := range j.chunks {
-		if j.vectors[i] != nil {
+		if !j.tooLong[i] {
 			chunks, vectors = append(chunks, c), append(vectors, j.vectors[i])
 			continue
 		}
@@ -435,7 +477,7 @@ func (r *run) splitUntilFits(ctx context.Context, c chunk.Chunk, title string, b
 	var chunks []chunk.Chunk
 	var vectors [][]float32
 	for _, p := range chunk.Resplit(c, title, budget) {
-		v, err := r.emb.Embed(ctx, []string{p.EmbedText(title)})
+		v, err := r.emb.Embed(ctx, []string{r.docPrefix + p.EmbedText(title)})
 		if errors.Is(err, embed.ErrInputTooLong) {
 			sub, subv, err := r.splitUntilFits(ctx, p, title, budget/2)
 			if err != nil {
@@ -479,7 +521,13 @@ func (r *run) collect(j *job, b *index.Batch) {
 				Terms: terms(c)}
 		}
 		b.Puts = append(b.Puts, index.Put{File: rec, Chunks: stored, Vectors: j.vectors})
-		r.rep.ChunksEmbedded += len(j.chunks)
+		for _, v := range j.vectors {
+			if v != nil {
+				r.rep.ChunksEmbedded++
+			} else {
+				r.rep.ChunksPending++
+			}
+		}
 		if j.known != nil {
 			r.rep.Updated++
 		} else {
@@ -498,5 +546,74 @@ func reason(err error) string {
 // terms is the analysed text the full-text index keeps for a chunk: its
 // heading path and its text.
 func terms(c chunk.Chunk) string {
-	return strings.ToLower(strings.Join(c.Headings, " ") + "\n" + c.Text)
+	return lexical.Document(strings.Join(c.Headings, "\n") + "\n" + c.Text)
+}
+
+// embedPending embeds chunks an earlier run stored without vectors, committing
+// as it goes. It returns the files whose pending chunks the model refused as
+// too long: they are read and cut again in this run.
+func (r *run) embedPending(ctx context.Context) (map[string]bool, error) {
+	redo := map[string]bool{}
+	if r.offline != nil {
+		return redo, nil
+	}
+	done := map[uint64]bool{}
+	for {
+		pending, err := r.w.Pending(windowChunks)
+		if err != nil {
+			return nil, err
+		}
+		var todo []index.Chunk
+		for _, c := range pending {
+			if !done[c.ID] && !redo[c.Path] {
+				todo = append(todo, c)
+			}
+		}
+		if len(todo) == 0 {
+			return redo, nil
+		}
+		b := &index.Batch{Embedded: map[uint64][]float32{}}
+		for start := 0; start < len(todo); start += r.opts.BatchSize {
+			part := todo[start:min(start+r.opts.BatchSize, len(todo))]
+			texts := make([]string, len(part))
+			for i, c := range part {
+				texts[i] = r.docPrefix + chunk.Chunk{Text: c.Text, Headings: c.Headings}.EmbedText(c.Title)
+			}
+			vecs, err := r.emb.Embed(ctx, texts)
+			if errors.Is(err, embed.ErrInputTooLong) {
+				vecs, err = make([][]float32, len(part)), nil
+				for i, t := range texts {
+					v, e := r.emb.Embed(ctx, []string{t})
+					if errors.Is(e, embed.ErrInputTooLong) {
+						redo[part[i].Path] = true
+						continue
+					}
+					if e != nil {
+						err = e
+						break
+					}
+					vecs[i] = v[0]
+				}
+			}
+			if errors.Is(err, embed.ErrUnavailable) {
+				r.offline = err
+				return redo, r.w.Commit(b)
+			}
+			if err != nil {
+				return nil, err
+			}
+			for i, c := range part {
+				done[c.ID] = true
+				if vecs[i] != nil {
+					b.Embedded[c.ID] = vecs[i]
+				}
+			}
+		}
+		r.rep.ChunksEmbedded += len(b.Embedded)
+		r.progress.ChunksEmbedded += len(b.Embedded)
+		r.report(r.progress)
+		if err := r.w.Commit(b); err != nil {
+			return nil, err
+		}
+	}
 }

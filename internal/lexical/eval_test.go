@@ -231,8 +231,9 @@ func TestSciFact(t *testing.T) {
 			analysed("porter (fts5 wrapper) instead of snowball", with(func(o *options) { o.stem = stemNone }), "porter "+Tokenizer),
 			analysed("no stemming", with(func(o *options) { o.stem = stemNone }), Tokenizer),
 			analysed("compounds: parts only", with(func(o *options) { o.compounds = false }), Tokenizer),
-			analysed("hyphen separates", with(func(o *options) { o.hyphen = false }), Tokenizer),
-			analysed("split letters/digits", with(func(o *options) { o.splitAlnum = true }), Tokenizer),
+			analysed("hyphen joins compounds", with(func(o *options) { o.hyphen = true }), Tokenizer),
+			analysed("letters/digits not split", with(func(o *options) { o.splitAlnum = false }), Tokenizer),
+			analysed("hyphen joins, l/d not split", with(func(o *options) { o.hyphen = true; o.splitAlnum = false }), Tokenizer),
 		)
 	}
 	for _, v := range variants {

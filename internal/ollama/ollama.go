@@ -47,6 +47,9 @@ func (e *UnreachableError) Error() string {
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
+// Is makes an UnreachableError an embed.ErrUnavailable.
+func (e *UnreachableError) Is(target error) bool { return target == embed.ErrUnavailable }
+
 // ModelMissingError reports that the server does not have Model.
 type ModelMissingError struct {
 	Model string

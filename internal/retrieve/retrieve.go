@@ -1,43 +1,197 @@
-// Package retrieve finds the chunks of an index that best answer a query. The
-// vector leg embeds the query and ranks every stored vector with chromem-go's
-// exhaustive cosine search. It reads the index and returns results; it does not
-// print or build prompts.
+// Package retrieve finds the chunks of an index that best answer a query. It
+// has two legs: a lexical one (BM25 over the chunks' analysed terms, in the
+// index's full-text table) that needs no model, and a vector one that embeds
+// the query and ranks every stored vector with chromem-go's exhaustive cosine
+// search. Hybrid mode fuses their rankings by reciprocal rank fusion. It reads
+// the index and returns results; it does not print or build prompts.
 package retrieve
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 
 	chromem "github.com/philippgille/chromem-go"
 
 	"github.com/ragcli/rag/internal/embed"
 	"github.com/ragcli/rag/internal/index"
+	"github.com/ragcli/rag/internal/lexical"
 )
+
+// Mode chooses the legs a search uses.
+type Mode string
+
+// The retrieval modes.
+const (
+	Hybrid  Mode = "hybrid"
+	Vector  Mode = "vector"
+	Lexical Mode = "lexical"
+)
+
+// ParseMode checks a mode name.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case Hybrid, Vector, Lexical:
+		return m, nil
+	}
+	return "", fmt.Errorf("unknown mode %q: use hybrid, vector or lexical", s)
+}
+
+// RRFK is reciprocal rank fusion's constant: a result's fused score is the sum
+// over legs of 1/(RRFK + rank). 60 is the value of the original paper
+// (Cormack et al., 2009) and of most engines since.
+const RRFK = 60
+
+// minDepth is how many candidates each leg contributes to the fusion at least.
+const minDepth = 100
+
+// Leg is a result's place in one leg's ranking.
+type Leg struct {
+	Rank  int     `json:"rank"`  // 1-based
+	Score float64 `json:"score"` // cosine similarity, or BM25
+}
 
 // Result is one retrieved chunk and how well it matched.
 type Result struct {
 	index.Chunk
-	Score float64 // cosine similarity for the vector leg
+	// Score orders results: the fused RRF score in hybrid mode, else the leg's own.
+	Score   float64
+	Vector  *Leg // nil when the vector leg did not find it (or did not run)
+	Lexical *Leg // likewise for the lexical leg
+}
+
+// Outcome is a search's results, and why a leg was left out, if one was.
+type Outcome struct {
+	Results []Result
+	// VectorSkipped is set when hybrid search fell back to the lexical leg
+	// alone because the embedding server was unavailable.
+	VectorSkipped error
 }
 
 // ErrEmptyQuery: there is nothing to search for.
 var ErrEmptyQuery = errors.New("the query is empty")
 
-// Search returns up to k chunks of the index most similar to query. k larger
-// than the index returns every chunk.
-func Search(ctx context.Context, r *index.Reader, e embed.Embedder, query string, k int) ([]Result, error) {
+// Search returns up to k chunks of the index for query. k larger than the
+// index returns every match.
+func Search(ctx context.Context, r *index.Reader, e embed.Embedder, query string, k int, mode Mode) (*Outcome, error) {
 	if query == "" {
 		return nil, ErrEmptyQuery
 	}
 	if k <= 0 {
 		return nil, fmt.Errorf("k must be at least 1, got %d", k)
 	}
-	if r.Meta().Dim == 0 {
-		return nil, nil // an index with no vectors yet
+	depth := k
+	if mode == Hybrid {
+		depth = max(k*4, minDepth)
 	}
-	vecs, err := e.Embed(ctx, []string{query})
+	out := &Outcome{}
+	var vec, lex []hit
+	var err error
+	if mode != Lexical {
+		vec, err = vectorLeg(ctx, r, e, query, depth)
+		if err != nil {
+			if mode == Hybrid && errors.Is(err, embed.ErrUnavailable) {
+				out.VectorSkipped = err
+			} else {
+				return nil, err
+			}
+		}
+	}
+	if mode != Vector {
+		hits, err := r.Lexical(lexical.Query(query), depth)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range hits {
+			lex = append(lex, hit{id: h.ID, score: h.Score})
+		}
+	}
+	fused := fuse(vec, lex, mode)
+	if len(fused) > k {
+		fused = fused[:k]
+	}
+	ids := make([]uint64, len(fused))
+	for i, f := range fused {
+		ids[i] = f.id
+	}
+	chunks, err := r.Chunks(ids)
+	if err != nil {
+		return nil, err
+	}
+	out.Results = make([]Result, len(fused))
+	for i, f := range fused {
+		out.Results[i] = Result{Chunk: chunks[i], Score: f.score, Vector: f.vec, Lexical: f.lex}
+	}
+	return out, nil
+}
+
+type hit struct {
+	id    uint64
+	score float64
+}
+
+type fusedHit struct {
+	id       uint64
+	score    float64
+	vec, lex *Leg
+}
+
+// fuse merges the legs' rankings. With one leg it keeps that leg's order and
+// scores; with two it ranks by reciprocal rank fusion.
+func fuse(vec, lex []hit, mode Mode) []fusedHit {
+	byID := map[uint64]*fusedHit{}
+	var order []*fusedHit
+	get := func(id uint64) *fusedHit {
+		f, ok := byID[id]
+		if !ok {
+			f = &fusedHit{id: id}
+			byID[id] = f
+			order = append(order, f)
+		}
+		return f
+	}
+	for i, h := range vec {
+		f := get(h.id)
+		f.vec = &Leg{Rank: i + 1, Score: h.score}
+	}
+	for i, h := range lex {
+		f := get(h.id)
+		f.lex = &Leg{Rank: i + 1, Score: h.score}
+	}
+	for _, f := range order {
+		switch {
+		case mode == Vector && f.vec != nil:
+			f.score = f.vec.Score
+		case mode == Lexical && f.lex != nil:
+			f.score = f.lex.Score
+		default:
+			if f.vec != nil {
+				f.score += 1 / float64(RRFK+f.vec.Rank)
+			}
+			if f.lex != nil {
+				f.score += 1 / float64(RRFK+f.lex.Rank)
+			}
+		}
+	}
+	out := make([]fusedHit, len(order))
+	for i, f := range order {
+		out[i] = *f
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].score > out[j].score })
+	return out
+}
+
+// vectorLeg ranks every stored vector against the query's embedding.
+func vectorLeg(ctx context.Context, r *index.Reader, e embed.Embedder, query string, k int) ([]hit, error) {
+	if r.LiveVectors() == 0 {
+		return nil, nil
+	}
+	if e == nil {
+		return nil, fmt.Errorf("vector search: %w", embed.ErrUnavailable)
+	}
+	vecs, err := e.Embed(ctx, []string{embed.PrefixesFor(e.Model()).Query + query})
 	if err != nil {
 		return nil, fmt.Errorf("embed query: %w", err)
 	}
@@ -55,27 +209,17 @@ func Search(ctx context.Context, r *index.Reader, e embed.Embedder, query string
 	if err != nil {
 		return nil, fmt.Errorf("load vectors: %w", err)
 	}
-	if coll.Count() == 0 {
-		return nil, nil
-	}
-	k = min(k, coll.Count())
-	hits, err := coll.QueryEmbedding(ctx, q, k, nil, nil)
+	res, err := coll.QueryEmbedding(ctx, q, min(k, coll.Count()), nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("query vectors: %w", err)
 	}
-	ids := make([]uint64, len(hits))
-	for i, h := range hits {
-		if ids[i], err = strconv.ParseUint(h.ID, 10, 64); err != nil {
+	out := make([]hit, len(res))
+	for i, h := range res {
+		id, err := strconv.ParseUint(h.ID, 10, 64)
+		if err != nil {
 			return nil, fmt.Errorf("vector id %q: %w", h.ID, err)
 		}
-	}
-	chunks, err := r.Chunks(ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Result, len(hits))
-	for i, h := range hits {
-		out[i] = Result{Chunk: chunks[i], Score: float64(h.Similarity)}
+		out[i] = hit{id: id, score: float64(h.Similarity)}
 	}
 	return out, nil
 }
