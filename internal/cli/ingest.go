@@ -84,33 +84,7 @@ func (a *app) runIngest(ctx context.Context, roots []string, o ingestOptions) er
 	}
 	p := a.progress()
 	defer p.Done()
-	opts := ingest.Options{
-		Roots:    roots,
-		IndexDir: s.Index,
-		Index: index.Settings{EmbedModel: s.EmbedModel, EmbedExplicit: s.EmbedExplicit,
-			ChunkTokens: s.ChunkTokens, DefaultChunkTokens: config.DefaultChunkTokens},
-		Embedder: func(ctx context.Context, model string) (embed.Embedder, int, error) {
-			info, err := a.showModel(ctx, client, model, o.pull)
-			if err != nil {
-				return nil, 0, err
-			}
-			return &ollama.Embedder{Client: client, Name: model}, info.ContextLength, nil
-		},
-		LockWait:  o.wait,
-		BatchSize: o.batch,
-		Parallel:  o.parallel,
-		Progress: func(pr ingest.Progress) {
-			switch pr.Phase {
-			case "scanning":
-				p.Update("scanning...")
-			default:
-				p.Update("[%d/%d files] %d chunks embedded  %s", pr.FilesDone, pr.FilesTotal, pr.ChunksEmbedded, pr.Path)
-			}
-		},
-	}
-	opts.Walk.Include = o.include
-	opts.Walk.MaxFileSize = o.maxSize
-	opts.Extract.MaxBytes = o.maxSize
+	opts := a.ingestOptions(roots, s, client, o, p)
 	rep, err := ingest.Run(ctx, opts)
 	p.Done()
 	if err != nil {
@@ -161,4 +135,40 @@ func printIngestReport(s *iostreams.Streams, r *ingest.Report, quiet bool) {
 	}
 	fmt.Fprintf(s.Err, "rag: %d added, %d updated, %d unchanged, %d removed, %d skipped, %d failed; %d chunks embedded%s in %.1fs\n",
 		r.Added, r.Updated, r.Unchanged, r.Removed, len(r.SkippedFiles), len(r.FailedFiles), r.ChunksEmbedded, pending, r.Duration.Seconds())
+}
+
+// ingestOptions builds the one ingest configuration every command uses.
+// A nil client ingests without embeddings (chunks stay pending).
+func (a *app) ingestOptions(roots []string, s config.Settings, client *ollama.Client, o ingestOptions, p *iostreams.Progress) ingest.Options {
+	opts := ingest.Options{
+		Roots:    roots,
+		IndexDir: s.Index,
+		Index: index.Settings{EmbedModel: s.EmbedModel, EmbedExplicit: s.EmbedExplicit,
+			ChunkTokens: s.ChunkTokens, DefaultChunkTokens: config.DefaultChunkTokens},
+		Embedder: func(ctx context.Context, model string) (embed.Embedder, int, error) {
+			if client == nil {
+				return nil, 0, embed.ErrUnavailable
+			}
+			info, err := a.showModel(ctx, client, model, o.pull)
+			if err != nil {
+				return nil, 0, err
+			}
+			return &ollama.Embedder{Client: client, Name: model}, info.ContextLength, nil
+		},
+		LockWait:  o.wait,
+		BatchSize: o.batch,
+		Parallel:  o.parallel,
+		Progress: func(pr ingest.Progress) {
+			switch pr.Phase {
+			case "scanning":
+				p.Update("scanning...")
+			default:
+				p.Update("[%d/%d files] %d chunks embedded  %s", pr.FilesDone, pr.FilesTotal, pr.ChunksEmbedded, pr.Path)
+			}
+		},
+	}
+	opts.Walk.Include = o.include
+	opts.Walk.MaxFileSize = o.maxSize
+	opts.Extract.MaxBytes = o.maxSize
+	return opts
 }

@@ -74,24 +74,24 @@ type Problem struct {
 
 // Report is what an ingest did.
 type Report struct {
-	Index          string        `json:"index"`
-	EmbedModel     string        `json:"embed_model"`
-	Added          int           `json:"added"`
-	Updated        int           `json:"updated"`
-	Unchanged      int           `json:"unchanged"`
-	Removed        int           `json:"removed"`
-	Skipped        int           `json:"skipped"`
-	Failed         int           `json:"failed"`
-	ChunksEmbedded int           `json:"chunks_embedded"`
+	Index          string `json:"index"`
+	EmbedModel     string `json:"embed_model"`
+	Added          int    `json:"added"`
+	Updated        int    `json:"updated"`
+	Unchanged      int    `json:"unchanged"`
+	Removed        int    `json:"removed"`
+	Skipped        int    `json:"skipped"`
+	Failed         int    `json:"failed"`
+	ChunksEmbedded int    `json:"chunks_embedded"`
 	// ChunksPending counts chunks stored without a vector because the
 	// embedding server was unreachable; the next ingest embeds them.
-	ChunksPending int           `json:"chunks_pending"`
+	ChunksPending int `json:"chunks_pending"`
 	// EmbedError says why embeddings are pending, "" when none are.
-	EmbedError string        `json:"embed_error,omitempty"`
-	SkippedFiles   []Problem     `json:"skipped_files"`
-	FailedFiles    []Problem     `json:"failed_files"`
-	Duration       time.Duration `json:"-"`
-	Seconds        float64       `json:"seconds"`
+	EmbedError   string        `json:"embed_error,omitempty"`
+	SkippedFiles []Problem     `json:"skipped_files"`
+	FailedFiles  []Problem     `json:"failed_files"`
+	Duration     time.Duration `json:"-"`
+	Seconds      float64       `json:"seconds"`
 }
 
 // Run ingests opts.Roots into the index. A file that cannot be read or
@@ -127,7 +127,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	r := &run{
 		opts: opts, w: w, emb: emb, maxTokens: maxTokens, offline: offline,
 		docPrefix: embed.PrefixesFor(meta.EmbedModel).Document,
-		rep: &Report{Index: opts.IndexDir, EmbedModel: meta.EmbedModel},
+		rep:       &Report{Index: opts.IndexDir, EmbedModel: meta.EmbedModel},
 	}
 	r.opts.BatchSize = cmpOr(opts.BatchSize, DefaultBatchSize)
 	r.opts.Parallel = cmpOr(opts.Parallel, DefaultParallel)

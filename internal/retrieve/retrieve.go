@@ -74,8 +74,25 @@ type Outcome struct {
 var ErrEmptyQuery = errors.New("the query is empty")
 
 // Search returns up to k chunks of the index for query. k larger than the
-// index returns every match.
+// index returns every match. e may be nil in lexical mode.
 func Search(ctx context.Context, r *index.Reader, e embed.Embedder, query string, k int, mode Mode) (*Outcome, error) {
+	return NewSearcher(r, e).Search(ctx, query, k, mode)
+}
+
+// Searcher runs many searches over one index snapshot, loading the vectors
+// into chromem-go once.
+type Searcher struct {
+	r    *index.Reader
+	e    embed.Embedder
+	coll *chromem.Collection
+}
+
+// NewSearcher returns a Searcher over r; e may be nil for lexical searches.
+func NewSearcher(r *index.Reader, e embed.Embedder) *Searcher { return &Searcher{r: r, e: e} }
+
+// Search is the package-level Search on the Searcher's snapshot.
+func (s *Searcher) Search(ctx context.Context, query string, k int, mode Mode) (*Outcome, error) {
+	r, e := s.r, s.e
 	if query == "" {
 		return nil, ErrEmptyQuery
 	}
@@ -90,7 +107,7 @@ func Search(ctx context.Context, r *index.Reader, e embed.Embedder, query string
 	var vec, lex []hit
 	var err error
 	if mode != Lexical {
-		vec, err = vectorLeg(ctx, r, e, query, depth)
+		vec, err = s.vectorLeg(ctx, r, e, query, depth)
 		if err != nil {
 			if mode == Hybrid && errors.Is(err, embed.ErrUnavailable) {
 				out.VectorSkipped = err
@@ -184,7 +201,7 @@ func fuse(vec, lex []hit, mode Mode) []fusedHit {
 }
 
 // vectorLeg ranks every stored vector against the query's embedding.
-func vectorLeg(ctx context.Context, r *index.Reader, e embed.Embedder, query string, k int) ([]hit, error) {
+func (s *Searcher) vectorLeg(ctx context.Context, r *index.Reader, e embed.Embedder, query string, k int) ([]hit, error) {
 	if r.LiveVectors() == 0 {
 		return nil, nil
 	}
@@ -199,15 +216,9 @@ func vectorLeg(ctx context.Context, r *index.Reader, e embed.Embedder, query str
 	if len(q) != r.Meta().Dim {
 		return nil, fmt.Errorf("query vector has dimension %d, the index %d", len(q), r.Meta().Dim)
 	}
-	coll, err := chromem.NewDB().CreateCollection("rag", nil, nil)
+	coll, err := s.collection(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("create vector collection: %w", err)
-	}
-	err = r.EachVector(func(id uint64, v []float32) error {
-		return coll.AddDocument(ctx, chromem.Document{ID: strconv.FormatUint(id, 10), Embedding: v})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("load vectors: %w", err)
+		return nil, err
 	}
 	res, err := coll.QueryEmbedding(ctx, q, min(k, coll.Count()), nil, nil)
 	if err != nil {
@@ -222,4 +233,24 @@ func vectorLeg(ctx context.Context, r *index.Reader, e embed.Embedder, query str
 		out[i] = hit{id: id, score: float64(h.Similarity)}
 	}
 	return out, nil
+}
+
+// collection loads the snapshot's vectors into chromem-go, once. The vectors
+// are not copied: they point into the index's memory-mapped vector file.
+func (s *Searcher) collection(ctx context.Context) (*chromem.Collection, error) {
+	if s.coll != nil {
+		return s.coll, nil
+	}
+	coll, err := chromem.NewDB().CreateCollection("rag", nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("create vector collection: %w", err)
+	}
+	err = s.r.EachVector(func(id uint64, v []float32) error {
+		return coll.AddDocument(ctx, chromem.Document{ID: strconv.FormatUint(id, 10), Embedding: v})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load vectors: %w", err)
+	}
+	s.coll = coll
+	return coll, nil
 }

@@ -1,0 +1,208 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ragcli/rag/internal/embed"
+	"github.com/ragcli/rag/internal/eval"
+	"github.com/ragcli/rag/internal/index"
+	"github.com/ragcli/rag/internal/ingest"
+	"github.com/ragcli/rag/internal/ollama"
+	"github.com/ragcli/rag/internal/retrieve"
+)
+
+// evalChunkDepth is how many chunks each eval query retrieves.
+const evalChunkDepth = 400
+
+type evalOptions struct {
+	beir     string
+	split    string
+	mode     string
+	perQuery bool
+	ingest   ingestOptions
+}
+
+// EvalResult is `rag eval --json`.
+type EvalResult struct {
+	Collection string `json:"collection"`
+	Mode       string `json:"mode"`
+	eval.Metrics
+	PerQuery []eval.PerQuery `json:"per_query,omitempty"`
+}
+
+func (a *app) evalCmd() *cobra.Command {
+	o := evalOptions{ingest: ingestOptions{wait: 10 * time.Second, parallel: ingest.DefaultParallel, batch: ingest.DefaultBatchSize, maxSize: 64 << 20}}
+	c := &cobra.Command{
+		Use:   "eval [QUESTIONS.jsonl]",
+		Short: "Measure retrieval quality on a benchmark or on your own questions",
+		Long: `Measure retrieval quality: nDCG@10, Recall@10, Recall@100 and MRR@10.
+
+With --beir DIR, rag loads a BEIR-format collection (corpus.jsonl or
+corpus.jsonl.gz, queries.jsonl, qrels/SPLIT.tsv) or the Cranfield collection
+(a folder holding cran.all.1400, cran.qry and cranqrel), writes each document
+as a file and ingests them through the normal pipeline into a throwaway index
+(or into --index, so that later runs reuse it), runs every query of the split,
+and maps chunks back to documents (a document ranks where its best chunk does).
+
+With QUESTIONS.jsonl, rag scores your own index: one JSON object per line,
+{"question": "...", "expected": ["path", ...]}, paths relative to the file.
+
+Lexical mode needs no Ollama. Tune on the train split; report the test split.`,
+		Example: `  rag eval --beir ../shared/data/scifact --split test --mode lexical
+  rag eval --beir ~/beir/nfcorpus --mode hybrid --json
+  rag eval questions.jsonl --per-query --json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case o.beir == "" && len(args) == 0:
+				return usagef("give --beir DIR or a QUESTIONS.jsonl file")
+			case o.beir != "" && len(args) == 1:
+				return usagef("give either --beir DIR or a QUESTIONS.jsonl file, not both")
+			}
+			questions := ""
+			if len(args) == 1 {
+				questions = args[0]
+			}
+			return a.runEval(cmd.Context(), cmd.Flags().Changed("index") || cmd.Root().PersistentFlags().Changed("index"), questions, o)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.beir, "beir", "", "a BEIR-format (or Cranfield) collection folder")
+	f.StringVar(&o.split, "split", eval.DefaultSplit, "which qrels split to score (test, train, dev)")
+	f.StringVar(&o.mode, "mode", "hybrid", "retrieval: hybrid, vector or lexical (needs no Ollama)")
+	f.BoolVar(&o.perQuery, "per-query", false, "with --json, include every query's metrics")
+	f.BoolVar(&a.json, "json", false, "print the metrics as JSON on stdout")
+	f.IntVar(&o.ingest.chunkTokens, "chunk-tokens", 0, "chunk size for the throwaway index")
+	f.IntVar(&o.ingest.parallel, "parallel", ingest.DefaultParallel, "embedding requests in flight")
+	return c
+}
+
+func (a *app) runEval(ctx context.Context, keepIndex bool, questions string, o evalOptions) error {
+	mode, err := retrieve.ParseMode(o.mode)
+	if err != nil {
+		return usageError{err}
+	}
+	s, err := a.settings()
+	if err != nil {
+		return err
+	}
+	var coll *eval.Collection
+	var docOf func(string) (string, bool)
+	if questions != "" {
+		if coll, err = eval.LoadQuestions(questions); err != nil {
+			return err
+		}
+		docOf = eval.PathID
+	} else {
+		if _, err := os.Stat(filepath.Join(o.beir, "cran.all.1400")); err == nil {
+			coll, err = eval.LoadCranfield(o.beir)
+		} else {
+			coll, err = eval.LoadBEIR(o.beir, o.split)
+		}
+		if err != nil {
+			return fmt.Errorf("load %s: %w", o.beir, err)
+		}
+		work, err := os.MkdirTemp("", "rag-eval-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(work)
+		if !keepIndex {
+			s.Index = filepath.Join(work, "index")
+		}
+		corpus := filepath.Join(work, "corpus")
+		if keepIndex {
+			// Keep the corpus files beside the index, so a re-run is incremental.
+			corpus = s.Index + ".corpus"
+		}
+		if err := os.RemoveAll(corpus); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if docOf, err = eval.WriteCorpus(coll, corpus); err != nil {
+			return fmt.Errorf("write corpus: %w", err)
+		}
+		if s.ChunkTokens == 0 {
+			s.ChunkTokens = o.ingest.chunkTokens
+		}
+		var client *ollama.Client
+		if mode != retrieve.Lexical {
+			if client, err = a.client(s); err != nil {
+				return err
+			}
+		}
+		p := a.progress()
+		if !a.quiet {
+			fmt.Fprintf(a.s.Err, "rag: indexing %d documents of %s\n", len(coll.Docs), coll.Name)
+		}
+		rep, err := ingest.Run(ctx, a.ingestOptions([]string{corpus}, s, client, o.ingest, p))
+		p.Done()
+		if err != nil {
+			return fmt.Errorf("ingest %s: %w", coll.Name, err)
+		}
+		if mode != retrieve.Lexical && rep.EmbedError != "" {
+			return fmt.Errorf("embed %s: %s", coll.Name, rep.EmbedError)
+		}
+	}
+	r, err := index.OpenReader(s.Index)
+	if err != nil {
+		return fmt.Errorf("open index %s: %w", s.Index, err)
+	}
+	defer r.Close()
+	var emb embed.Embedder
+	if mode != retrieve.Lexical {
+		c, err := a.client(s)
+		if err != nil {
+			return err
+		}
+		if _, err := a.showModel(ctx, c, r.Meta().EmbedModel, false); err != nil {
+			return err
+		}
+		emb = &ollama.Embedder{Client: c, Name: r.Meta().EmbedModel}
+	}
+	searcher := retrieve.NewSearcher(r, emb)
+	runs := map[string]eval.Ranking{}
+	p := a.progress()
+	start := time.Now()
+	for i, q := range coll.Queries {
+		p.Update("[%d/%d queries] %s", i+1, len(coll.Queries), q.Text)
+		// Several chunks of a document may rank; fetch enough chunks for 100
+		// distinct documents.
+		out, err := searcher.Search(ctx, q.Text, evalChunkDepth, mode)
+		if errors.Is(err, retrieve.ErrEmptyQuery) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("query %s: %w", q.ID, err)
+		}
+		paths := make([]string, len(out.Results))
+		for j, res := range out.Results {
+			paths[j] = res.Path
+		}
+		ranking := eval.DocRanking(paths, docOf)
+		runs[q.ID] = ranking[:min(len(ranking), 100)]
+	}
+	p.Done()
+	m, per := eval.Score(runs, coll.Qrels)
+	if !a.quiet {
+		fmt.Fprintf(a.s.Err, "rag: %d queries in %.1fs (%.1f ms each)\n", len(coll.Queries), time.Since(start).Seconds(),
+			float64(time.Since(start).Milliseconds())/float64(max(1, len(coll.Queries))))
+	}
+	if a.json {
+		res := EvalResult{Collection: coll.Name, Mode: string(mode), Metrics: m}
+		if o.perQuery {
+			res.PerQuery = per
+		}
+		return a.writeJSON(res)
+	}
+	fmt.Fprintf(a.s.Out, "collection:  %s (%s mode, %d queries)\nnDCG@10:     %.4f\nRecall@10:   %.4f\nRecall@100:  %.4f\nMRR@10:      %.4f\n",
+		coll.Name, mode, m.Queries, m.NDCG10, m.Recall10, m.Recall100, m.MRR10)
+	return nil
+}
