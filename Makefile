@@ -7,6 +7,8 @@ export CGO_ENABLED ?= 0
 
 .PHONY: all build install test test-race bench lint fuzz demo clean
 
+DEMO_INDEX ?= $(CURDIR)/.rag-demo
+
 all: build
 
 build:
@@ -37,5 +39,15 @@ fuzz:
 	  done; \
 	done
 
+# rag's main job on a machine with nothing but Go: index this repository's
+# docs and search them. Without Ollama, chunks are stored for lexical search
+# and embedded later (exit code 3 says so); with it, search is hybrid.
+demo: build
+	@$(BIN) ingest --index $(DEMO_INDEX) docs; code=$$?; [ $$code -eq 0 ] || [ $$code -eq 3 ] || exit $$code
+	$(BIN) search --index $(DEMO_INDEX) --mode lexical -k 3 "what happens to the index when rag is killed during an ingest"
+	@echo
+	@echo "Next: start Ollama (ollama serve; ollama pull all-minilm; ollama pull llama3.2), then"
+	@echo "  $(BIN) ingest --index $(DEMO_INDEX) docs && $(BIN) ask --index $(DEMO_INDEX) \"how does rag survive a crash?\""
+
 clean:
-	rm -rf bin dist
+	rm -rf bin dist .rag-demo

@@ -48,9 +48,9 @@ func (c *corpus) add(t *testing.T) {
 	c.files = append(c.files, writeDoc(t, c.r, c.dir, name, 40+c.r.IntN(400)))
 }
 
-// mutate edits a few files, touches one, deletes one and adds two.
+// mutate edits some files, touches one, deletes one and adds two.
 func (c *corpus) mutate(t *testing.T) {
-	for range 6 {
+	for range 15 {
 		p := c.files[c.r.IntN(len(c.files))]
 		f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
 		if err != nil {
@@ -164,54 +164,69 @@ func TestKillDuringIngest(t *testing.T) {
 		t.Skip("runs rag ingest many times")
 	}
 	srv := ollamatest.New(t, embedModel())
-	srv.SetLatency(3 * time.Millisecond)
+	srv.SetLatency(2 * time.Millisecond)
 	home := t.TempDir()
 	c := newCorpus(t, 300, 1)
 	idx := filepath.Join(home, "index")
 	env := ragEnv(t, home, idx, srv.URL)
 	ingestArgs := append([]string{"ingest", "--wait", "30s"}, append(slowIngest, c.dir)...)
 
-	// How long a full ingest takes here and now.
+	// How much work a full ingest is: the machine is shared and its speed
+	// varies tenfold, so the kill is placed by the embedding requests the
+	// fake server has seen, plus a random few milliseconds, not by wall time.
 	ragBinary(t) // built first, not timed
 	start := time.Now()
 	if r := rag(t, ragEnv(t, home, filepath.Join(home, "measure"), srv.URL), ingestArgs...); r.code != 0 {
 		t.Fatalf("full ingest: %s", r)
 	}
-	full := time.Since(start)
-	t.Logf("a full ingest of %d files takes %v", len(c.files), full)
+	fullCalls := srv.Calls("/api/embed")
+	t.Logf("a full ingest of %d files takes %d embedding requests and %v", len(c.files), fullCalls, time.Since(start))
 
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 7))
 	killed, finished := 0, 0
 	for i := range *crashIterations {
-		round := fmt.Sprintf("round %d", i)
 		if i > 0 {
 			c.mutate(t)
 		}
+		// The first round has the whole corpus to do, later ones what the
+		// mutations and earlier kills left.
+		after := rng.IntN(max(fullCalls, 1) + 1)
+		if i > 0 {
+			after = rng.IntN(25)
+		}
+		extra := time.Duration(rng.IntN(20_000)) * time.Microsecond
+		round := fmt.Sprintf("round %d (kill after %d requests + %v)", i, after, extra)
+		base := srv.Calls("/api/embed")
 		cmd, _, errb := ragCmd(t, env, ingestArgs...)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		delay := time.Duration(rng.Int64N(int64(full)))
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-			finished++
-			if code := cmd.ProcessState.ExitCode(); code != 0 {
-				t.Fatalf("%s: ingest finished before the kill with exit %d: %s", round, code, errb)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+	wait:
+		for {
+			select {
+			case <-done:
+				break wait
+			case <-time.After(time.Millisecond):
 			}
-		case <-time.After(delay):
-			cmd.Process.Signal(syscall.SIGKILL)
-			<-done
-			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				killed++
-			} else if code := cmd.ProcessState.ExitCode(); code != 0 {
-				t.Fatalf("%s: ingest exited %d as it was killed: %s", round, code, errb)
-			} else {
-				finished++
+			if srv.Calls("/api/embed")-base >= after {
+				time.Sleep(extra)
+				cmd.Process.Signal(syscall.SIGKILL)
+				<-done
+				break
 			}
 		}
-		if checkHealthy(t, env, fmt.Sprintf("%s (killed after %v)", round, delay)) {
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			killed++
+		} else if code := cmd.ProcessState.ExitCode(); code != 0 {
+			t.Fatalf("%s: ingest exited %d: %s", round, code, errb)
+		} else {
+			finished++
+		}
+		if checkHealthy(t, env, round) {
 			if d := duplicates(chunkRows(t, idx)); len(d) > 0 {
 				t.Errorf("%s: %d duplicated chunks, e.g. %+v", round, len(d), d[0])
 			}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -41,6 +42,7 @@ type fake struct {
 // TestScripts runs testdata/script/*.txtar: rag end to end against a fake
 // Ollama, with HOME, the config and the index isolated in $WORK.
 func TestScripts(t *testing.T) {
+	defer permissiveUmask()()
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("..", "..", "testdata", "script"),
 		RequireExplicitExec: false,
@@ -66,6 +68,7 @@ func TestScripts(t *testing.T) {
 			"waitfile":  cmdWaitFile,
 			"exits":     cmdExits,
 			"sleep":     cmdSleep,
+			"interrupt": cmdInterrupt,
 		},
 	})
 }
@@ -214,17 +217,7 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	want, err := strconv.Atoi(args[0])
 	ts.Check(err)
-	bin, err := lookPath(ts.Getenv("PATH"), "rag")
-	ts.Check(err)
-	cmd := exec.Command(bin, args[1:]...)
-	cmd.Dir = ts.MkAbs(".")
-	cmd.Env = os.Environ()
-	for _, k := range []string{"PATH", "HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "OLLAMA_HOST", "RAG_INDEX",
-		"RAG_EMBED_MODEL", "RAG_CHAT_MODEL", "RAG_CONFIG", "NO_COLOR", "TERM", "WORK", "TMPDIR"} {
-		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
-	}
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd, stdout, stderr := ragCommand(ts, args[1:])
 	err = cmd.Run()
 	got := 0
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -236,6 +229,61 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 	fmt.Fprint(ts.Stderr(), stderr.String())
 	if got != want {
 		ts.Fatalf("rag %s: exit code %d, want %d\nstderr: %s", strings.Join(args[1:], " "), got, want, stderr.String())
+	}
+}
+
+// ragCommand prepares the rag binary with the script's environment and folder.
+func ragCommand(ts *testscript.TestScript, args []string) (*exec.Cmd, *strings.Builder, *strings.Builder) {
+	bin, err := lookPath(ts.Getenv("PATH"), "rag")
+	ts.Check(err)
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = ts.MkAbs(".")
+	cmd.Env = os.Environ()
+	for _, k := range []string{"PATH", "HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "OLLAMA_HOST", "RAG_INDEX",
+		"RAG_EMBED_MODEL", "RAG_CHAT_MODEL", "RAG_CONFIG", "NO_COLOR", "TERM", "WORK", "TMPDIR"} {
+		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
+	}
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	return cmd, &stdout, &stderr
+}
+
+// cmdInterrupt starts rag, waits until the fake Ollama has received a request
+// to PATH (so rag is mid-work), sends SIGNAL, and checks that rag exits 130
+// within 10 s: interrupt INT|TERM PATH ARGS...
+func cmdInterrupt(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 {
+		ts.Fatalf("usage: interrupt INT|TERM PATH ARGS...")
+	}
+	sig := map[string]os.Signal{"INT": os.Interrupt, "TERM": syscall.SIGTERM}[args[0]]
+	if sig == nil {
+		ts.Fatalf("unknown signal %q", args[0])
+	}
+	f := ts.Value(fakeKey{}).(*fake)
+	before := f.Calls(args[1])
+	cmd, stdout, stderr := ragCommand(ts, args[2:])
+	ts.Check(cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.Now().Add(60 * time.Second)
+	for f.Calls(args[1]) == before {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			ts.Fatalf("rag never called %s", args[1])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ts.Check(cmd.Process.Signal(sig))
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		ts.Fatalf("rag did not stop within 10s of SIG%s", args[0])
+	}
+	fmt.Fprint(ts.Stdout(), stdout.String())
+	fmt.Fprint(ts.Stderr(), stderr.String())
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		ts.Fatalf("rag exited %d after SIG%s, want 130\nstderr: %s", code, args[0], stderr.String())
 	}
 }
 
