@@ -33,11 +33,32 @@ func OpenReader(dir string) (*Reader, error) {
 		return nil, fmt.Errorf("open index database: %w", err)
 	}
 	r := &Reader{dir: dir, db: db}
-	if err := r.open(); err != nil {
+	for attempt := 0; ; attempt++ {
+		err := r.open()
+		if err == nil {
+			return r, nil
+		}
+		// A compaction may have replaced the vector file between reading the
+		// metadata and opening it: take a fresh snapshot and try again.
+		if errors.Is(err, fs.ErrNotExist) && attempt < 3 {
+			r.release()
+			continue
+		}
 		r.Close()
 		return nil, err
 	}
-	return r, nil
+}
+
+// release ends the snapshot and unmaps the vectors, keeping the database open.
+func (r *Reader) release() {
+	if r.tx != nil {
+		r.tx.Rollback()
+		r.tx = nil
+	}
+	if r.vecs != nil {
+		r.vecs.close()
+		r.vecs = nil
+	}
 }
 
 func (r *Reader) open() error {

@@ -280,9 +280,18 @@ func (r *run) run(ctx context.Context, roots []string) error {
 		batch = &index.Batch{}
 	}
 	if !batch.Empty() {
-		return r.w.Commit(batch)
+		if err := r.w.Commit(batch); err != nil {
+			return err
+		}
+	} else if err := r.w.MarkIngested(); err != nil {
+		return err
 	}
-	return r.w.MarkIngested()
+	// Replaced and deleted chunks leave dead vectors behind; rewrite the
+	// vector file once they outnumber the live ones.
+	if ok, err := r.w.NeedsCompact(); err != nil || !ok {
+		return err
+	}
+	return r.w.Compact()
 }
 
 func underAny(path string, roots []string) bool {
