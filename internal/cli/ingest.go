@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -128,7 +130,25 @@ func printIngestReport(s *iostreams.Streams, r *ingest.Report, quiet bool) {
 	if quiet {
 		return
 	}
-	list("skipped", r.SkippedFiles)
+	if len(r.SkippedFiles) <= 5 {
+		list("skipped", r.SkippedFiles)
+	} else {
+		// Many skips are routine (empty pages, images): count them by reason.
+		counts := map[string]int{}
+		var reasons []string
+		for _, p := range r.SkippedFiles {
+			if counts[p.Reason] == 0 {
+				reasons = append(reasons, p.Reason)
+			}
+			counts[p.Reason]++
+		}
+		sort.Slice(reasons, func(i, j int) bool { return counts[reasons[i]] > counts[reasons[j]] })
+		parts := make([]string, len(reasons))
+		for i, reason := range reasons {
+			parts[i] = fmt.Sprintf("%d %s", counts[reason], iostreams.Sanitize(reason))
+		}
+		fmt.Fprintf(s.Err, "  skipped %d files: %s (rag ingest --json lists them)\n", len(r.SkippedFiles), strings.Join(parts, ", "))
+	}
 	pending := ""
 	if r.ChunksPending > 0 {
 		pending = fmt.Sprintf(", %d pending", r.ChunksPending)

@@ -205,6 +205,7 @@ type job struct {
 	skip    bool  // err is a reason to skip, not a failure
 	vectors [][]float32
 	tooLong map[int]bool // chunks the model refused as over its context
+	terms   []string     // each chunk's analysed text, for the full-text index
 }
 
 func (r *run) run(ctx context.Context, roots []string) error {
@@ -253,8 +254,25 @@ func (r *run) run(ctx context.Context, roots []string) error {
 	}
 	sort.Strings(gone)
 	r.progress = Progress{Phase: "embedding", FilesTotal: len(jobs)}
-	batch := &index.Batch{Deletes: gone}
 	r.rep.Removed = len(gone)
+	// Windows are committed by a goroutine of their own, so that one window is
+	// stored while the next is read, cut and embedded.
+	commits := make(chan *index.Batch, 1)
+	committed := make(chan error, 1)
+	go func() {
+		var err error
+		for b := range commits {
+			if err == nil {
+				err = r.w.Commit(b)
+			}
+		}
+		committed <- err
+	}()
+	finish := func() error {
+		close(commits)
+		return <-committed
+	}
+	batch := &index.Batch{Deletes: gone}
 	for start := 0; start < len(jobs); {
 		end := start
 		chunks := 0
@@ -266,18 +284,27 @@ func (r *run) run(ctx context.Context, roots []string) error {
 		start = end
 		r.prepare(ctx, window)
 		if err := ctx.Err(); err != nil {
+			finish()
 			return err
 		}
 		if err := r.embed(ctx, window); err != nil {
+			finish()
 			return err
 		}
 		for _, j := range window {
 			r.collect(j, batch)
 		}
-		if err := r.w.Commit(batch); err != nil {
+		select {
+		case commits <- batch:
+		case err := <-committed:
+			committed <- err // a commit failed: stop at once
+			finish()
 			return err
 		}
 		batch = &index.Batch{}
+	}
+	if err := finish(); err != nil {
+		return err
 	}
 	if !batch.Empty() {
 		if err := r.w.Commit(batch); err != nil {
@@ -352,6 +379,10 @@ func (r *run) prepareOne(ctx context.Context, j *job) {
 	j.chunks = chunk.Split(doc, chunk.Options{MaxTokens: r.maxTokens})
 	if len(j.chunks) == 0 {
 		j.skip, j.err = true, extract.ErrNoText
+	}
+	j.terms = make([]string, len(j.chunks))
+	for i, c := range j.chunks {
+		j.terms[i] = terms(c)
 	}
 }
 
@@ -460,9 +491,10 @@ func (r *run) resplit(ctx context.Context, j *job) error {
 	}
 	var chunks []chunk.Chunk
 	var vectors [][]float32
+	var termList []string
 	for i, c := range j.chunks {
 		if !j.tooLong[i] {
-			chunks, vectors = append(chunks, c), append(vectors, j.vectors[i])
+			chunks, vectors, termList = append(chunks, c), append(vectors, j.vectors[i]), append(termList, j.terms[i])
 			continue
 		}
 		pieces, vecs, err := r.splitUntilFits(ctx, c, j.title, r.maxTokens/2)
@@ -474,8 +506,11 @@ func (r *run) resplit(ctx context.Context, j *job) error {
 			return err
 		}
 		chunks, vectors = append(chunks, pieces...), append(vectors, vecs...)
+		for _, p := range pieces {
+			termList = append(termList, terms(p))
+		}
 	}
-	j.chunks, j.vectors = chunks, vectors
+	j.chunks, j.vectors, j.terms = chunks, vectors, termList
 	return nil
 }
 
@@ -527,7 +562,7 @@ func (r *run) collect(j *job, b *index.Batch) {
 		stored := make([]index.Chunk, len(j.chunks))
 		for i, c := range j.chunks {
 			stored[i] = index.Chunk{Title: j.title, Headings: c.Headings, StartLine: c.StartLine, EndLine: c.EndLine, Page: c.Page, Text: c.Text,
-				Terms: terms(c)}
+				Terms: j.terms[i]}
 		}
 		b.Puts = append(b.Puts, index.Put{File: rec, Chunks: stored, Vectors: j.vectors})
 		for _, v := range j.vectors {

@@ -1,11 +1,6 @@
 package lexical
 
 import (
-	"fmt"
-	"os"
-	"runtime"
-	"strconv"
-	"time"
 	"strings"
 	"testing"
 )
@@ -31,12 +26,6 @@ func FuzzQuery(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
-		tm := time.AfterFunc(3*time.Second, func() {
-			buf := make([]byte, 1<<20)
-			n := runtime.Stack(buf, true)
-			os.WriteFile(fmt.Sprintf("/tmp/x/hang-%d.txt", os.Getpid()), append([]byte(strconv.Quote(text)+"\n"), buf[:n]...), 0o644)
-		})
-		defer tm.Stop()
 		q := Query(text)
 		if (q == "") != (len(Terms(text)) == 0) {
 			t.Fatalf("Query(%q) = %q but Terms = %q", text, q, Terms(text))

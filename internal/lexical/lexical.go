@@ -54,18 +54,19 @@ var defaults = options{
 //
 // The text is NFKC-normalised (fullwidth forms, ligatures such as "ﬁ") and
 // lowercased, then cut into tokens: runs of letters, digits and marks, joined
-// into one compound token by a single '_', '.', '-', or '/' between two of
-// them (so ERR_CONN_RESET, v1.2.3, os.path.join, IL-6 are one token each).
-// An apostrophe between letters is dropped (alzheimer's -> alzheimers).
-// Every other rune separates tokens.
+// into one compound token by a single '_', '.' or '/' between two of them
+// (ERR_CONN_RESET, v1.2.3, os.path.join, internal/lexical are one token each).
+// An apostrophe between letters is dropped (alzheimer's -> alzheimers). Every
+// other rune separates tokens, '-' included (IL-6 is il and 6).
 //
-// A plain token becomes one term: dropped if it is an English stopword,
+// A token of one part becomes one term: dropped if it is an English stopword,
 // stemmed with Snowball English if it is all ASCII letters, kept as is
-// otherwise (e1234, 3d, naïve). A compound token becomes its whole form, with
-// joiners written as '_' and not stemmed (err_conn_reset, v1_2_3, il_6), plus
-// each part analysed as a plain token (err, conn, reset; v1, 2, 3; il, 6).
-// The whole form makes an exact identifier rank first; the parts keep it
-// findable by any piece, or by its words written apart.
+// otherwise (naïve, 42). A token of several parts, where a boundary between
+// letters and digits also cuts parts, becomes its whole form, with joiners
+// written as '_' and not stemmed (err_conn_reset, v1_2_3, e1234), plus each
+// part analysed as a one-part token (err conn reset; v 1 2 3; e 1234). The
+// whole form makes an exact identifier rank first; the parts keep it findable
+// by any piece, or written another way (E-1234, covid19 for COVID-19).
 //
 // Runs of Han, Hiragana, Katakana and Hangul become overlapping character
 // bigrams (東京都 -> 東京 京都), a lone such character a unigram, since these
