@@ -92,7 +92,11 @@ func (w *Writer) open(s Settings) error {
 	if err != nil {
 		return err
 	}
-	if !found { // created by a run that died before its first commit
+	if !found {
+		// Created by a run that died before its first commit, perhaps half
+		// way through the schema: start over at the first commit.
+		db.Close()
+		w.db = nil
 		w.meta = fresh
 		return nil
 	}
