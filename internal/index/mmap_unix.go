@@ -25,7 +25,7 @@ func mapFile(path string, size int64) (*mapping, error) {
 	if fi.Size() < size {
 		return nil, fmt.Errorf("%s is shorter than the index says (%d < %d bytes): run rag check", path, fi.Size(), size)
 	}
-	data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
+	data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, mmapFlags)
 	if err != nil {
 		return nil, fmt.Errorf("map %s: %w", path, err)
 	}

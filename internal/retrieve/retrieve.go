@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strconv"
 
@@ -245,9 +246,33 @@ func (s *Searcher) collection(ctx context.Context) (*chromem.Collection, error) 
 	if err != nil {
 		return nil, fmt.Errorf("create vector collection: %w", err)
 	}
-	err = s.r.EachVector(func(id uint64, v []float32) error {
-		return coll.AddDocument(ctx, chromem.Document{ID: strconv.FormatUint(id, 10), Embedding: v})
-	})
+	// chromem-go checks each vector's length as it is added; spread that over
+	// every core. AddDocument is safe for concurrent use.
+	n := s.r.LiveVectors()
+	ids := make([]uint64, 0, n)
+	vecs := make([][]float32, 0, n)
+	if err := s.r.EachVector(func(id uint64, v []float32) error {
+		ids, vecs = append(ids, id), append(vecs, v)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("load vectors: %w", err)
+	}
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(ids)/1024))
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			var err error
+			for i := w; i < len(ids) && err == nil; i += workers {
+				err = coll.AddDocument(ctx, chromem.Document{ID: strconv.FormatUint(ids[i], 10), Embedding: vecs[i]})
+			}
+			errs <- err
+		}()
+	}
+	for range workers {
+		if e := <-errs; e != nil && err == nil {
+			err = e
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load vectors: %w", err)
 	}
