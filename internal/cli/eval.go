@@ -147,8 +147,8 @@ func (a *app) runEval(ctx context.Context, keepIndex bool, questions string, o e
 		if err != nil {
 			return fmt.Errorf("ingest %s: %w", coll.Name, err)
 		}
-		if mode != retrieve.Lexical && rep.EmbedError != "" {
-			return fmt.Errorf("embed %s: %s", coll.Name, rep.EmbedError)
+		if mode != retrieve.Lexical && rep.EmbedErr != nil {
+			return fmt.Errorf("embed %s: %w", coll.Name, rep.EmbedErr)
 		}
 	}
 	r, err := index.OpenReader(s.Index)

@@ -25,6 +25,9 @@ type Reader struct {
 // OpenReader opens the index in dir. It returns ErrNoIndex when there is none
 // and a *FormatError for another format version.
 func OpenReader(dir string) (*Reader, error) {
+	if err := Recover(dir); err != nil {
+		return nil, err
+	}
 	if _, err := os.Stat(dbPath(dir)); errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNoIndex
 	}

@@ -8,18 +8,15 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/gofrs/flock"
 )
 
 // Writer is the one process allowed to change an index. It holds the lock
 // file for its whole life.
 type Writer struct {
 	dir    string
-	lock   *flock.Flock
+	unlock func()
 	db     *sql.DB // nil until the first commit of a new index
 	vec    *os.File
 	meta   Meta
@@ -45,29 +42,14 @@ type Settings struct {
 // A new index is only written at its first commit. It returns ErrLocked when
 // the wait runs out.
 func OpenWriter(ctx context.Context, dir string, s Settings, wait time.Duration) (*Writer, error) {
-	if err := ensureDir(dir); err != nil {
+	if err := Recover(dir); err != nil {
 		return nil, err
 	}
-	lk := flock.New(filepath.Join(dir, LockFile), flock.SetPermissions(0o600))
-	ok, err := lk.TryLock()
-	if err == nil && !ok && wait > 0 {
-		wctx, cancel := context.WithTimeout(ctx, wait)
-		ok, err = lk.TryLockContext(wctx, 50*time.Millisecond)
-		cancel()
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			err = nil
-		}
-	}
+	unlock, err := Lock(ctx, dir, wait)
 	if err != nil {
-		return nil, fmt.Errorf("lock index: %w", err)
+		return nil, err
 	}
-	if !ok {
-		return nil, ErrLocked
-	}
-	w := &Writer{dir: dir, lock: lk, files: map[string]File{}, nextID: 1}
+	w := &Writer{dir: dir, unlock: unlock, files: map[string]File{}, nextID: 1}
 	if err := w.open(s); err != nil {
 		w.Close()
 		return nil, err
@@ -470,7 +452,7 @@ func (w *Writer) Close() error {
 	if w.vec != nil {
 		errs = append(errs, w.vec.Close())
 	}
-	errs = append(errs, w.lock.Unlock())
+	w.unlock()
 	return errors.Join(errs...)
 }
 

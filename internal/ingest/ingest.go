@@ -136,7 +136,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	r.rep.Seconds = r.rep.Duration.Seconds()
 	r.rep.Skipped, r.rep.Failed = len(r.rep.SkippedFiles), len(r.rep.FailedFiles)
 	if r.offline != nil {
-		r.rep.EmbedError = r.offline.Error()
+		r.rep.EmbedError, r.rep.EmbedErr = r.offline.Error(), r.offline
 	}
 	sortProblems(r.rep.SkippedFiles)
 	sortProblems(r.rep.FailedFiles)

@@ -1,0 +1,126 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ragcli/rag/internal/index"
+	"github.com/ragcli/rag/internal/ingest"
+)
+
+func (a *app) reindexCmd() *cobra.Command {
+	o := ingestOptions{parallel: ingest.DefaultParallel, batch: ingest.DefaultBatchSize, maxSize: 64 << 20}
+	c := &cobra.Command{
+		Use:   "reindex",
+		Short: "Rebuild the index from its files, e.g. for another embedding model",
+		Long: `Rebuild the index from the files it holds: read, cut and embed every one of
+them again into a new index beside the old one, then swap it in. The old index
+keeps answering searches until the new one is complete, and stays as it was if
+the rebuild fails or is interrupted.
+
+Use it to change the embedding model (--embed-model) or the chunk size
+(--chunk-tokens), which an index otherwise refuses to mix, or after rag check
+reports damage. Files deleted from disk are dropped.`,
+		Example: `  rag reindex --embed-model nomic-embed-text
+  rag reindex --chunk-tokens 384`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runReindex(cmd.Context(), o)
+		},
+	}
+	f := c.Flags()
+	f.BoolVar(&a.json, "json", false, "print the rebuild's ingest summary as JSON on stdout")
+	f.DurationVar(&o.wait, "wait", 10*time.Second, "how long to wait for a running ingest before giving up (exit 5)")
+	f.IntVar(&o.chunkTokens, "chunk-tokens", 0, "chunk size for the rebuilt index (default: the current one)")
+	f.IntVar(&o.parallel, "parallel", ingest.DefaultParallel, "embedding requests in flight")
+	f.BoolVar(&o.pull, "pull", false, "pull the embedding model if Ollama does not have it")
+	return c
+}
+
+func (a *app) runReindex(ctx context.Context, o ingestOptions) error {
+	s, err := a.settings()
+	if err != nil {
+		return err
+	}
+	unlock, err := index.Lock(ctx, s.Index, o.wait)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	r, err := index.OpenReader(s.Index)
+	if err != nil {
+		var fe *index.FormatError
+		if errors.As(err, &fe) {
+			return withHint(err, "this rag cannot read that index's file list: ingest your folders into a new index (--index NEWDIR)")
+		}
+		return fmt.Errorf("open index %s: %w", s.Index, err)
+	}
+	paths, err := r.FilePaths()
+	meta := r.Meta()
+	r.Close()
+	if err != nil {
+		return err
+	}
+	if !s.EmbedExplicit {
+		s.EmbedModel = meta.EmbedModel
+	}
+	s.EmbedExplicit = true
+	s.ChunkTokens = meta.ChunkTokens
+	if o.chunkTokens > 0 {
+		s.ChunkTokens = o.chunkTokens
+	}
+	var roots []string
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			roots = append(roots, p)
+		}
+	}
+	if len(roots) == 0 {
+		return errors.New("none of the indexed files exists any more: nothing to rebuild from")
+	}
+	live := s.Index
+	s.Index = index.RebuildDir(live)
+	if err := os.RemoveAll(s.Index); err != nil {
+		return fmt.Errorf("clear an earlier rebuild: %w", err)
+	}
+	client, err := a.client(s)
+	if err != nil {
+		return err
+	}
+	if !a.quiet {
+		fmt.Fprintf(a.s.Err, "rag: rebuilding %d files with %s, %d-token chunks\n", len(roots), s.EmbedModel, s.ChunkTokens)
+	}
+	p := a.progress()
+	rep, err := ingest.Run(ctx, a.ingestOptions(roots, s, client, o, p))
+	p.Done()
+	if err == nil && rep.EmbedErr != nil {
+		err = fmt.Errorf("embed: %w", rep.EmbedErr)
+	}
+	if err != nil {
+		os.RemoveAll(s.Index)
+		return withHint(fmt.Errorf("rebuild stopped, the index is unchanged: %w", err), "fix the cause and run rag reindex again")
+	}
+	if err := index.MarkRebuilt(live); err != nil {
+		return err
+	}
+	if err := index.Swap(live); err != nil {
+		return err
+	}
+	rep.Index = live
+	if a.json {
+		if err := a.writeJSON(rep); err != nil {
+			return err
+		}
+	} else {
+		printIngestReport(a.s, rep, a.quiet)
+	}
+	if rep.Failed > 0 {
+		return partialError{rep.Failed}
+	}
+	return nil
+}
