@@ -87,7 +87,9 @@ type Report struct {
 	// embedding server was unreachable; the next ingest embeds them.
 	ChunksPending int `json:"chunks_pending"`
 	// EmbedError says why embeddings are pending, "" when none are.
-	EmbedError   string        `json:"embed_error,omitempty"`
+	EmbedError string `json:"embed_error,omitempty"`
+	// EmbedErr is the error behind EmbedError, for callers that branch on it.
+	EmbedErr     error         `json:"-"`
 	SkippedFiles []Problem     `json:"skipped_files"`
 	FailedFiles  []Problem     `json:"failed_files"`
 	Duration     time.Duration `json:"-"`
