@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/ragcli/rag/internal/chunk"
 	"github.com/ragcli/rag/internal/llm"
@@ -143,7 +144,7 @@ var citeRE = regexp.MustCompile(`\[(\d+(?:\s*[,;]\s*\d+)*)\]`)
 func Cited(text string) []int {
 	seen := map[int]bool{}
 	for _, m := range citeRE.FindAllStringSubmatch(text, -1) {
-		for _, f := range strings.FieldsFunc(m[1], func(r rune) bool { return r == ',' || r == ';' || r == ' ' }) {
+		for _, f := range strings.FieldsFunc(m[1], func(r rune) bool { return r == ',' || r == ';' || unicode.IsSpace(r) }) {
 			if n, err := strconv.Atoi(f); err == nil {
 				seen[n] = true
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ragcli/rag/internal/config"
 	"github.com/ragcli/rag/internal/embed"
+	"github.com/ragcli/rag/internal/extract"
 	"github.com/ragcli/rag/internal/index"
 	"github.com/ragcli/rag/internal/ingest"
 	"github.com/ragcli/rag/internal/iostreams"
@@ -18,6 +19,7 @@ import (
 )
 
 type ingestOptions struct {
+	pdf         string
 	wait        time.Duration
 	parallel    int
 	batch       int
@@ -66,12 +68,16 @@ code is 3. --json prints a summary object on stdout.`,
 	f.StringSliceVar(&o.include, "include", nil, "gitignore-style patterns to index even if they look like secrets or are hidden (repeatable)")
 	f.Int64Var(&o.maxSize, "max-file-size", 64<<20, "skip files larger than this many bytes")
 	f.BoolVar(&o.pull, "pull", false, "pull the embedding model if Ollama does not have it")
+	f.StringVar(&o.pdf, "pdf", extract.PDFBuiltin, "PDF text extractor: builtin, or pdftotext (from poppler-utils)")
 	return c
 }
 
 func (a *app) runIngest(ctx context.Context, roots []string, o ingestOptions) error {
 	if o.parallel < 1 || o.batch < 1 || o.chunkTokens < 0 {
 		return usagef("--parallel and --batch-size must be at least 1, --chunk-tokens positive")
+	}
+	if err := checkPDF(o.pdf); err != nil {
+		return err
 	}
 	s, err := a.settings()
 	if err != nil {
@@ -189,6 +195,6 @@ func (a *app) ingestOptions(roots []string, s config.Settings, client *ollama.Cl
 	}
 	opts.Walk.Include = o.include
 	opts.Walk.MaxFileSize = o.maxSize
-	opts.Extract.MaxBytes = o.maxSize
+	opts.Extract = extractOptions(o.pdf, o.maxSize)
 	return opts
 }

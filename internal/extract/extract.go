@@ -26,6 +26,15 @@ const DefaultMaxBytes int64 = 64 << 20
 // Options tunes extraction.
 type Options struct {
 	MaxBytes int64 // refuse files larger than this (0 = 64 MiB default)
+
+	// PDF picks the PDF text extractor: PDFBuiltin (also "") or PDFToText.
+	PDF string
+
+	// Sandbox, when set, extracts PDF and DOCX files, whose parsers take
+	// untrusted compressed data, instead of this process: normally
+	// SandboxFunc, which runs each in a child process with limits. It gets
+	// opts without Sandbox, and a path to read even when Bytes was called.
+	Sandbox func(ctx context.Context, path string, opts Options) (*Document, error)
 }
 
 func (o Options) maxBytes() int64 {
@@ -147,9 +156,12 @@ func File(ctx context.Context, path string, opts Options) (doc *Document, err er
 	if info.Size() > limit {
 		return nil, tooLarge(info.Size(), limit)
 	}
+	if opts.Sandbox != nil && sandboxed(format) {
+		return opts.Sandbox(ctx, path, childOptions(opts))
+	}
 	if format == FormatPDF {
-		// pdftext reads the file itself, page by page.
-		return extractPDFFile(ctx, path)
+		// pdftext and pdftotext read the file themselves, page by page.
+		return extractPDFFile(ctx, path, opts)
 	}
 	// Read at most limit+1 bytes: the file may have grown since Stat.
 	data, err := io.ReadAll(io.LimitReader(f, limit+1))
@@ -185,6 +197,12 @@ func extractBytes(ctx context.Context, path string, format Format, data []byte, 
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, newError(ErrNoText, "empty file", nil)
 	}
+	if opts.Sandbox != nil && sandboxed(format) {
+		// The child reads a file: these very bytes, not what is on disk now.
+		return viaTempFile(ctx, path, data, func(tmp string) (*Document, error) {
+			return opts.Sandbox(ctx, tmp, childOptions(opts))
+		})
+	}
 	doc := &Document{Path: path, Format: format}
 	var err error
 	switch format {
@@ -199,7 +217,7 @@ func extractBytes(ctx context.Context, path string, format Format, data []byte, 
 	case FormatDOCX:
 		err = extractDOCX(ctx, doc, data, limit)
 	case FormatPDF:
-		return extractPDFBytes(ctx, path, data)
+		return extractPDFBytes(ctx, path, data, opts)
 	default:
 		return nil, newError(ErrUnsupported, "unsupported file type", nil)
 	}

@@ -1,21 +1,62 @@
 package extract
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/ragcli/rag/internal/pdftext"
+	"github.com/ragcli/rag/internal/sandbox"
 )
 
-// pdfExtract is the PDF text extractor; tests replace it.
+// PDF extractors for Options.PDF.
+const (
+	// PDFBuiltin is rag's own extractor (internal/pdftext); the default.
+	PDFBuiltin = "builtin"
+	// PDFToText runs poppler's pdftotext, which must be on PATH.
+	PDFToText = "pdftotext"
+)
+
+// ErrCrashed means the extractor, run in a child process by
+// Options.Sandbox, hung, ran out of memory or crashed on the file. Reason
+// says which: "timed out after 60s", "out of memory", "crashed: panic: ...".
+var ErrCrashed = errors.New("extractor crashed")
+
+// pdfExtract is the built-in PDF text extractor; tests replace it.
 var pdfExtract = pdftext.Extract
+
+// pdfEngine returns the extractor Options.PDF names.
+func pdfEngine(opts Options) (func(context.Context, string) (*pdftext.Result, error), error) {
+	switch opts.PDF {
+	case "", PDFBuiltin:
+		return pdfExtract, nil
+	case PDFToText:
+		limit := opts.maxBytes()
+		return func(ctx context.Context, path string) (*pdftext.Result, error) {
+			return pdfToText(ctx, path, limit)
+		}, nil
+	}
+	return nil, fmt.Errorf("unknown PDF extractor %q (want %s or %s)", opts.PDF, PDFBuiltin, PDFToText)
+}
 
 // extractPDFFile returns one block per paragraph of each page, paragraphs
 // being separated by blank lines in the page text.
-func extractPDFFile(ctx context.Context, path string) (*Document, error) {
-	res, err := pdfExtract(ctx, path)
+func extractPDFFile(ctx context.Context, path string, opts Options) (*Document, error) {
+	engine, err := pdfEngine(opts)
+	if err != nil {
+		return nil, err
+	}
+	res, err := engine(ctx, path)
 	if err != nil {
 		return nil, pdfError(err)
 	}
@@ -39,8 +80,16 @@ func extractPDFFile(ctx context.Context, path string) (*Document, error) {
 
 // extractPDFBytes hands data to the PDF extractor through a temporary file,
 // since pdftext reads from a path.
-func extractPDFBytes(ctx context.Context, path string, data []byte) (*Document, error) {
-	f, err := os.CreateTemp("", "rag-extract-*.pdf")
+func extractPDFBytes(ctx context.Context, path string, data []byte, opts Options) (*Document, error) {
+	return viaTempFile(ctx, path, data, func(tmp string) (*Document, error) {
+		return extractPDFFile(ctx, tmp, opts)
+	})
+}
+
+// viaTempFile writes data to a temporary file with path's extension, runs
+// extract on it and reports path as the document's path.
+func viaTempFile(ctx context.Context, path string, data []byte, extract func(tmp string) (*Document, error)) (*Document, error) {
+	f, err := os.CreateTemp("", "rag-extract-*"+strings.ToLower(filepath.Ext(path)))
 	if err != nil {
 		return nil, fmt.Errorf("create temp file: %w", err)
 	}
@@ -52,7 +101,7 @@ func extractPDFBytes(ctx context.Context, path string, data []byte) (*Document, 
 	if err != nil {
 		return nil, fmt.Errorf("write temp file: %w", err)
 	}
-	doc, err := extractPDFFile(ctx, f.Name())
+	doc, err := extract(f.Name())
 	if doc != nil {
 		doc.Path = path
 	}
@@ -71,6 +120,8 @@ func pdfError(err error) error {
 		return newError(ErrNoText, "no text layer", err)
 	case errors.Is(err, pdftext.ErrMalformed):
 		return newError(ErrMalformed, "malformed pdf", err)
+	case errors.Is(err, ErrTooLarge):
+		return err
 	}
 	return fmt.Errorf("extract pdf: %w", err)
 }
@@ -94,3 +145,266 @@ func paragraphs(s string) []string {
 	}
 	return out
 }
+
+// pdfToText runs "pdftotext -enc UTF-8 PATH -" and splits its output into
+// pages at form feeds. It reads at most limit bytes of text and stops
+// pdftotext past that. Reading order (no -layout) is used because -layout
+// keeps the columns of a two-column page side by side, which interleaves
+// their sentences line by line.
+//
+// It has no time or memory limit of its own beyond ctx: run under
+// Options.Sandbox, it inherits the child's.
+func pdfToText(ctx context.Context, path string, limit int64) (*pdftext.Result, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "pdftotext", "-enc", "UTF-8", "--", path, "-")
+	var stderr bytes.Buffer
+	cmd.Stderr = &cappedWriter{w: &stderr, n: 16 << 10}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("run pdftotext: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("run pdftotext: %w", err)
+	}
+	out, rerr := io.ReadAll(io.LimitReader(stdout, limit+1))
+	tooLarge := int64(len(out)) > limit
+	if tooLarge {
+		cancel() // stop pdftotext rather than read the rest
+	}
+	werr := cmd.Wait()
+	switch {
+	case ctx.Err() != nil && !tooLarge:
+		return nil, ctx.Err()
+	case tooLarge:
+		return nil, newError(ErrTooLarge, "extracted text too large",
+			fmt.Errorf("pdftotext wrote more than %d bytes", limit))
+	case werr != nil:
+		return nil, pdfToTextError(werr, stderr.String())
+	case rerr != nil:
+		return nil, fmt.Errorf("read pdftotext output: %w", rerr)
+	}
+	pages := strings.Split(string(out), "\f")
+	if n := len(pages); n > 1 && strings.TrimSpace(pages[n-1]) == "" {
+		pages = pages[:n-1] // pdftotext ends every page, the last one too, with \f
+	}
+	if len(pages) > pdftext.MaxPages {
+		pages = pages[:pdftext.MaxPages]
+	}
+	return &pdftext.Result{Pages: pages}, nil
+}
+
+// pdfToTextError maps a failed pdftotext run onto pdftext's errors, by its
+// exit status (1: cannot open the PDF, 3: permissions, 99: anything else,
+// such as a file with no readable page) and its last message.
+func pdfToTextError(err error, stderr string) error {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return fmt.Errorf("run pdftotext: %w", err)
+	}
+	msg := ee.ProcessState.String()
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if last := strings.TrimSpace(lines[len(lines)-1]); last != "" {
+		msg = last
+	}
+	switch code := ee.ExitCode(); {
+	case code == 3 || strings.Contains(strings.ToLower(stderr), "password"):
+		return fmt.Errorf("pdftotext: %w: %s", pdftext.ErrEncrypted, msg)
+	case code == 1 || code == 99:
+		return fmt.Errorf("pdftotext: %w: %s", pdftext.ErrMalformed, msg)
+	}
+	return fmt.Errorf("pdftotext %s: %s", ee.ProcessState, msg)
+}
+
+// cappedWriter keeps the first n bytes written to it and drops the rest.
+type cappedWriter struct {
+	w io.Writer
+	n int
+}
+
+func (c *cappedWriter) Write(p []byte) (int, error) {
+	if c.n > 0 {
+		q := p[:min(len(p), c.n)]
+		c.n -= len(q)
+		c.w.Write(q)
+	}
+	return len(p), nil
+}
+
+// sandboxed reports whether format goes through Options.Sandbox: the formats
+// whose parsers decompress or interpret untrusted data.
+func sandboxed(format Format) bool {
+	return format == FormatPDF || format == FormatDOCX
+}
+
+// childOptions is opts as the child process gets them: without a sandbox of
+// its own.
+func childOptions(opts Options) Options {
+	opts.Sandbox = nil
+	return opts
+}
+
+// DefaultLimits bound one sandboxed extraction.
+var DefaultLimits = sandbox.Limits{
+	Timeout:     60 * time.Second,
+	MemoryBytes: 1 << 30,
+	OutputBytes: 64 << 20,
+}
+
+// ChildCommand is the hidden rag subcommand SandboxFunc runs:
+//
+//	rag __extract --pdf ENGINE --max-bytes N -- PATH
+//
+// It must call sandbox.ChildSetup, extract PATH with File and those options,
+// and write the outcome to the result pipe with EncodeResult.
+const ChildCommand = "__extract"
+
+// SandboxFunc returns an Options.Sandbox that extracts each file in a child
+// process, "exe __extract ... PATH", under lim: a file that hangs, exhausts
+// memory or crashes the extractor fails alone with ErrCrashed, and nothing
+// the extractor prints reaches this process's output. exe is normally
+// os.Executable().
+func SandboxFunc(exe string, lim sandbox.Limits) func(ctx context.Context, path string, opts Options) (*Document, error) {
+	return func(ctx context.Context, path string, opts Options) (*Document, error) {
+		pdf := opts.PDF
+		if pdf == "" {
+			pdf = PDFBuiltin
+		}
+		cmd := exec.Command(exe, ChildCommand, "--pdf", pdf,
+			"--max-bytes", strconv.FormatInt(opts.maxBytes(), 10), "--", path)
+		out, err := sandbox.Run(ctx, cmd, lim)
+		if err != nil {
+			return nil, sandboxError(err)
+		}
+		return decodeResult(out)
+	}
+}
+
+// sandboxError maps sandbox.Run's errors onto this package's.
+func sandboxError(err error) error {
+	if ce, ok := errors.AsType[*sandbox.CrashError](err); ok {
+		return newError(ErrCrashed, "crashed: "+truncate(ce.Reason, 200), nil)
+	}
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case errors.Is(err, sandbox.ErrTimeout):
+		return newError(ErrCrashed, err.Error(), nil) // "timed out after 60s"
+	case errors.Is(err, sandbox.ErrOutOfMemory):
+		return newError(ErrCrashed, "out of memory", nil)
+	case errors.Is(err, sandbox.ErrOutputTooLarge):
+		return newError(ErrTooLarge, "extracted text too large", nil)
+	}
+	return fmt.Errorf("run extractor: %w", err)
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "..."
+}
+
+// childResult is what the child writes to its result pipe: a document or
+// an error, never both.
+type childResult struct {
+	Document *Document   `json:"document,omitempty"`
+	Error    *childError `json:"error,omitempty"`
+}
+
+// childError carries an extraction error across the process boundary.
+type childError struct {
+	Kind    string `json:"kind"`             // see errorKinds
+	Reason  string `json:"reason,omitempty"` // what Reason returned in the child
+	Message string `json:"message"`          // err.Error() in the child
+}
+
+// errorKinds names the errors callers branch on, in the order they are
+// tested.
+var errorKinds = []struct {
+	name string
+	err  error
+}{
+	{"unsupported", ErrUnsupported},
+	{"binary", ErrBinary},
+	{"too_large", ErrTooLarge},
+	{"no_text", ErrNoText},
+	{"encrypted", ErrEncrypted},
+	{"malformed", ErrMalformed},
+	{"crashed", ErrCrashed},
+	{"not_found", fs.ErrNotExist},
+	{"permission", fs.ErrPermission},
+	{"canceled", context.Canceled},
+	{"deadline", context.DeadlineExceeded},
+}
+
+// EncodeResult writes what File returned, doc or err, as the JSON the
+// parent's SandboxFunc decodes.
+func EncodeResult(w io.Writer, doc *Document, err error) error {
+	var r childResult
+	if err != nil {
+		ce := &childError{Kind: "other", Message: err.Error()}
+		for _, k := range errorKinds {
+			if errors.Is(err, k.err) {
+				ce.Kind = k.name
+				break
+			}
+		}
+		if e, ok := errors.AsType[*extractError](err); ok {
+			ce.Reason = e.reason
+		}
+		r.Error = ce
+	} else {
+		r.Document = doc
+	}
+	return json.NewEncoder(w).Encode(r)
+}
+
+// decodeResult turns the child's JSON back into a document or an error that
+// matches the same sentinel with errors.Is and has the same Reason.
+func decodeResult(data []byte) (*Document, error) {
+	var r childResult
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, newError(ErrCrashed, "crashed: bad result from extractor",
+			fmt.Errorf("decode child result: %w", err))
+	}
+	if r.Error != nil {
+		return nil, r.Error.err()
+	}
+	if r.Document == nil {
+		return nil, newError(ErrCrashed, "crashed: empty result from extractor", nil)
+	}
+	return r.Document, nil
+}
+
+func (ce *childError) err() error {
+	var kind error
+	for _, k := range errorKinds {
+		if k.name == ce.Kind {
+			kind = k.err
+		}
+	}
+	if kind == nil {
+		return errors.New(ce.Message)
+	}
+	if ce.Reason == "" {
+		return &remoteError{msg: ce.Message, kind: kind}
+	}
+	// The message is reason + ": " + cause; keep the cause as text.
+	var cause error
+	if rest, ok := strings.CutPrefix(ce.Message, ce.Reason+": "); ok {
+		cause = errors.New(rest)
+	}
+	return newError(kind, ce.Reason, cause)
+}
+
+// remoteError is an error from the child that is not one of this package's:
+// its message, matching its kind (fs.ErrNotExist, context.Canceled ...).
+type remoteError struct {
+	msg  string
+	kind error
+}
+
+func (e *remoteError) Error() string { return e.msg }
+func (e *remoteError) Unwrap() error { return e.kind }

@@ -30,10 +30,10 @@ import (
 
 // Defaults for embedding traffic.
 const (
-	DefaultBatchSize = 32 // inputs per embed request
-	DefaultParallel  = 2  // embed requests in flight
-	minSplitTokens   = 16 // below this a chunk that still does not fit fails its file
-	windowFiles      = 64 // files read and embedded before a commit
+	DefaultBatchSize = 32              // inputs per embed request
+	DefaultParallel  = 2               // embed requests in flight
+	minSplitTokens   = chunk.MinTokens // below this a chunk that still does not fit fails its file
+	windowFiles      = 64              // files read and embedded before a commit
 	windowChunks     = 1024
 )
 
@@ -499,7 +499,7 @@ func (r *run) resplit(ctx context.Context, j *job) error {
 			chunks, vectors, termList = append(chunks, c), append(vectors, j.vectors[i]), append(termList, j.terms[i])
 			continue
 		}
-		pieces, vecs, err := r.splitUntilFits(ctx, c, j.title, r.maxTokens/2)
+		pieces, vecs, err := r.splitUntilFits(ctx, c, j.title, smaller(r.maxTokens))
 		if err != nil {
 			if errors.Is(err, embed.ErrInputTooLong) {
 				j.err = fmt.Errorf("a chunk at lines %d-%d does not fit the embedding model's context even at %d tokens", c.StartLine, c.EndLine, minSplitTokens)
@@ -516,8 +516,18 @@ func (r *run) resplit(ctx context.Context, j *job) error {
 	return nil
 }
 
+// smaller is the next budget to try after a chunk of budget tokens did not
+// fit: half of it, but at least the smallest budget the chunker honours; 0
+// once that has been tried.
+func smaller(budget int) int {
+	if budget <= minSplitTokens {
+		return 0
+	}
+	return max(budget/2, minSplitTokens)
+}
+
 func (r *run) splitUntilFits(ctx context.Context, c chunk.Chunk, title string, budget int) ([]chunk.Chunk, [][]float32, error) {
-	if budget < minSplitTokens {
+	if budget == 0 {
 		return nil, nil, embed.ErrInputTooLong
 	}
 	var chunks []chunk.Chunk
@@ -525,7 +535,7 @@ func (r *run) splitUntilFits(ctx context.Context, c chunk.Chunk, title string, b
 	for _, p := range chunk.Resplit(c, title, budget) {
 		v, err := r.emb.Embed(ctx, []string{r.docPrefix + p.EmbedText(title)})
 		if errors.Is(err, embed.ErrInputTooLong) {
-			sub, subv, err := r.splitUntilFits(ctx, p, title, budget/2)
+			sub, subv, err := r.splitUntilFits(ctx, p, title, smaller(budget))
 			if err != nil {
 				return nil, nil, err
 			}
@@ -583,10 +593,22 @@ func (r *run) collect(j *job, b *index.Batch) {
 }
 
 func reason(err error) string {
-	if s := extract.Reason(err); s != "" {
-		return s
+	if isExtractError(err) {
+		if s := extract.Reason(err); s != "" {
+			return s
+		}
 	}
 	return err.Error()
+}
+
+func isExtractError(err error) bool {
+	for _, e := range []error{extract.ErrUnsupported, extract.ErrBinary, extract.ErrTooLarge, extract.ErrNoText,
+		extract.ErrEncrypted, extract.ErrMalformed, extract.ErrCrashed} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // terms is the analysed text the full-text index keeps for a chunk: its
@@ -643,6 +665,7 @@ func (r *run) embedPending(ctx context.Context) (map[string]bool, error) {
 			}
 			if errors.Is(err, embed.ErrUnavailable) {
 				r.offline = err
+				r.rep.ChunksEmbedded += len(b.Embedded)
 				return redo, r.w.Commit(b)
 			}
 			if err != nil {

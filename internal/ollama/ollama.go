@@ -10,9 +10,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -73,12 +75,9 @@ func New(host string) (*Client, error) {
 	if host == "" {
 		u = envconfig.Host()
 	} else {
-		if !strings.Contains(host, "://") {
-			host = "http://" + host
-		}
 		var err error
-		if u, err = url.Parse(host); err != nil {
-			return nil, fmt.Errorf("parse ollama host %q: %w", host, err)
+		if u, err = parseHost(host); err != nil {
+			return nil, err
 		}
 	}
 	transport := &http.Transport{
@@ -89,6 +88,44 @@ func New(host string) (*Client, error) {
 		IdleConnTimeout:       90 * time.Second,
 	}
 	return &Client{api: api.NewClient(u, &http.Client{Transport: transport}), host: u}, nil
+}
+
+// parseHost reads host with the rules Ollama applies to OLLAMA_HOST: scheme
+// http unless given, port 11434 unless given (80/443 for an explicit
+// http/https scheme without port).
+func parseHost(host string) (*url.URL, error) {
+	s := strings.TrimSpace(host)
+	scheme, hostport, ok := strings.Cut(s, "://")
+	defaultPort := "11434"
+	switch {
+	case !ok:
+		scheme, hostport = "http", s
+	case scheme == "http":
+		defaultPort = "80"
+	case scheme == "https":
+		defaultPort = "443"
+	default:
+		return nil, fmt.Errorf("parse ollama host %q: scheme must be http or https", host)
+	}
+	hostport, path, _ := strings.Cut(hostport, "/")
+	if _, err := url.Parse(scheme + "://" + hostport); err != nil {
+		return nil, fmt.Errorf("parse ollama host %q: %w", host, err)
+	}
+	h, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		h, port = strings.Trim(hostport, "[]"), defaultPort
+		if h == "" {
+			h = "127.0.0.1"
+		}
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return nil, fmt.Errorf("parse ollama host %q: bad port %q", host, port)
+	}
+	u := &url.URL{Scheme: scheme, Host: net.JoinHostPort(h, port)}
+	if path != "" {
+		u.Path = "/" + path
+	}
+	return u, nil
 }
 
 // Host is the server's URL, for messages.
@@ -116,7 +153,10 @@ func (c *Client) classify(model string, err error) error {
 	var ne net.Error
 	var oe *net.OpError
 	if errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &oe) && oe.Op == "dial" ||
-		errors.As(err, &ne) && ne.Timeout() && !errors.Is(err, context.DeadlineExceeded) {
+		errors.As(err, &ne) && ne.Timeout() && !errors.Is(err, context.DeadlineExceeded) ||
+		// The server went away mid-request.
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
 		return &UnreachableError{Host: c.Host(), Err: err}
 	}
 	var ue *url.Error
@@ -214,6 +254,9 @@ func (c *Client) Chat(ctx context.Context, req llm.Request, onDelta func(string)
 	ar := &api.ChatRequest{Model: req.Model, Messages: msgs, Options: opts}
 	if len(req.Format) > 0 {
 		ar.Format = json.RawMessage(req.Format)
+		if !json.Valid(req.Format) { // a bare word such as json
+			ar.Format, _ = json.Marshal(string(req.Format))
+		}
 	}
 	var out llm.Response
 	var b strings.Builder

@@ -197,7 +197,13 @@ func fuse(vec, lex []hit, mode Mode) []fusedHit {
 	for i, f := range order {
 		out[i] = *f
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].score > out[j].score })
+	// Ties go to the older chunk, so the same query always ranks the same way.
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].score != out[j].score {
+			return out[i].score > out[j].score
+		}
+		return out[i].id < out[j].id
+	})
 	return out
 }
 
@@ -233,6 +239,13 @@ func (s *Searcher) vectorLeg(ctx context.Context, r *index.Reader, e embed.Embed
 		}
 		out[i] = hit{id: id, score: float64(h.Similarity)}
 	}
+	// chromem-go returns equal similarities in no fixed order.
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].score != out[j].score {
+			return out[i].score > out[j].score
+		}
+		return out[i].id < out[j].id
+	})
 	return out, nil
 }
 

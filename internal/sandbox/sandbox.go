@@ -24,6 +24,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -69,10 +70,21 @@ type CrashError struct {
 func (e *CrashError) Error() string { return "crashed: " + e.Reason }
 
 // memHeadroom is added to Limits.MemoryBytes for the hard address-space limit
-// (RLIMIT_AS), which counts virtual memory: the executable's mappings, the Go
-// runtime's reservations and thread stacks, none of which is heap. See
-// memory_test.go for how it was measured.
-const memHeadroom int64 = 512 << 20
+// (RLIMIT_AS), which counts virtual memory that is not heap: the executable's
+// mappings, an 8 MiB stack per thread in cgo builds, and above all the Go
+// runtime's address-space reservations (page summaries, scavenger index),
+// which it sizes to what the limit allows. Measured on linux/amd64, Go 1.26,
+// with a program allocating until it died: under 1000 MiB the runtime
+// reserves about 680 MiB and rag (31 MB) cannot start below 790 MiB ("failed
+// to reserve page summary memory", "pthread_create failed"); from 1200 MiB up
+// it reserves about 1150 MiB (2048 MiB of address space left 868 MiB of heap).
+// With 1280 MiB of headroom the heap gets about MemoryBytes + 100 MiB.
+const memHeadroom int64 = 1280 << 20
+
+// childProcs caps GOMAXPROCS in a child: one child extracts one file, the
+// parent runs several children at once, and every thread costs address space
+// under RLIMIT_AS.
+const childProcs = 2
 
 // waitDelay bounds how long Run waits for the child's stderr to close
 // after the child exits (a grandchild may hold it open).
@@ -306,8 +318,9 @@ func (c *crashLog) oomLine() string {
 // ChildSetup is called first thing in a child started by Run. It applies the
 // memory limit Run passed: the Go runtime's soft limit (debug.SetMemoryLimit)
 // at Limits.MemoryBytes and, on Linux, a hard address-space limit
-// (RLIMIT_AS) at MemoryBytes plus headroom for the runtime's own mappings;
-// processes the child starts inherit the hard limit. It returns the result
+// (RLIMIT_AS) at MemoryBytes plus 1280 MiB of headroom for the runtime's own
+// virtual mappings; processes the child starts inherit the hard limit. It
+// also caps GOMAXPROCS at 2, since every thread costs address space. It returns the result
 // pipe, to which the child writes its result and which it should close.
 //
 // In a process Run did not start it returns ErrNotChild and changes nothing.
@@ -320,6 +333,7 @@ func ChildSetup() (*os.File, error) {
 		return nil, fmt.Errorf("sandbox: bad %s: %w", envMem, err)
 	}
 	if mem > 0 {
+		runtime.GOMAXPROCS(min(childProcs, runtime.GOMAXPROCS(0)))
 		debug.SetMemoryLimit(mem)
 		if err := limitAddressSpace(mem + memHeadroom); err != nil {
 			return nil, fmt.Errorf("sandbox: limit memory: %w", err)

@@ -43,7 +43,9 @@ func helperChild(mode string) int {
 		if len(os.Args) > 1 && os.Args[1] == "grandchild" {
 			exec.Command("sleep", "1000").Start()
 		}
-		select {}
+		for {
+			time.Sleep(time.Hour)
+		}
 	case "oom":
 		for {
 			b := make([]byte, 1<<20)
@@ -125,6 +127,15 @@ func TestRunOutOfMemory(t *testing.T) {
 	_, err := Run(context.Background(), helper(t, "oom"), Limits{Timeout: 2 * time.Minute, MemoryBytes: 256 << 20})
 	if !errors.Is(err, ErrOutOfMemory) {
 		t.Fatalf("err = %v, want ErrOutOfMemory", err)
+	}
+	// "runtime: out of memory: cannot allocate 4194304-byte block (N in use)":
+	// the runtime started under the limit and got most of its heap.
+	var block, inUse int64
+	if _, serr := fmt.Sscanf(err.Error(), "out of memory (runtime: out of memory: cannot allocate %d-byte block (%d in use))", &block, &inUse); serr != nil {
+		t.Fatalf("unexpected message %q: %v", err, serr)
+	}
+	if inUse < 200<<20 {
+		t.Errorf("child died with %d MiB in use, want most of the 256 MiB limit", inUse>>20)
 	}
 	t.Log(err)
 }
