@@ -37,7 +37,9 @@ import (
 	"github.com/ragcli/rag/internal/lexical"
 )
 
-// FormatVersion is the on-disk format this build reads and writes.
+// FormatVersion is the on-disk format this build reads and writes. It covers
+// the full-text analysis too: a change to package lexical's terms changes what
+// is stored, so it must bump this version (rag reindex then rebuilds).
 const FormatVersion = 2
 
 // Names of the index's files inside its folder.
