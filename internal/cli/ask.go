@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ragcli/rag/internal/answer"
+	"github.com/ragcli/rag/internal/deep"
 	"github.com/ragcli/rag/internal/iostreams"
 	"github.com/ragcli/rag/internal/retrieve"
 )
@@ -20,6 +21,7 @@ type askOptions struct {
 	mode      string
 	chatModel string
 	pull      bool
+	deepOptions
 }
 
 // AskSource is one source in `rag ask --json`.
@@ -49,7 +51,9 @@ func (a *app) askCmd() *cobra.Command {
 
 rag retrieves the best passages, gives them to the model as numbered sources
 that it must answer from, streams the answer and ends with the sources it
-cites (file and lines, or PDF page). On a terminal the answer is rendered as
+cites (file and lines, or PDF page). --deep splits a question that needs
+several lookups into sub-questions answered by parallel agents (docs/deep.md).
+On a terminal the answer is rendered as
 Markdown; in a pipe it is plain text as it arrives. The question may come on
 stdin ("-" or no argument in a pipe).
 
@@ -73,6 +77,10 @@ stdin ("-" or no argument in a pipe).
 	f.BoolVar(&a.json, "json", false, "print the answer and its sources as JSON on stdout")
 	f.BoolVar(&o.pull, "pull", false, "pull missing models")
 	f.StringVar(&o.mode, "mode", "hybrid", "retrieval: hybrid, vector or lexical")
+	f.BoolVar(&o.deep, "deep", false, "plan sub-questions and answer each with its own agent, checked against its sources (see docs/deep.md)")
+	f.IntVar(&o.maxAgents, "max-agents", deep.DefaultMaxAgents, "with --deep: most sub-questions, hence agents")
+	f.IntVar(&o.parallel, "parallel", 0, "with --deep: agents at work at once (default $OLLAMA_NUM_PARALLEL, else 4)")
+	f.DurationVar(&o.workerTimeout, "worker-timeout", deep.DefaultWorkerTimeout, "with --deep: deadline of each model call of an agent, tried once more after a timeout")
 	return c
 }
 
@@ -94,6 +102,11 @@ func (a *app) runAsk(ctx context.Context, q string, o askOptions) error {
 	info, err := a.showModel(ctx, c, s.ChatModel, o.pull)
 	if err != nil {
 		return err
+	}
+	if o.deep {
+		if err := a.runDeep(ctx, q, o, o.deepOptions, s, c, info); !errors.Is(err, errPlainAsk) {
+			return err
+		}
 	}
 	res, _, err := a.retrieve(ctx, s, c, q, o.k, mode, o.pull)
 	if err != nil {

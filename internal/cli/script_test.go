@@ -82,6 +82,7 @@ func TestScripts(t *testing.T) {
 //	ollama hang PATH on|off
 //	ollama latency DURATION
 //	ollama reply TEXT            the chat model's scripted reply
+//	ollama chat [-match TEXT]... [-n N] [-status CODE] [-delay D] REPLY...  a reply rule for matching requests
 //	ollama model NAME embed|chat DIM CTX [SHOWCTX]   install a model
 //	ollama pullable NAME embed|chat   a model /api/pull can fetch
 //	ollama remove NAME           uninstall a model
@@ -124,6 +125,10 @@ func cmdOllama(ts *testscript.TestScript, neg bool, args []string) {
 	case "reply":
 		text := strings.Join(args[1:], " ")
 		f.SetChatReply(func(api.ChatRequest) string { return text })
+	case "chat":
+		r, err := ollamatest.ParseChatRule(args[1:])
+		ts.Check(err)
+		f.AddChatRule(r)
 	case "model":
 		dim, err := strconv.Atoi(args[3])
 		ts.Check(err)

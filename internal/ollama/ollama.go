@@ -62,6 +62,22 @@ func (e *ModelMissingError) Error() string {
 	return fmt.Sprintf("model %q not found on %s", e.Model, e.Host)
 }
 
+// StatusError is an error answer from the server that rag has no more
+// specific error for, such as a 500. Callers can tell transient from
+// permanent failures by its StatusCode.
+type StatusError struct {
+	Host string
+	Code int
+	Msg  string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("ollama at %s answered %d: %s", e.Host, e.Code, e.Msg)
+}
+
+// StatusCode is the HTTP status the server answered with.
+func (e *StatusError) StatusCode() int { return e.Code }
+
 // Client talks to one Ollama server.
 type Client struct {
 	api  *api.Client
@@ -148,7 +164,7 @@ func (c *Client) classify(model string, err error) error {
 		case se.StatusCode == http.StatusBadRequest && strings.Contains(msg, "context length"):
 			return fmt.Errorf("%w: %s", embed.ErrInputTooLong, se.ErrorMessage)
 		}
-		return fmt.Errorf("ollama at %s answered %d: %s", c.Host(), se.StatusCode, strings.TrimSpace(se.ErrorMessage))
+		return &StatusError{Host: c.Host(), Code: se.StatusCode, Msg: strings.TrimSpace(se.ErrorMessage)}
 	}
 	var ne net.Error
 	var oe *net.OpError
@@ -237,7 +253,7 @@ func (c *Client) Pull(ctx context.Context, model string, progress func(status st
 func (c *Client) Chat(ctx context.Context, req llm.Request, onDelta func(string) error) (llm.Response, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	idle := time.AfterFunc(ChatIdleTimeout, func() { cancel(errChatIdle) })
+	idle := time.AfterFunc(ChatIdleTimeout, func() { cancel(ErrChatIdle) })
 	defer idle.Stop()
 
 	msgs := make([]api.Message, len(req.Messages))
@@ -278,15 +294,16 @@ func (c *Client) Chat(ctx context.Context, req llm.Request, onDelta func(string)
 	})
 	out.Content = b.String()
 	if err != nil {
-		if errors.Is(context.Cause(ctx), errChatIdle) {
-			return out, fmt.Errorf("ollama at %s stopped answering: %w", c.Host(), errChatIdle)
+		if errors.Is(context.Cause(ctx), ErrChatIdle) {
+			return out, fmt.Errorf("ollama at %s stopped answering: %w", c.Host(), ErrChatIdle)
 		}
 		return out, c.classify(req.Model, err)
 	}
 	return out, nil
 }
 
-var errChatIdle = errors.New("no answer within the idle timeout")
+// ErrChatIdle: the server stopped streaming an answer for ChatIdleTimeout.
+var ErrChatIdle = errors.New("no answer within the idle timeout")
 
 // Embedder is an embed.Embedder for one model on one server.
 type Embedder struct {

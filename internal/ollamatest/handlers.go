@@ -58,13 +58,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f, ok := s.takeFault(path); ok {
-		ct := "text/plain; charset=utf-8"
-		if strings.HasPrefix(strings.TrimSpace(f.body), "{") {
-			ct = "application/json; charset=utf-8"
-		}
-		w.Header().Set("Content-Type", ct)
-		w.WriteHeader(f.status)
-		io.WriteString(w, f.body)
+		writeRaw(w, f.status, f.body)
 		return
 	}
 
@@ -121,6 +115,17 @@ func (s *Server) takeFault(path string) (fault, bool) {
 		s.faults[path] = q
 	}
 	return f, true
+}
+
+// writeRaw answers status with body, as JSON when it looks like JSON.
+func writeRaw(w http.ResponseWriter, status int, body string) {
+	ct := "text/plain; charset=utf-8"
+	if strings.HasPrefix(strings.TrimSpace(body), "{") {
+		ct = "application/json; charset=utf-8"
+	}
+	w.Header().Set("Content-Type", ct)
+	w.WriteHeader(status)
+	io.WriteString(w, body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -337,10 +342,6 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.lastChat = req
 	s.chats++
-	replyFn := s.chatReply
-	if replyFn == nil {
-		replyFn = DefaultChatReply
-	}
 	delay := s.chunkDelay
 	s.mu.Unlock()
 
@@ -366,7 +367,16 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	reply := replyFn(req)
+	outcome := s.chatOutcome(req)
+	if !s.wait(r.Context(), outcome.Delay) {
+		s.abortIfClosed()
+		return
+	}
+	if outcome.Status != 0 && outcome.Status != http.StatusOK {
+		writeRaw(w, outcome.Status, outcome.Body)
+		return
+	}
+	reply := outcome.Reply
 	promptTokens := 0
 	for _, msg := range req.Messages {
 		promptTokens += CountTokens(msg.Content)

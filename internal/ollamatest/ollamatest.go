@@ -5,7 +5,8 @@
 // official client (github.com/ollama/ollama/api) can be pointed at it.
 //
 // Embeddings are deterministic feature hashes of the input's words (see
-// [Embed]), chat replies are scripted (see [Server.SetChatReply]), and faults
+// [Embed]), chat replies are scripted (see [Server.SetChatReply], or per
+// request [Server.SetChatHook] and [Server.AddChatRule]), and faults
 // can be injected per path: latency, failures and hangs. Counters let tests
 // assert what the server was asked.
 //
@@ -139,6 +140,8 @@ type Server struct {
 	pullable    map[string]Model      // by nameKey
 	seq         int
 	chatReply   func(api.ChatRequest) string
+	chatHook    func(api.ChatRequest) ChatOutcome
+	chatRules   []*chatRule
 	latency     time.Duration
 	chunkDelay  time.Duration
 	faults      map[string][]fault
