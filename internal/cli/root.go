@@ -7,6 +7,8 @@ package cli
 import (
 	"context"
 	"errors"
+	"os"
+	"runtime/pprof"
 	"runtime/debug"
 	"strings"
 
@@ -61,6 +63,12 @@ func (a *app) settings() (config.Settings, error) {
 // Main runs rag with args and returns the process exit code.
 func Main(ctx context.Context, args []string, s *iostreams.Streams, getenv func(string) string) (code int) {
 	a := &app{s: s, getenv: getenv}
+	if p := getenv("RAG_CPUPROFILE"); p != "" { // for performance work; see docs/design.md
+		if f, err := os.Create(p); err == nil {
+			pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
 	root := a.rootCmd()
 	root.SetArgs(args)
 	root.SetIn(s.In)

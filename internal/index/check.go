@@ -84,6 +84,10 @@ func Check(dir string) (*CheckReport, error) {
 	if orphanChunks > 0 {
 		bad("%d chunks belong to no file", orphanChunks)
 	}
+	if err := r.mapVectors(); err != nil {
+		bad("vector file: %v", err)
+		return rep, nil
+	}
 	if len(slots) > 0 && r.vecs == nil {
 		bad("%d chunks have vectors but the index has no vector file", len(slots))
 		return rep, nil

@@ -12,15 +12,10 @@ import (
 // reads them; slower, the same results.
 type mapping struct{ data []byte }
 
-func mapFile(path string, size int64) (*mapping, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
+func mapFile(f *os.File, size int64) (*mapping, error) {
 	data := make([]byte, size)
-	if _, err := io.ReadFull(f, data); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+	if _, err := f.ReadAt(data, 0); err != nil && err != io.EOF {
+		return nil, fmt.Errorf("read %s: %w", f.Name(), err)
 	}
 	return &mapping{data: data}, nil
 }

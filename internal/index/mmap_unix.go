@@ -12,12 +12,8 @@ import (
 // mapping is a read-only memory map of the first size bytes of a file.
 type mapping struct{ data []byte }
 
-func mapFile(path string, size int64) (*mapping, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
+func mapFile(f *os.File, size int64) (*mapping, error) {
+	path := f.Name()
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err

@@ -18,7 +18,8 @@ type Reader struct {
 	db   *sql.DB
 	tx   *sql.Tx
 	meta Meta
-	vecs *mapping // nil when the index has no vectors
+	vecFile *os.File // the snapshot's vector file; nil when it has no vectors
+	vecs    *mapping // its mapping, made on first use
 	dead map[int]bool
 }
 
@@ -62,6 +63,10 @@ func (r *Reader) release() {
 		r.vecs.close()
 		r.vecs = nil
 	}
+	if r.vecFile != nil {
+		r.vecFile.Close()
+		r.vecFile = nil
+	}
 }
 
 func (r *Reader) open() error {
@@ -101,15 +106,38 @@ func (r *Reader) open() error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read index: %w", err)
 	}
-	size := vecHeaderSize + int64(m.VecSlots)*recordSize(m.Dim)
-	mp, err := mapFile(vecPath(r.dir, m.VecGen), size)
+	// The vector file is opened now, so the snapshot holds the generation it
+	// names even if a compaction replaces it, and mapped on first use: a
+	// lexical search never touches it.
+	f, err := os.Open(vecPath(r.dir, m.VecGen))
 	if err != nil {
 		return fmt.Errorf("open vectors: %w", err)
 	}
-	r.vecs = mp
-	if err := checkVecHeader(mp.data, m.Dim); err != nil {
+	r.vecFile = f
+	size := vecHeaderSize + int64(m.VecSlots)*recordSize(m.Dim)
+	if fi, err := f.Stat(); err != nil {
+		return fmt.Errorf("open vectors: %w", err)
+	} else if fi.Size() < size {
+		return fmt.Errorf("open vectors: %s is shorter than the index says (%d < %d bytes): run rag check", f.Name(), fi.Size(), size)
+	}
+	return nil
+}
+
+// mapVectors maps the snapshot's vector records, once.
+func (r *Reader) mapVectors() error {
+	if r.vecs != nil || r.vecFile == nil {
+		return nil
+	}
+	size := vecHeaderSize + int64(r.meta.VecSlots)*recordSize(r.meta.Dim)
+	mp, err := mapFile(r.vecFile, size)
+	if err != nil {
 		return fmt.Errorf("open vectors: %w", err)
 	}
+	if err := checkVecHeader(mp.data, r.meta.Dim); err != nil {
+		mp.close()
+		return fmt.Errorf("open vectors: %w", err)
+	}
+	r.vecs = mp
 	return nil
 }
 
@@ -125,6 +153,9 @@ func (r *Reader) Close() error {
 	if r.vecs != nil {
 		errs = append(errs, r.vecs.close())
 	}
+	if r.vecFile != nil {
+		errs = append(errs, r.vecFile.Close())
+	}
 	errs = append(errs, r.db.Close())
 	return errors.Join(errs...)
 }
@@ -135,6 +166,9 @@ var littleEndian = func() bool { x := uint16(1); return *(*byte)(unsafe.Pointer(
 // On little-endian machines v points into the mapped file: it is valid until
 // Close and must not be changed.
 func (r *Reader) EachVector(fn func(id uint64, v []float32) error) error {
+	if err := r.mapVectors(); err != nil {
+		return err
+	}
 	if r.vecs == nil {
 		return nil
 	}
@@ -164,7 +198,7 @@ func (r *Reader) EachVector(fn func(id uint64, v []float32) error) error {
 
 // LiveVectors counts the vectors EachVector visits.
 func (r *Reader) LiveVectors() int {
-	if r.vecs == nil {
+	if r.vecFile == nil {
 		return 0
 	}
 	return r.meta.VecSlots - len(r.dead)

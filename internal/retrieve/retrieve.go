@@ -10,7 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 
@@ -259,33 +259,14 @@ func (s *Searcher) collection(ctx context.Context) (*chromem.Collection, error) 
 	if err != nil {
 		return nil, fmt.Errorf("create vector collection: %w", err)
 	}
-	// chromem-go checks each vector's length as it is added; spread that over
-	// every core. AddDocument is safe for concurrent use.
-	n := s.r.LiveVectors()
-	ids := make([]uint64, 0, n)
-	vecs := make([][]float32, 0, n)
-	if err := s.r.EachVector(func(id uint64, v []float32) error {
-		ids, vecs = append(ids, id), append(vecs, v)
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("load vectors: %w", err)
-	}
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(ids)/1024))
-	errs := make(chan error, workers)
-	for w := range workers {
-		go func() {
-			var err error
-			for i := w; i < len(ids) && err == nil; i += workers {
-				err = coll.AddDocument(ctx, chromem.Document{ID: strconv.FormatUint(ids[i], 10), Embedding: vecs[i]})
-			}
-			errs <- err
-		}()
-	}
-	for range workers {
-		if e := <-errs; e != nil && err == nil {
-			err = e
-		}
-	}
+	// Vectors point into the mapped file; chromem-go checks each one's length
+	// as it is added. The collection's map is sized as it grows; a pause of
+	// the garbage collector during the load saves it tracing 100k documents
+	// it could not free anyway.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	err = s.r.EachVector(func(id uint64, v []float32) error {
+		return coll.AddDocument(ctx, chromem.Document{ID: strconv.FormatUint(id, 10), Embedding: v})
+	})
 	if err != nil {
 		return nil, fmt.Errorf("load vectors: %w", err)
 	}
