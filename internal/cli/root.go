@@ -8,8 +8,8 @@ import (
 	"context"
 	"errors"
 	"os"
-	"runtime/pprof"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"

@@ -14,13 +14,13 @@ import (
 // Reader is a read-only snapshot of an index: everything it returns is as of
 // the moment it was opened, whatever an ingest commits meanwhile.
 type Reader struct {
-	dir  string
-	db   *sql.DB
-	tx   *sql.Tx
-	meta Meta
+	dir     string
+	db      *sql.DB
+	tx      *sql.Tx
+	meta    Meta
 	vecFile *os.File // the snapshot's vector file; nil when it has no vectors
 	vecs    *mapping // its mapping, made on first use
-	dead map[int]bool
+	dead    map[int]bool
 }
 
 // OpenReader opens the index in dir. It returns ErrNoIndex when there is none
