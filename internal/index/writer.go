@@ -297,8 +297,20 @@ func (w *Writer) commit(b *Batch) error {
 		return err
 	}
 	defer tx.Rollback()
+	// All removals first: a delete from the full-text table flushes its
+	// pending inserts, so interleaving them would flush once per file.
 	for _, p := range b.Deletes {
 		n, err := removeFile(tx, p)
+		if err != nil {
+			return err
+		}
+		meta.Pending -= n
+	}
+	for _, p := range b.Puts {
+		if _, known := w.files[p.File.Path]; !known {
+			continue // a new file has nothing to remove
+		}
+		n, err := removeFile(tx, p.File.Path)
 		if err != nil {
 			return err
 		}
@@ -315,11 +327,6 @@ func (w *Writer) commit(b *Batch) error {
 	}
 	defer insFTS.Close()
 	for _, p := range b.Puts {
-		n, err := removeFile(tx, p.File.Path)
-		if err != nil {
-			return err
-		}
-		meta.Pending -= n
 		for _, c := range p.Chunks {
 			var slot any
 			if s, ok := slotOf[c.ID]; ok {

@@ -295,6 +295,9 @@ func (r *run) run(ctx context.Context, roots []string) error {
 		}
 		for _, j := range window {
 			r.collect(j, batch)
+			// The batch holds what is stored now: let the job go, so memory
+			// stays one window deep however large the tree.
+			*j = job{entry: j.entry}
 		}
 		select {
 		case commits <- batch:
