@@ -82,7 +82,7 @@ func (a *app) runDeep(ctx context.Context, q string, o askOptions, d deepOptions
 	}
 	parallel := d.parallel
 	if parallel == 0 {
-		parallel = serverParallel(a.getenv("OLLAMA_NUM_PARALLEL"))
+		parallel = serverParallel(a.getenv("OLLAMA_NUM_PARALLEL"), deep.DefaultParallel)
 	}
 	mode, err := retrieve.ParseMode(o.mode)
 	if err != nil {
@@ -144,12 +144,12 @@ func (a *app) runDeep(ctx context.Context, q string, o askOptions, d deepOptions
 
 // serverParallel is how many requests the Ollama server serves at once, as
 // far as the client can tell: OLLAMA_NUM_PARALLEL when set (the server reads
-// the same variable, when it runs on this machine), else deep.DefaultParallel.
-func serverParallel(env string) int {
+// the same variable, when it runs on this machine), else def.
+func serverParallel(env string, def int) int {
 	if n, err := strconv.Atoi(strings.TrimSpace(env)); err == nil && n > 0 {
 		return n
 	}
-	return deep.DefaultParallel
+	return def
 }
 
 func deepSources(srcs []answer.Source) []DeepSource {

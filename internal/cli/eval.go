@@ -39,7 +39,7 @@ type EvalResult struct {
 }
 
 func (a *app) evalCmd() *cobra.Command {
-	o := evalOptions{ingest: ingestOptions{wait: 10 * time.Second, parallel: ingest.DefaultParallel, batch: ingest.DefaultBatchSize, maxSize: 64 << 20}}
+	o := evalOptions{ingest: ingestOptions{wait: 10 * time.Second, batch: ingest.DefaultBatchSize, maxSize: 64 << 20}}
 	c := &cobra.Command{
 		Use:   "eval [QUESTIONS.jsonl]",
 		Short: "Measure retrieval quality on a benchmark or on your own questions",
@@ -81,7 +81,7 @@ Lexical mode needs no Ollama. Tune on the train split; report the test split.`,
 	f.BoolVar(&o.perQuery, "per-query", false, "with --json, include every query's metrics")
 	f.BoolVar(&a.json, "json", false, "print the metrics as JSON on stdout")
 	f.IntVar(&o.ingest.chunkTokens, "chunk-tokens", 0, "chunk size for the throwaway index")
-	f.IntVar(&o.ingest.parallel, "parallel", ingest.DefaultParallel, "embedding requests in flight")
+	f.IntVar(&o.ingest.parallel, "parallel", 0, fmt.Sprintf("embedding requests in flight (default $OLLAMA_NUM_PARALLEL, else %d)", ingest.DefaultParallel))
 	return c
 }
 

@@ -62,7 +62,7 @@ code is 3. --json prints a summary object on stdout.`,
 	f := c.Flags()
 	f.BoolVar(&a.json, "json", false, "print a JSON summary on stdout")
 	f.DurationVar(&o.wait, "wait", 10*time.Second, "how long to wait for another ingest to finish before giving up (exit 5)")
-	f.IntVar(&o.parallel, "parallel", ingest.DefaultParallel, "embedding requests in flight (match the server's OLLAMA_NUM_PARALLEL)")
+	f.IntVar(&o.parallel, "parallel", 0, fmt.Sprintf("embedding requests in flight (default $OLLAMA_NUM_PARALLEL, else %d)", ingest.DefaultParallel))
 	f.IntVar(&o.batch, "batch-size", ingest.DefaultBatchSize, "chunks per embedding request")
 	f.IntVar(&o.chunkTokens, "chunk-tokens", 0, fmt.Sprintf("chunk size in estimated tokens, fixed per index (default %d, capped to the model's context)", config.DefaultChunkTokens))
 	f.StringSliceVar(&o.include, "include", nil, "gitignore-style patterns to index even if they look like secrets or are hidden (repeatable)")
@@ -73,8 +73,8 @@ code is 3. --json prints a summary object on stdout.`,
 }
 
 func (a *app) runIngest(ctx context.Context, roots []string, o ingestOptions) error {
-	if o.parallel < 1 || o.batch < 1 || o.chunkTokens < 0 {
-		return usagef("--parallel and --batch-size must be at least 1, --chunk-tokens positive")
+	if o.parallel < 0 || o.batch < 1 || o.chunkTokens < 0 {
+		return usagef("--batch-size must be at least 1, --parallel and --chunk-tokens not negative")
 	}
 	if err := checkPDF(o.pdf); err != nil {
 		return err
@@ -192,6 +192,9 @@ func (a *app) ingestOptions(roots []string, s config.Settings, client *ollama.Cl
 				p.Update("[%d/%d files] %d chunks embedded  %s", pr.FilesDone, pr.FilesTotal, pr.ChunksEmbedded, pr.Path)
 			}
 		},
+	}
+	if opts.Parallel == 0 {
+		opts.Parallel = serverParallel(a.getenv("OLLAMA_NUM_PARALLEL"), ingest.DefaultParallel)
 	}
 	opts.Walk.Include = o.include
 	opts.Walk.MaxFileSize = o.maxSize

@@ -14,7 +14,7 @@ import (
 )
 
 func (a *app) reindexCmd() *cobra.Command {
-	o := ingestOptions{parallel: ingest.DefaultParallel, batch: ingest.DefaultBatchSize, maxSize: 64 << 20}
+	o := ingestOptions{batch: ingest.DefaultBatchSize, maxSize: 64 << 20}
 	c := &cobra.Command{
 		Use:   "reindex",
 		Short: "Rebuild the index from its files, e.g. for another embedding model",
@@ -37,7 +37,7 @@ reports damage. Files deleted from disk are dropped.`,
 	f.BoolVar(&a.json, "json", false, "print the rebuild's ingest summary as JSON on stdout")
 	f.DurationVar(&o.wait, "wait", 10*time.Second, "how long to wait for a running ingest before giving up (exit 5)")
 	f.IntVar(&o.chunkTokens, "chunk-tokens", 0, "chunk size for the rebuilt index (default: the current one)")
-	f.IntVar(&o.parallel, "parallel", ingest.DefaultParallel, "embedding requests in flight")
+	f.IntVar(&o.parallel, "parallel", 0, fmt.Sprintf("embedding requests in flight (default $OLLAMA_NUM_PARALLEL, else %d)", ingest.DefaultParallel))
 	f.BoolVar(&o.pull, "pull", false, "pull the embedding model if Ollama does not have it")
 	return c
 }
