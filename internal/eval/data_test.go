@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"github.com/ragcli/rag/internal/shareddata"
 	"math"
 	"os"
 	"path/filepath"
@@ -9,28 +10,7 @@ import (
 
 // sharedData returns the folder of a shared benchmark collection, found
 // beside the module root (../shared/data from the root), or skips the test.
-func sharedData(t *testing.T, name string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("module root not found")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "data", name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared data %s not available: %v", name, err)
-	}
-	return p
-}
+func sharedData(t *testing.T, name string) string { return shareddata.Dir(t, name) }
 
 func countJudgments(q Qrels) (rows, relevant int) {
 	for _, docs := range q {

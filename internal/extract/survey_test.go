@@ -3,6 +3,7 @@ package extract
 import (
 	"context"
 	"errors"
+	"github.com/ragcli/rag/internal/shareddata"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -15,30 +16,8 @@ import (
 	"time"
 )
 
-// sharedPDFs returns ../shared/data/pdfs next to the module root, skipping
-// the test when it is absent.
-func sharedPDFs(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("module root not found")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data", "pdfs")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("shared data absent: %v", err)
-	}
-	return data
-}
+// sharedPDFs returns ../shared/data/pdfs, skipping the test when it is absent.
+func sharedPDFs(t *testing.T) string { return shareddata.Dir(t, "pdfs") }
 
 // TestPDFSurveySandboxed runs every PDF of the shared corpus through the
 // sandboxed extractor, GOMAXPROCS children at a time as ingest does, and

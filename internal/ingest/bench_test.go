@@ -2,7 +2,7 @@ package ingest_test
 
 import (
 	"context"
-	"os"
+	"github.com/ragcli/rag/internal/shareddata"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -14,24 +14,6 @@ import (
 	"github.com/ragcli/rag/internal/ollama"
 	"github.com/ragcli/rag/internal/ollamatest"
 )
-
-// sharedData finds ../shared/data/NAME beside the module, or skips.
-func sharedData(b *testing.B, name string) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		b.Fatal(err)
-	}
-	for ; dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-	}
-	p := filepath.Join(dir, "..", "shared", "data", name)
-	if _, err := os.Stat(p); err != nil {
-		b.Skipf("%s not found: the shared data sets are not here", p)
-	}
-	return p
-}
 
 func benchOptions(b *testing.B, srv *ollamatest.Server, root, idx string) ingest.Options {
 	c, err := ollama.New(srv.URL)
@@ -56,7 +38,7 @@ func benchOptions(b *testing.B, srv *ollamatest.Server, root, idx string) ingest
 //
 //	go test -run '^$' -bench IngestOtelDocs -benchtime 3x ./internal/ingest/
 func BenchmarkIngestOtelDocs(b *testing.B) {
-	root := sharedData(b, "otel-docs")
+	root := shareddata.Dir(b, "otel-docs")
 	srv := ollamatest.NewServer(ollamatest.Model{Name: "all-minilm", Embedding: true, Dim: 384, ContextLength: 512})
 	defer srv.Close()
 	var chunks int
@@ -81,7 +63,7 @@ func BenchmarkIngestOtelDocs(b *testing.B) {
 // BenchmarkNoopReingestOtelDocs measures a re-ingest of an unchanged tree:
 // no file is read, no embedding call is made.
 func BenchmarkNoopReingestOtelDocs(b *testing.B) {
-	root := sharedData(b, "otel-docs")
+	root := shareddata.Dir(b, "otel-docs")
 	srv := ollamatest.NewServer(ollamatest.Model{Name: "all-minilm", Embedding: true, Dim: 384, ContextLength: 512})
 	defer srv.Close()
 	idx := filepath.Join(b.TempDir(), "index")

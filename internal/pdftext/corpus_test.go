@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ragcli/rag/internal/shareddata"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,30 +18,8 @@ import (
 	"github.com/ledongthuc/pdf"
 )
 
-// pdfDataDir returns ../shared/data/pdfs next to the module root, skipping
-// the test when it is absent.
-func pdfDataDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("module root not found")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data", "pdfs")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("shared data absent: %v", err)
-	}
-	return data
-}
+// pdfDataDir returns ../shared/data/pdfs, skipping the test when it is absent.
+func pdfDataDir(t testing.TB) string { return shareddata.Dir(t, "pdfs") }
 
 var (
 	wordRE    = regexp.MustCompile(`\p{L}+`)
