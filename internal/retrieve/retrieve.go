@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"sort"
 	"strconv"
@@ -85,7 +86,9 @@ func Search(ctx context.Context, r *index.Reader, e embed.Embedder, query string
 type Searcher struct {
 	r    *index.Reader
 	e    embed.Embedder
-	coll *chromem.Collection
+	// shards are chromem-go collections over disjoint slices of the vectors,
+	// loaded and queried side by side: each has its own lock and map.
+	shards []*chromem.Collection
 }
 
 // NewSearcher returns a Searcher over r; e may be nil for lexical searches.
@@ -223,21 +226,26 @@ func (s *Searcher) vectorLeg(ctx context.Context, r *index.Reader, e embed.Embed
 	if len(q) != r.Meta().Dim {
 		return nil, fmt.Errorf("query vector has dimension %d, the index %d", len(q), r.Meta().Dim)
 	}
-	coll, err := s.collection(ctx)
+	shards, err := s.collections(ctx)
 	if err != nil {
 		return nil, err
 	}
-	res, err := coll.QueryEmbedding(ctx, q, min(k, coll.Count()), nil, nil)
-	if err != nil {
-		return nil, fmt.Errorf("query vectors: %w", err)
-	}
-	out := make([]hit, len(res))
-	for i, h := range res {
-		id, err := strconv.ParseUint(h.ID, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("vector id %q: %w", h.ID, err)
+	var out []hit
+	for _, coll := range shards {
+		if coll.Count() == 0 {
+			continue
 		}
-		out[i] = hit{id: id, score: float64(h.Similarity)}
+		res, err := coll.QueryEmbedding(ctx, q, min(k, coll.Count()), nil, nil)
+		if err != nil {
+			return nil, fmt.Errorf("query vectors: %w", err)
+		}
+		for _, h := range res {
+			id, err := strconv.ParseUint(h.ID, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("vector id %q: %w", h.ID, err)
+			}
+			out = append(out, hit{id: id, score: float64(h.Similarity)})
+		}
 	}
 	// chromem-go returns equal similarities in no fixed order.
 	sort.SliceStable(out, func(i, j int) bool {
@@ -246,30 +254,63 @@ func (s *Searcher) vectorLeg(ctx context.Context, r *index.Reader, e embed.Embed
 		}
 		return out[i].id < out[j].id
 	})
+	if len(out) > k {
+		out = out[:k]
+	}
 	return out, nil
 }
 
-// collection loads the snapshot's vectors into chromem-go, once. The vectors
-// are not copied: they point into the index's memory-mapped vector file.
-func (s *Searcher) collection(ctx context.Context) (*chromem.Collection, error) {
-	if s.coll != nil {
-		return s.coll, nil
+// minShard is the fewest vectors worth a shard (and a goroutine) of their own.
+const minShard = 4096
+
+// collections loads the snapshot's vectors into chromem-go, once, as one
+// collection per core over interleaved slices of the vectors, built in
+// parallel: chromem-go checks each vector's length and inserts it into its
+// map under the collection's lock, which would serialise a single collection.
+// The vectors are not copied: they point into the index's memory-mapped file.
+func (s *Searcher) collections(ctx context.Context) ([]*chromem.Collection, error) {
+	if s.shards != nil {
+		return s.shards, nil
 	}
-	coll, err := chromem.NewDB().CreateCollection("rag", nil, nil)
-	if err != nil {
-		return nil, fmt.Errorf("create vector collection: %w", err)
+	type vec struct {
+		id uint64
+		v  []float32
 	}
-	// Vectors point into the mapped file; chromem-go checks each one's length
-	// as it is added. The collection's map is sized as it grows; a pause of
-	// the garbage collector during the load saves it tracing 100k documents
-	// it could not free anyway.
+	all := make([]vec, 0, s.r.LiveVectors())
+	if err := s.r.EachVector(func(id uint64, v []float32) error {
+		all = append(all, vec{id, v})
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("load vectors: %w", err)
+	}
+	n := max(1, min(runtime.GOMAXPROCS(0), len(all)/minShard))
+	shards := make([]*chromem.Collection, n)
+	errs := make(chan error, n)
+	// 100k documents are garbage the collector cannot free while they load.
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	err = s.r.EachVector(func(id uint64, v []float32) error {
-		return coll.AddDocument(ctx, chromem.Document{ID: strconv.FormatUint(id, 10), Embedding: v})
-	})
+	for i := range shards {
+		coll, err := chromem.NewDB().CreateCollection(fmt.Sprintf("rag-%d", i), nil, nil)
+		if err != nil {
+			return nil, fmt.Errorf("create vector collection: %w", err)
+		}
+		shards[i] = coll
+		go func() {
+			var err error
+			for j := i; j < len(all) && err == nil; j += n {
+				err = coll.AddDocument(ctx, chromem.Document{ID: strconv.FormatUint(all[j].id, 10), Embedding: all[j].v})
+			}
+			errs <- err
+		}()
+	}
+	var err error
+	for range shards {
+		if e := <-errs; e != nil && err == nil {
+			err = e
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load vectors: %w", err)
 	}
-	s.coll = coll
-	return coll, nil
+	s.shards = shards
+	return shards, nil
 }
