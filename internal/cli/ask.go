@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/charmbracelet/glamour"
 	"github.com/mattn/go-runewidth"
 	"github.com/spf13/cobra"
 
@@ -108,7 +107,7 @@ func (a *app) runAsk(ctx context.Context, q string, o askOptions) error {
 			return err
 		}
 	}
-	res, _, err := a.retrieve(ctx, s, c, q, o.k, mode, o.pull)
+	res, err := a.retrieve(ctx, s, c, q, o.k, mode, o.pull)
 	if err != nil {
 		return err
 	}
@@ -156,14 +155,7 @@ func (a *app) runAsk(ctx context.Context, q string, o askOptions) error {
 // redrawMarkdown replaces the streamed raw text on the terminal with its
 // glamour rendering.
 func (a *app) redrawMarkdown(raw string) {
-	r, err := glamour.NewTermRenderer(glamour.WithAutoStyle(), glamour.WithWordWrap(min(a.s.Width, 100)))
-	if err != nil {
-		return
-	}
-	out, err := r.Render(raw)
-	if err != nil {
-		return
-	}
+	out := renderMarkdown(raw, a.s.Width)
 	rows := 0
 	for _, line := range strings.Split(raw, "\n") {
 		rows += max(1, (runewidth.StringWidth(line)+a.s.Width-1)/a.s.Width)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/charmbracelet/glamour"
@@ -15,8 +14,6 @@ import (
 	"github.com/ragcli/rag/internal/answer"
 	"github.com/ragcli/rag/internal/config"
 	"github.com/ragcli/rag/internal/deep"
-	"github.com/ragcli/rag/internal/embed"
-	"github.com/ragcli/rag/internal/index"
 	"github.com/ragcli/rag/internal/iostreams"
 	"github.com/ragcli/rag/internal/ollama"
 	"github.com/ragcli/rag/internal/retrieve"
@@ -88,7 +85,10 @@ func (a *app) runDeep(ctx context.Context, q string, o askOptions, d deepOptions
 	if err != nil {
 		return usageError{err}
 	}
-	srch, err := a.openDeepSearch(ctx, s, c, o.k, mode, o.pull)
+	if o.k < 1 {
+		return usagef("-k must be at least 1")
+	}
+	srch, err := a.openSearch(ctx, s, c, mode, o.pull)
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func (a *app) runDeep(ctx context.Context, q string, o askOptions, d deepOptions
 		MaxAgents:     d.maxAgents,
 		Parallel:      parallel,
 		WorkerTimeout: d.workerTimeout,
-		Retrieve:      srch.search,
+		Retrieve:      func(ctx context.Context, q string) ([]retrieve.Result, error) { return srch.search(ctx, q, o.k) },
 		OnEvent:       view.event,
 	}, q)
 	view.finish()
@@ -116,7 +116,7 @@ func (a *app) runDeep(ctx context.Context, q string, o askOptions, d deepOptions
 	if err != nil {
 		return err
 	}
-	srch.warn(a, s.Index)
+	srch.warn(a)
 	if res.FinalError != "" {
 		fmt.Fprintf(a.s.Err, "rag: warning: the final answer could not be written (%s); showing each part's answer\n", firstLine(res.FinalError))
 	}
@@ -173,76 +173,6 @@ func deepJSON(res *deep.Result, model string) DeepResult {
 	}
 	return out
 }
-
-// deepSearch is the retrieval every worker shares: one index snapshot and one
-// retrieve.Searcher, which is not safe for concurrent use, so searches take
-// turns. They are short next to the model calls they feed.
-type deepSearch struct {
-	r       *index.Reader
-	mu      sync.Mutex
-	s       *retrieve.Searcher
-	k       int
-	mode    retrieve.Mode
-	skipped error // why the vector leg was left out, once it was
-}
-
-// openDeepSearch opens the index the way a.retrieve does, once for all workers.
-func (a *app) openDeepSearch(ctx context.Context, s config.Settings, c *ollama.Client, k int, mode retrieve.Mode, pull bool) (*deepSearch, error) {
-	if k < 1 {
-		return nil, usagef("-k must be at least 1")
-	}
-	r, err := index.OpenReader(s.Index)
-	if err != nil {
-		return nil, fmt.Errorf("open index %s: %w", s.Index, err)
-	}
-	meta := r.Meta()
-	if s.EmbedExplicit && index.NormalizeModel(s.EmbedModel) != index.NormalizeModel(meta.EmbedModel) {
-		r.Close()
-		return nil, &index.ModelMismatchError{Dir: s.Index, Indexed: meta.EmbedModel, Requested: s.EmbedModel}
-	}
-	ds := &deepSearch{r: r, k: k, mode: mode}
-	var emb embed.Embedder
-	if mode != retrieve.Lexical && (r.LiveVectors() > 0 || meta.Pending > 0) {
-		_, err := a.showModel(ctx, c, meta.EmbedModel, pull)
-		switch {
-		case err == nil:
-			emb = &ollama.Embedder{Client: c, Name: meta.EmbedModel}
-		case mode == retrieve.Hybrid && errors.Is(err, embed.ErrUnavailable):
-			ds.mode, ds.skipped = retrieve.Lexical, err
-		default:
-			r.Close()
-			return nil, err
-		}
-	}
-	ds.s = retrieve.NewSearcher(r, emb)
-	return ds, nil
-}
-
-func (ds *deepSearch) search(ctx context.Context, q string) ([]retrieve.Result, error) {
-	ds.mu.Lock()
-	defer ds.mu.Unlock()
-	out, err := ds.s.Search(ctx, q, ds.k, ds.mode)
-	if err != nil {
-		return nil, err
-	}
-	if out.VectorSkipped != nil && ds.skipped == nil {
-		ds.skipped = out.VectorSkipped
-	}
-	return out.Results, nil
-}
-
-// warn says, after the run, what a.retrieve says before a plain answer.
-func (ds *deepSearch) warn(a *app, dir string) {
-	if p := ds.r.Meta().Pending; p > 0 && ds.mode != retrieve.Lexical && !a.quiet {
-		fmt.Fprintf(a.s.Err, "rag: warning: %d chunks are not embedded yet and are found by their words only; run rag ingest with Ollama up\n", p)
-	}
-	if ds.skipped != nil {
-		fmt.Fprintf(a.s.Err, "rag: warning: %s; results come from the lexical leg alone\n", firstLine(ds.skipped.Error()))
-		a.degraded = true
-	}
-}
-
-func (ds *deepSearch) close() { ds.r.Close() }
 
 // renderMarkdown renders text with glamour for the terminal, or returns it
 // as it is when that fails.

@@ -11,9 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ragcli/rag/internal/embed"
 	"github.com/ragcli/rag/internal/eval"
-	"github.com/ragcli/rag/internal/index"
 	"github.com/ragcli/rag/internal/ingest"
 	"github.com/ragcli/rag/internal/ollama"
 	"github.com/ragcli/rag/internal/retrieve"
@@ -151,23 +149,15 @@ func (a *app) runEval(ctx context.Context, keepIndex bool, questions string, o e
 			return fmt.Errorf("embed %s: %w", coll.Name, rep.EmbedErr)
 		}
 	}
-	r, err := index.OpenReader(s.Index)
+	c, err := a.client(s)
 	if err != nil {
-		return fmt.Errorf("open index %s: %w", s.Index, err)
+		return err
 	}
-	defer r.Close()
-	var emb embed.Embedder
-	if mode != retrieve.Lexical {
-		c, err := a.client(s)
-		if err != nil {
-			return err
-		}
-		if _, err := a.showModel(ctx, c, r.Meta().EmbedModel, false); err != nil {
-			return err
-		}
-		emb = &ollama.Embedder{Client: c, Name: r.Meta().EmbedModel}
+	ss, err := a.openSearch(ctx, s, c, mode, false)
+	if err != nil {
+		return err
 	}
-	searcher := retrieve.NewSearcher(r, emb)
+	defer ss.close()
 	runs := map[string]eval.Ranking{}
 	p := a.progress()
 	start := time.Now()
@@ -175,21 +165,22 @@ func (a *app) runEval(ctx context.Context, keepIndex bool, questions string, o e
 		p.Update("[%d/%d queries] %s", i+1, len(coll.Queries), q.Text)
 		// Several chunks of a document may rank; fetch enough chunks for 100
 		// distinct documents.
-		out, err := searcher.Search(ctx, q.Text, evalChunkDepth, mode)
+		results, err := ss.search(ctx, q.Text, evalChunkDepth)
 		if errors.Is(err, retrieve.ErrEmptyQuery) {
 			continue
 		}
 		if err != nil {
 			return fmt.Errorf("query %s: %w", q.ID, err)
 		}
-		paths := make([]string, len(out.Results))
-		for j, res := range out.Results {
+		paths := make([]string, len(results))
+		for j, res := range results {
 			paths[j] = res.Path
 		}
 		ranking := eval.DocRanking(paths, docOf)
 		runs[q.ID] = ranking[:min(len(ranking), 100)]
 	}
 	p.Done()
+	ss.warn(a)
 	m, per := eval.Score(runs, coll.Qrels)
 	if !a.quiet {
 		fmt.Fprintf(a.s.Err, "rag: %d queries in %.1fs (%.1f ms each)\n", len(coll.Queries), time.Since(start).Seconds(),
@@ -200,9 +191,12 @@ func (a *app) runEval(ctx context.Context, keepIndex bool, questions string, o e
 		if o.perQuery {
 			res.PerQuery = per
 		}
-		return a.writeJSON(res)
+		if err := a.writeJSON(res); err != nil {
+			return err
+		}
+		return a.degradedErr()
 	}
 	fmt.Fprintf(a.s.Out, "collection:  %s (%s mode, %d queries)\nnDCG@10:     %.4f\nRecall@10:   %.4f\nRecall@100:  %.4f\nMRR@10:      %.4f\n",
 		coll.Name, mode, m.Queries, m.NDCG10, m.Recall10, m.Recall100, m.MRR10)
-	return nil
+	return a.degradedErr()
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -89,50 +90,92 @@ func (a *app) readQuery(args []string) (string, error) {
 	return q, nil
 }
 
-// retrieve runs the one retrieval path shared by search, ask and eval.
-// Lexical mode needs no Ollama; hybrid mode falls back to the lexical leg
-// alone, with a warning and the partial exit code, when Ollama is unreachable.
-func (a *app) retrieve(ctx context.Context, s config.Settings, c *ollama.Client, query string, k int, mode retrieve.Mode, pull bool) ([]retrieve.Result, index.Meta, error) {
-	if k < 1 {
-		return nil, index.Meta{}, usagef("-k must be at least 1")
-	}
+// searchSession is one snapshot of the index with the retrieval legs a mode
+// can use: the one way a question reaches the index, for search, ask, ask
+// --deep and eval. Lexical mode needs no Ollama; hybrid mode falls back to
+// the lexical leg alone when Ollama is unreachable. It is safe for
+// concurrent use.
+type searchSession struct {
+	mu      sync.Mutex
+	r       *index.Reader
+	s       *retrieve.Searcher
+	mode    retrieve.Mode
+	skipped error // why the vector leg was left out
+}
+
+// openSearch opens a snapshot of the index for searching in mode.
+func (a *app) openSearch(ctx context.Context, s config.Settings, c *ollama.Client, mode retrieve.Mode, pull bool) (*searchSession, error) {
 	r, err := index.OpenReader(s.Index)
 	if err != nil {
-		return nil, index.Meta{}, fmt.Errorf("open index %s: %w", s.Index, err)
+		return nil, fmt.Errorf("open index %s: %w", s.Index, err)
 	}
-	defer r.Close()
 	meta := r.Meta()
 	if s.EmbedExplicit && index.NormalizeModel(s.EmbedModel) != index.NormalizeModel(meta.EmbedModel) {
-		return nil, meta, &index.ModelMismatchError{Dir: s.Index, Indexed: meta.EmbedModel, Requested: s.EmbedModel}
+		r.Close()
+		return nil, &index.ModelMismatchError{Dir: s.Index, Indexed: meta.EmbedModel, Requested: s.EmbedModel}
 	}
+	ss := &searchSession{r: r, mode: mode}
 	var emb embed.Embedder
-	var skipped error
 	if mode != retrieve.Lexical && (r.LiveVectors() > 0 || meta.Pending > 0) {
 		_, err := a.showModel(ctx, c, meta.EmbedModel, pull)
 		switch {
 		case err == nil:
 			emb = &ollama.Embedder{Client: c, Name: meta.EmbedModel}
 		case mode == retrieve.Hybrid && errors.Is(err, embed.ErrUnavailable):
-			mode, skipped = retrieve.Lexical, err
+			ss.mode, ss.skipped = retrieve.Lexical, err
 		default:
-			return nil, meta, err
+			r.Close()
+			return nil, err
 		}
 	}
-	out, err := retrieve.Search(ctx, r, emb, query, k, mode)
+	ss.s = retrieve.NewSearcher(r, emb)
+	return ss, nil
+}
+
+// search returns up to k results for q.
+func (ss *searchSession) search(ctx context.Context, q string, k int) ([]retrieve.Result, error) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	out, err := ss.s.Search(ctx, q, k, ss.mode)
 	if err != nil {
-		return nil, meta, err
+		return nil, err
 	}
-	if skipped != nil && out.VectorSkipped == nil {
-		out.VectorSkipped = skipped
+	if out.VectorSkipped != nil && ss.skipped == nil {
+		ss.skipped = out.VectorSkipped
 	}
-	if meta.Pending > 0 && mode != retrieve.Lexical && !a.quiet {
-		fmt.Fprintf(a.s.Err, "rag: warning: %d chunks are not embedded yet and are found by their words only; run rag ingest with Ollama up\n", meta.Pending)
+	return out.Results, nil
+}
+
+// warn tells the user what the results lack: chunks not embedded yet, or the
+// vector leg left out (which makes the command's exit code partial).
+func (ss *searchSession) warn(a *app) {
+	if p := ss.r.Meta().Pending; p > 0 && ss.mode != retrieve.Lexical && !a.quiet {
+		fmt.Fprintf(a.s.Err, "rag: warning: %d chunks are not embedded yet and are found by their words only; run rag ingest with Ollama up\n", p)
 	}
-	if out.VectorSkipped != nil {
-		fmt.Fprintf(a.s.Err, "rag: warning: %s; results come from the lexical leg alone\n", firstLine(out.VectorSkipped.Error()))
+	if ss.skipped != nil {
+		fmt.Fprintf(a.s.Err, "rag: warning: %s; results come from the lexical leg alone\n", firstLine(ss.skipped.Error()))
 		a.degraded = true
 	}
-	return out.Results, meta, nil
+}
+
+func (ss *searchSession) close() { ss.r.Close() }
+
+// retrieve is one search in a session of its own.
+func (a *app) retrieve(ctx context.Context, s config.Settings, c *ollama.Client, query string, k int, mode retrieve.Mode, pull bool) ([]retrieve.Result, error) {
+	if k < 1 {
+		return nil, usagef("-k must be at least 1")
+	}
+	ss, err := a.openSearch(ctx, s, c, mode, pull)
+	if err != nil {
+		return nil, err
+	}
+	defer ss.close()
+	res, err := ss.search(ctx, query, k)
+	if err != nil {
+		return nil, err
+	}
+	ss.warn(a)
+	return res, nil
 }
 
 func (a *app) runSearch(ctx context.Context, q string, o searchOptions) error {
@@ -148,7 +191,7 @@ func (a *app) runSearch(ctx context.Context, q string, o searchOptions) error {
 	if err != nil {
 		return usageError{err}
 	}
-	res, _, err := a.retrieve(ctx, s, c, q, o.k, mode, o.pull)
+	res, err := a.retrieve(ctx, s, c, q, o.k, mode, o.pull)
 	if err != nil {
 		return err
 	}

@@ -84,8 +84,8 @@ func Search(ctx context.Context, r *index.Reader, e embed.Embedder, query string
 // Searcher runs many searches over one index snapshot, loading the vectors
 // into chromem-go once.
 type Searcher struct {
-	r    *index.Reader
-	e    embed.Embedder
+	r *index.Reader
+	e embed.Embedder
 	// shards are chromem-go collections over disjoint slices of the vectors,
 	// loaded and queried side by side: each has its own lock and map.
 	shards []*chromem.Collection
