@@ -117,7 +117,12 @@ func (a *app) openSearch(ctx context.Context, s config.Settings, c *ollama.Clien
 	ss := &searchSession{r: r, mode: mode}
 	var emb embed.Embedder
 	if mode != retrieve.Lexical && (r.LiveVectors() > 0 || meta.Pending > 0) {
-		_, err := a.showModel(ctx, c, meta.EmbedModel, pull)
+		// The query's embedding call finds a missing model or a server that is
+		// down by itself; ask the server first only to pull a missing model.
+		var err error
+		if pull {
+			_, err = a.showModel(ctx, c, meta.EmbedModel, pull)
+		}
 		switch {
 		case err == nil:
 			emb = &ollama.Embedder{Client: c, Name: meta.EmbedModel}

@@ -212,23 +212,37 @@ func fuse(vec, lex []hit, mode Mode) []fusedHit {
 
 // vectorLeg ranks every stored vector against the query's embedding.
 func (s *Searcher) vectorLeg(ctx context.Context, r *index.Reader, e embed.Embedder, query string, k int) ([]hit, error) {
-	if r.LiveVectors() == 0 {
-		return nil, nil
+	if r.LiveVectors() == 0 && (r.Meta().Pending == 0 || e == nil) {
+		return nil, nil // nothing to rank; with chunks pending, a given embedder still tells whether the server is up
 	}
 	if e == nil {
 		return nil, fmt.Errorf("vector search: %w", embed.ErrUnavailable)
 	}
+	// Load the vectors while the server embeds the query.
+	type loaded struct {
+		shards []*chromem.Collection
+		err    error
+	}
+	ready := make(chan loaded, 1)
+	go func() {
+		shards, err := s.collections(ctx)
+		ready <- loaded{shards, err}
+	}()
 	vecs, err := e.Embed(ctx, []string{embed.PrefixesFor(e.Model()).Query + query})
+	l := <-ready
 	if err != nil {
 		return nil, fmt.Errorf("embed query: %w", err)
+	}
+	if l.err != nil {
+		return nil, l.err
+	}
+	shards := l.shards
+	if r.LiveVectors() == 0 {
+		return nil, nil // every chunk is still pending: the lexical leg has them
 	}
 	q := vecs[0]
 	if len(q) != r.Meta().Dim {
 		return nil, fmt.Errorf("query vector has dimension %d, the index %d", len(q), r.Meta().Dim)
-	}
-	shards, err := s.collections(ctx)
-	if err != nil {
-		return nil, err
 	}
 	var out []hit
 	for _, coll := range shards {
