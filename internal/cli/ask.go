@@ -160,8 +160,19 @@ func (a *app) redrawMarkdown(raw string) {
 	for _, line := range strings.Split(raw, "\n") {
 		rows += max(1, (runewidth.StringWidth(line)+a.s.Width-1)/a.s.Width)
 	}
+	if a.s.Height > 0 && rows >= a.s.Height {
+		// The answer scrolled past the top of the screen, where the cursor
+		// cannot go back: keep the plain text that is there.
+		fmt.Fprintln(a.s.Out)
+		return
+	}
 	// Move to the first row of the streamed text, clear to the end, redraw.
-	fmt.Fprintf(a.s.Out, "\r\x1b[%dA\x1b[J%s", rows-1, out)
+	// (CSI 0 A would still move one row up: only move when there is a row.)
+	up := ""
+	if rows > 1 {
+		up = fmt.Sprintf("\x1b[%dA", rows-1)
+	}
+	fmt.Fprintf(a.s.Out, "\r%s\x1b[J%s", up, out)
 }
 
 func (a *app) printSources(ans *answer.Answer) {

@@ -24,6 +24,7 @@ type Streams struct {
 
 	InTTY, OutTTY, ErrTTY bool
 	Width                 int // terminal width of Out, 80 when unknown
+	Height                int // terminal height of Out, 0 when unknown
 }
 
 // System returns the process's own streams, probing each for a terminal.
@@ -35,8 +36,8 @@ func System() *Streams {
 	s.OutTTY = !plain && term.IsTerminal(int(os.Stdout.Fd()))
 	s.ErrTTY = !plain && term.IsTerminal(int(os.Stderr.Fd()))
 	if s.OutTTY {
-		if w, _, err := term.GetSize(int(os.Stdout.Fd())); err == nil && w > 0 {
-			s.Width = w
+		if w, h, err := term.GetSize(int(os.Stdout.Fd())); err == nil && w > 0 {
+			s.Width, s.Height = w, h
 		}
 	}
 	return s
