@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ragcli/rag/internal/index"
+	"github.com/ragcli/rag/internal/ingest"
 	"github.com/ragcli/rag/internal/iostreams"
 	"github.com/ragcli/rag/internal/ollama"
 	"github.com/ragcli/rag/internal/retrieve"
@@ -100,6 +101,8 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitError, cmpStr(hint, fmt.Sprintf("drop --chunk-tokens to keep %d, or build a new index with --index NEWDIR", sm.Indexed))
 	case errors.As(err, &fe):
 		return ExitError, cmpStr(hint, "rebuild it: move the folder away and run rag ingest again")
+	case errors.Is(err, ingest.ErrNoSuchRoot):
+		return ExitUsage, cmpStr(hint, "check the path; rag ingest takes folders and files that exist")
 	case errors.Is(err, errUnhealthy):
 		return ExitDamaged, hint
 	case errors.Is(err, retrieve.ErrEmptyQuery):

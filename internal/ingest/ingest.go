@@ -37,6 +37,9 @@ const (
 	windowChunks     = 1024
 )
 
+// ErrNoSuchRoot: a path given to ingest does not exist.
+var ErrNoSuchRoot = errors.New("no such file or folder")
+
 // OpenEmbedder returns the embedder for model and the model's context length
 // in tokens (0 when unknown). It is called once the index has settled which
 // model it uses.
@@ -166,6 +169,9 @@ func resolveRoots(roots []string) ([]string, error) {
 			return nil, fmt.Errorf("resolve %s: %w", r, err)
 		}
 		real, err := filepath.EvalSymlinks(abs)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s", ErrNoSuchRoot, r)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", r, err)
 		}
