@@ -28,6 +28,18 @@ command that repairs it.`,
 				return err
 			}
 			rep, err := index.Check(s.Index)
+			var fe *index.FormatError
+			if err != nil && !errors.Is(err, index.ErrNoIndex) && !errors.As(err, &fe) {
+				// The database itself cannot be read: that is damage too.
+				rep = &index.CheckReport{Dir: s.Index, Problems: []string{"database: " + err.Error()}}
+				if a.json {
+					a.writeJSON(rep)
+				} else {
+					fmt.Fprintf(a.s.Out, "index:    %s\nproblem:  %s\n", rep.Dir, rep.Problems[0])
+				}
+				return withHint(fmt.Errorf("%w: its database cannot be read", errUnhealthy),
+					"move the index folder away and run rag ingest on your folders again")
+			}
 			if err != nil {
 				return fmt.Errorf("check index %s: %w", s.Index, err)
 			}

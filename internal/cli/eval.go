@@ -100,7 +100,7 @@ func (a *app) runEval(ctx context.Context, keepIndex bool, questions string, o e
 		}
 		docOf = eval.PathID
 	} else {
-		if _, err := os.Stat(filepath.Join(o.beir, "cran.all.1400")); err == nil {
+		if _, statErr := os.Stat(filepath.Join(o.beir, "cran.all.1400")); statErr == nil {
 			coll, err = eval.LoadCranfield(o.beir)
 		} else {
 			coll, err = eval.LoadBEIR(o.beir, o.split)

@@ -76,6 +76,7 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		mm  *index.ModelMismatchError
 		sm  *index.SettingsMismatchError
 		fe  *index.FormatError
+		de  *index.DamagedError
 	)
 	if errors.As(err, &he) {
 		hint = he.hint
@@ -103,6 +104,8 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitError, cmpStr(hint, "rebuild it: move the folder away and run rag ingest again")
 	case errors.Is(err, ingest.ErrNoSuchRoot):
 		return ExitUsage, cmpStr(hint, "check the path; rag ingest takes folders and files that exist")
+	case errors.As(err, &de):
+		return ExitDamaged, cmpStr(hint, "rebuild it from its files: rag reindex (rag check lists what is wrong)")
 	case errors.Is(err, errUnhealthy):
 		return ExitDamaged, hint
 	case errors.Is(err, retrieve.ErrEmptyQuery):

@@ -2,6 +2,7 @@ package index
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 )
@@ -85,7 +86,11 @@ func Check(dir string) (*CheckReport, error) {
 		bad("%d chunks belong to no file", orphanChunks)
 	}
 	if err := r.mapVectors(); err != nil {
-		bad("vector file: %v", err)
+		if de, ok := errors.AsType[*DamagedError](err); ok {
+			bad("%s", de.What)
+		} else {
+			bad("vector file: %v", err)
+		}
 		return rep, nil
 	}
 	if len(slots) > 0 && r.vecs == nil {

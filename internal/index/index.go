@@ -88,6 +88,15 @@ func (e *SettingsMismatchError) Error() string {
 	return fmt.Sprintf("index at %s was built with %d-token chunks, not %d", e.Dir, e.Indexed, e.Wanted)
 }
 
+// DamagedError reports a part of the index that cannot be read as it
+// should; rag reindex rebuilds it from the files it holds.
+type DamagedError struct {
+	Dir  string
+	What string
+}
+
+func (e *DamagedError) Error() string { return fmt.Sprintf("index at %s is damaged: %s", e.Dir, e.What) }
+
 // Meta describes an index as a whole.
 type Meta struct {
 	FormatVersion int       `json:"format_version"`

@@ -20,6 +20,8 @@ type Reader struct {
 	meta    Meta
 	vecFile *os.File // the snapshot's vector file; nil when it has no vectors
 	vecs    *mapping // its mapping, made on first use
+	vecErr  error    // why the vectors cannot be read, when they cannot
+	retried bool
 	dead    map[int]bool
 }
 
@@ -46,6 +48,7 @@ func OpenReader(dir string) (*Reader, error) {
 		// metadata and opening it: take a fresh snapshot and try again.
 		if errors.Is(err, fs.ErrNotExist) && attempt < 3 {
 			r.release()
+			r.retried = attempt >= 1
 			continue
 		}
 		r.Close()
@@ -110,21 +113,36 @@ func (r *Reader) open() error {
 	// names even if a compaction replaces it, and mapped on first use: a
 	// lexical search never touches it.
 	f, err := os.Open(vecPath(r.dir, m.VecGen))
+	if errors.Is(err, fs.ErrNotExist) && attemptRetry(r) {
+		return err // a compaction replaced it: OpenReader takes a new snapshot
+	}
 	if err != nil {
-		return fmt.Errorf("open vectors: %w", err)
+		// The chunks and their words are still readable: lexical search,
+		// rag check and rag reindex work; the vector leg reports this.
+		r.vecErr = &DamagedError{Dir: r.dir, What: fmt.Sprintf("vector file: %v", err)}
+		return nil
 	}
 	r.vecFile = f
 	size := vecHeaderSize + int64(m.VecSlots)*recordSize(m.Dim)
 	if fi, err := f.Stat(); err != nil {
 		return fmt.Errorf("open vectors: %w", err)
 	} else if fi.Size() < size {
-		return fmt.Errorf("open vectors: %s is shorter than the index says (%d < %d bytes): run rag check", f.Name(), fi.Size(), size)
+		f.Close()
+		r.vecFile = nil
+		r.vecErr = &DamagedError{Dir: r.dir, What: fmt.Sprintf("vector file %s is shorter than the index says (%d < %d bytes)", f.Name(), fi.Size(), size)}
 	}
 	return nil
 }
 
+// attemptRetry reports whether a missing vector file may be a compaction's
+// doing: the metadata names a generation newer than the first.
+func attemptRetry(r *Reader) bool { return r.meta.VecGen > 1 && !r.retried }
+
 // mapVectors maps the snapshot's vector records, once.
 func (r *Reader) mapVectors() error {
+	if r.vecErr != nil {
+		return r.vecErr
+	}
 	if r.vecs != nil || r.vecFile == nil {
 		return nil
 	}
@@ -198,7 +216,7 @@ func (r *Reader) EachVector(fn func(id uint64, v []float32) error) error {
 
 // LiveVectors counts the vectors EachVector visits.
 func (r *Reader) LiveVectors() int {
-	if r.vecFile == nil {
+	if r.vecFile == nil && r.vecErr == nil {
 		return 0
 	}
 	return r.meta.VecSlots - len(r.dead)

@@ -113,7 +113,8 @@ func (s *Searcher) Search(ctx context.Context, query string, k int, mode Mode) (
 	if mode != Lexical {
 		vec, err = s.vectorLeg(ctx, r, e, query, depth)
 		if err != nil {
-			if mode == Hybrid && errors.Is(err, embed.ErrUnavailable) {
+			var damaged *index.DamagedError
+			if mode == Hybrid && (errors.Is(err, embed.ErrUnavailable) || errors.Is(err, embed.ErrInputTooLong) || errors.As(err, &damaged)) {
 				out.VectorSkipped = err
 			} else {
 				return nil, err
