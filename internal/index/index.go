@@ -95,7 +95,9 @@ type DamagedError struct {
 	What string
 }
 
-func (e *DamagedError) Error() string { return fmt.Sprintf("index at %s is damaged: %s", e.Dir, e.What) }
+func (e *DamagedError) Error() string {
+	return fmt.Sprintf("index at %s is damaged: %s", e.Dir, e.What)
+}
 
 // Meta describes an index as a whole.
 type Meta struct {

@@ -823,7 +823,7 @@ func TestTornTail(t *testing.T) {
 	}
 }
 
-func TestShortVectorFileIsAnError(t *testing.T) {
+func TestShortVectorFileIsDamage(t *testing.T) {
 	dir := t.TempDir()
 	w := openW(t, dir)
 	commit(t, w, &Batch{Puts: []Put{put("a.md", 3, 1, true)}})
@@ -832,8 +832,18 @@ func TestShortVectorFileIsAnError(t *testing.T) {
 	if err := os.Truncate(vf, fileSize(t, vf)-10); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := OpenReader(dir); err == nil {
-		t.Error("OpenReader of an index whose vector file lost its end: no error")
+	// The words stay readable; the vectors say they are damaged.
+	r, err := OpenReader(dir)
+	if err != nil {
+		t.Fatalf("OpenReader of an index whose vector file lost its end: %v", err)
+	}
+	err = r.EachVector(func(uint64, []float32) error { return nil })
+	r.Close()
+	if _, ok := errors.AsType[*DamagedError](err); !ok {
+		t.Errorf("EachVector on a short vector file: %v, want a *DamagedError", err)
+	}
+	if rep, err := Check(dir); err != nil || rep.OK() {
+		t.Errorf("Check of a short vector file: %v, %+v; want a problem", err, rep)
 	}
 	if _, err := OpenWriter(context.Background(), dir, testSettings, 0); err == nil {
 		t.Error("OpenWriter of an index whose vector file lost its end: no error")
