@@ -15,6 +15,7 @@ import (
 
 func (a *app) reindexCmd() *cobra.Command {
 	o := ingestOptions{batch: ingest.DefaultBatchSize, maxSize: 64 << 20}
+	var force bool
 	c := &cobra.Command{
 		Use:   "reindex",
 		Short: "Rebuild the index from its files, e.g. for another embedding model",
@@ -30,7 +31,10 @@ reports damage. Files deleted from disk are dropped.`,
   rag reindex --chunk-tokens 384`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.runReindex(cmd.Context(), o)
+			if o.chunkTokens < 0 || o.parallel < 0 {
+				return usagef("--chunk-tokens and --parallel must not be negative")
+			}
+			return a.runReindex(cmd.Context(), o, force)
 		},
 	}
 	f := c.Flags()
@@ -39,13 +43,17 @@ reports damage. Files deleted from disk are dropped.`,
 	f.IntVar(&o.chunkTokens, "chunk-tokens", 0, "chunk size for the rebuilt index (default: the current one)")
 	f.IntVar(&o.parallel, "parallel", 0, fmt.Sprintf("embedding requests in flight (default $OLLAMA_NUM_PARALLEL, else %d)", ingest.DefaultParallel))
 	f.BoolVar(&o.pull, "pull", false, "pull the embedding model if Ollama does not have it")
+	f.BoolVar(&force, "force", false, "swap the rebuilt index in even if some files failed (their content is then lost)")
 	return c
 }
 
-func (a *app) runReindex(ctx context.Context, o ingestOptions) error {
+func (a *app) runReindex(ctx context.Context, o ingestOptions, force bool) error {
 	s, err := a.settings()
 	if err != nil {
 		return err
+	}
+	if _, err := os.Stat(index.DBPath(s.Index)); err != nil {
+		return fmt.Errorf("open index %s: %w", s.Index, index.ErrNoIndex)
 	}
 	unlock, err := index.Lock(ctx, s.Index, o.wait)
 	if err != nil {
@@ -83,6 +91,9 @@ func (a *app) runReindex(ctx context.Context, o ingestOptions) error {
 	if len(roots) == 0 {
 		return errors.New("none of the indexed files exists any more: nothing to rebuild from")
 	}
+	// Every file was indexed once: take them all again, secrets that were
+	// included explicitly too.
+	o.include = []string{"*"}
 	live := s.Index
 	s.Index = index.RebuildDir(live)
 	if err := os.RemoveAll(s.Index); err != nil {
@@ -104,6 +115,14 @@ func (a *app) runReindex(ctx context.Context, o ingestOptions) error {
 	if err != nil {
 		os.RemoveAll(s.Index)
 		return withHint(fmt.Errorf("rebuild stopped, the index is unchanged: %w", err), "fix the cause and run rag reindex again")
+	}
+	if rep.Failed > 0 && !force {
+		os.RemoveAll(s.Index)
+		if !a.json {
+			printIngestReport(a.s, rep, a.quiet)
+		}
+		return withHint(fmt.Errorf("%d files could not be read again; the index is unchanged", rep.Failed),
+			"fix or remove those files and run rag reindex again, or add --force to drop them")
 	}
 	if err := index.MarkRebuilt(live); err != nil {
 		return err

@@ -286,6 +286,9 @@ func ensureDir(dir string) error {
 
 func dbPath(dir string) string { return filepath.Join(dir, DBFile) }
 
+// DBPath is the database file of the index in dir.
+func DBPath(dir string) string { return dbPath(dir) }
+
 // Vector file layout: a 64-byte header, then records of 8 bytes of chunk id
 // (little-endian) and Dim float32 values (little-endian).
 const (
