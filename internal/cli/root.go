@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
@@ -56,6 +57,9 @@ func (a *app) settings() (config.Settings, error) {
 	s, err := config.Resolve(a.global, a.getenv)
 	if err != nil {
 		return s, withHint(err, "fix or remove the config file %s", config.File(a.getenv))
+	}
+	if abs, err := filepath.Abs(s.Index); err == nil {
+		s.Index = abs // reports name the index the same way from any folder
 	}
 	return s, nil
 }

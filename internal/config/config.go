@@ -114,6 +114,7 @@ func Resolve(flags Settings, getenv func(string) string) (Settings, error) {
 		}
 		s.Index = filepath.Join(d, "index")
 	}
+
 	s.ChunkTokens = flags.ChunkTokens
 	if s.ChunkTokens == 0 {
 		s.ChunkTokens = file.ChunkTokens // 0 still: the index's own, or DefaultChunkTokens

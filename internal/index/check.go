@@ -32,7 +32,7 @@ func Check(dir string) (*CheckReport, error) {
 		return nil, err
 	}
 	defer r.Close()
-	rep := &CheckReport{Dir: dir, FormatVersion: r.meta.FormatVersion}
+	rep := &CheckReport{Dir: dir, FormatVersion: r.meta.FormatVersion, Problems: []string{}}
 	bad := func(format string, args ...any) {
 		if len(rep.Problems) < 100 {
 			rep.Problems = append(rep.Problems, fmt.Sprintf(format, args...))

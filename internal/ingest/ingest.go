@@ -90,7 +90,7 @@ type Report struct {
 	// embedding server was unreachable; the next ingest embeds them.
 	ChunksPending int `json:"chunks_pending"`
 	// EmbedError says why embeddings are pending, "" when none are.
-	EmbedError string `json:"embed_error,omitempty"`
+	EmbedError string `json:"embed_error"`
 	// EmbedErr is the error behind EmbedError, for callers that branch on it.
 	EmbedErr     error         `json:"-"`
 	SkippedFiles []Problem     `json:"skipped_files"`
@@ -105,7 +105,7 @@ type Report struct {
 // everything committed before it.
 func Run(ctx context.Context, opts Options) (*Report, error) {
 	start := time.Now()
-	roots, err := resolveRoots(opts.Roots)
+	roots, missing, err := resolveRoots(opts.Roots)
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +114,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	defer w.Close()
+	if len(missing) > 0 && len(roots) == 0 && !anyUnder(w.Files(), missing) {
+		// Nothing to read and nothing indexed there: a mistyped path.
+		return nil, fmt.Errorf("%w: %s", ErrNoSuchRoot, opts.Roots[0])
+	}
 	meta := w.Meta()
 	emb, ctxLen, err := opts.Embedder(ctx, meta.EmbedModel)
 	var offline error
@@ -136,7 +140,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	r.opts.BatchSize = cmpOr(opts.BatchSize, DefaultBatchSize)
 	r.opts.Parallel = cmpOr(opts.Parallel, DefaultParallel)
-	err = r.run(ctx, roots)
+	for _, m := range missing {
+		r.rep.FailedFiles = append(r.rep.FailedFiles, Problem{Path: m, Reason: "no such file or folder (what the index held there is removed)"})
+	}
+	err = r.run(ctx, roots, missing)
 	r.rep.Duration = time.Since(start)
 	r.rep.Seconds = r.rep.Duration.Seconds()
 	r.rep.Skipped, r.rep.Failed = len(r.rep.SkippedFiles), len(r.rep.FailedFiles)
@@ -161,23 +168,33 @@ func sortProblems(p []Problem) {
 
 // resolveRoots makes each root absolute with symlinks resolved, as the walk
 // reports paths, and fails early on a root that does not exist.
-func resolveRoots(roots []string) ([]string, error) {
-	out := make([]string, 0, len(roots))
+func resolveRoots(roots []string) (found, missing []string, err error) {
 	for _, r := range roots {
 		abs, err := filepath.Abs(r)
 		if err != nil {
-			return nil, fmt.Errorf("resolve %s: %w", r, err)
+			return nil, nil, fmt.Errorf("resolve %s: %w", r, err)
 		}
 		real, err := filepath.EvalSymlinks(abs)
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%w: %s", ErrNoSuchRoot, r)
+			// Gone from disk: what the index holds under it leaves it.
+			missing = append(missing, abs)
+			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", r, err)
+			return nil, nil, fmt.Errorf("read %s: %w", r, err)
 		}
-		out = append(out, real)
+		found = append(found, real)
 	}
-	return out, nil
+	return found, missing, nil
+}
+
+func anyUnder(files map[string]index.File, roots []string) bool {
+	for p := range files {
+		if underAny(p, roots) {
+			return true
+		}
+	}
+	return false
 }
 
 type run struct {
@@ -216,7 +233,7 @@ type job struct {
 	terms   []string     // each chunk's analysed text, for the full-text index
 }
 
-func (r *run) run(ctx context.Context, roots []string) error {
+func (r *run) run(ctx context.Context, roots, missing []string) error {
 	redo, err := r.embedPending(ctx)
 	if err != nil {
 		return err
@@ -225,6 +242,7 @@ func (r *run) run(ctx context.Context, roots []string) error {
 	seen := map[string]bool{}
 	var jobs []*job
 	r.report(Progress{Phase: "scanning"})
+	var unreadable []string
 	wopts := r.opts.Walk
 	// A file the index has with the same size and mtime is not even opened.
 	wopts.Unchanged = func(path string, size int64, mtime time.Time) bool {
@@ -248,6 +266,13 @@ func (r *run) run(ctx context.Context, roots []string) error {
 		jobs = append(jobs, j)
 		return nil
 	}, func(s walk.Skip) {
+		if s.Reason == "permission denied" || strings.HasPrefix(s.Reason, "unreadable") {
+			// Not read this time is not deleted: keep what the index holds
+			// there, and say the run was partial.
+			unreadable = append(unreadable, s.Path)
+			r.rep.FailedFiles = append(r.rep.FailedFiles, Problem{Path: s.Path, Reason: s.Reason})
+			return
+		}
 		r.rep.SkippedFiles = append(r.rep.SkippedFiles, Problem{Path: s.Path, Reason: s.Reason})
 	})
 	if err != nil {
@@ -256,7 +281,7 @@ func (r *run) run(ctx context.Context, roots []string) error {
 	// Files the index holds under these roots that the walk no longer found.
 	var gone []string
 	for p := range files {
-		if !seen[p] && underAny(p, roots) {
+		if !seen[p] && (underAny(p, roots) || underAny(p, missing)) && !underAny(p, unreadable) {
 			gone = append(gone, p)
 		}
 	}
