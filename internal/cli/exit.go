@@ -132,7 +132,7 @@ func report(ctx context.Context, s *iostreams.Streams, err error, asJSON bool) i
 	if code == ExitInterrupted {
 		msg = "interrupted"
 	}
-	msg = firstLine(iostreams.Sanitize(msg))
+	msg = oneLine(iostreams.Sanitize(msg))
 	fmt.Fprintf(s.Err, "rag: error: %s\n", msg)
 	if hint != "" {
 		fmt.Fprintf(s.Err, "rag: hint: %s\n", hint)
@@ -143,6 +143,18 @@ func report(ctx context.Context, s *iostreams.Streams, err error, asJSON bool) i
 		fmt.Fprintf(s.Out, "%s\n", b)
 	}
 	return code
+}
+
+// oneLine folds a multi-line error (a YAML error lists its problems one per
+// line) into one line.
+func oneLine(s string) string {
+	var parts []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 func firstLine(s string) string {

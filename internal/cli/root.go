@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -92,7 +93,8 @@ func Main(ctx context.Context, args []string, s *iostreams.Streams, getenv func(
 	if !isUsage(err) {
 		return report(ctx, s, err, a.json)
 	}
-	return report(ctx, s, usageError{err}, a.json)
+	// Flag parsing may have stopped before reaching --json.
+	return report(ctx, s, usageError{err}, a.json || slices.Contains(args, "--json"))
 }
 
 func toString(v any) string {

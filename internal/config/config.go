@@ -5,7 +5,9 @@
 package config
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"fmt"
 	"io/fs"
 	"os"
@@ -87,7 +89,9 @@ func Resolve(flags Settings, getenv func(string) string) (Settings, error) {
 		case err != nil:
 			return Settings{}, fmt.Errorf("read config file: %w", err)
 		default:
-			if err := yaml.Unmarshal(raw, &file); err != nil {
+			dec := yaml.NewDecoder(bytes.NewReader(raw))
+			dec.KnownFields(true) // a misspelt key is an error, not silently ignored
+			if err := dec.Decode(&file); err != nil && !errors.Is(err, io.EOF) {
 				return Settings{}, fmt.Errorf("read config file %s: %w", p, err)
 			}
 		}

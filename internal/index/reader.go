@@ -31,6 +31,9 @@ func OpenReader(dir string) (*Reader, error) {
 	if err := Recover(dir); err != nil {
 		return nil, err
 	}
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return nil, fmt.Errorf("%s is a file, not an index folder", dir)
+	}
 	if _, err := os.Stat(dbPath(dir)); errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNoIndex
 	}

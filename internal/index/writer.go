@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -15,13 +16,14 @@ import (
 // Writer is the one process allowed to change an index. It holds the lock
 // file for its whole life.
 type Writer struct {
-	dir    string
-	unlock func()
-	db     *sql.DB // nil until the first commit of a new index
-	vec    *os.File
-	meta   Meta
-	files  map[string]File
-	nextID uint64
+	dir     string
+	unlock  func()
+	madeDir bool    // the folder was made for this writer
+	db      *sql.DB // nil until the first commit of a new index
+	vec     *os.File
+	meta    Meta
+	files   map[string]File
+	nextID  uint64
 }
 
 // Settings are what an ingest asks of the index; they must match what the index
@@ -45,11 +47,12 @@ func OpenWriter(ctx context.Context, dir string, s Settings, wait time.Duration)
 	if err := Recover(dir); err != nil {
 		return nil, err
 	}
+	_, statErr := os.Stat(dir)
 	unlock, err := Lock(ctx, dir, wait)
 	if err != nil {
 		return nil, err
 	}
-	w := &Writer{dir: dir, unlock: unlock, files: map[string]File{}, nextID: 1}
+	w := &Writer{dir: dir, unlock: unlock, madeDir: errors.Is(statErr, fs.ErrNotExist), files: map[string]File{}, nextID: 1}
 	if err := w.open(s); err != nil {
 		w.Close()
 		return nil, err
@@ -460,6 +463,11 @@ func (w *Writer) Close() error {
 		errs = append(errs, w.vec.Close())
 	}
 	w.unlock()
+	if w.madeDir && w.db == nil {
+		// Nothing was ever stored: leave no empty index folder behind.
+		os.Remove(filepath.Join(w.dir, LockFile))
+		os.Remove(w.dir)
+	}
 	return errors.Join(errs...)
 }
 
