@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/ragcli/rag/internal/config"
+	"github.com/ragcli/rag/internal/embed"
 	"github.com/ragcli/rag/internal/iostreams"
 	"github.com/ragcli/rag/internal/ollama"
 )
@@ -41,7 +42,12 @@ func (a *app) showModel(ctx context.Context, c *ollama.Client, model string, pul
 	})
 	p.Done()
 	if err != nil {
-		return info, fmt.Errorf("pull %s: %w", model, err)
+		if errors.Is(err, context.Canceled) || errors.Is(err, embed.ErrUnavailable) {
+			return info, err
+		}
+		// Still missing: exit as a missing model does, with what the server said.
+		return info, withHint(fmt.Errorf("pull %s: %s: %w", model, err, missing),
+			"check the model's name and tag (ollama list shows what the server has)")
 	}
 	return c.Show(ctx, model)
 }

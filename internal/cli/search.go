@@ -14,6 +14,7 @@ import (
 	"github.com/ragcli/rag/internal/embed"
 	"github.com/ragcli/rag/internal/index"
 	"github.com/ragcli/rag/internal/iostreams"
+	"github.com/ragcli/rag/internal/lexical"
 	"github.com/ragcli/rag/internal/ollama"
 	"github.com/ragcli/rag/internal/retrieve"
 )
@@ -216,7 +217,11 @@ func (a *app) runSearch(ctx context.Context, q string, o searchOptions) error {
 		return a.degradedErr()
 	}
 	if len(res) == 0 {
-		fmt.Fprintln(a.s.Err, "rag: no results (is the index empty? see: rag status)")
+		if mode == retrieve.Lexical && lexical.Query(q) == "" {
+			fmt.Fprintln(a.s.Err, "rag: no results: the query has only common words (stopwords); try more specific terms")
+		} else {
+			fmt.Fprintln(a.s.Err, "rag: no results (is the index empty? see: rag status)")
+		}
 		return nil
 	}
 	for i, r := range res {
