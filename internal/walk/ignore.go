@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
@@ -134,4 +135,61 @@ func prefixMatch(parts, rel []string) bool {
 		}
 	}
 	return true
+}
+
+// prefixed is an ignore pattern from a folder above the root being walked:
+// it matches paths relative to that folder, so the root's own path below it
+// is put in front of the path being matched.
+type prefixed struct {
+	prefix []string
+	p      gitignore.Pattern
+}
+
+func (p prefixed) Match(path []string, isDir bool) gitignore.MatchResult {
+	full := make([]string, 0, len(p.prefix)+len(path))
+	return p.p.Match(append(append(full, p.prefix...), path...), isDir)
+}
+
+// ancestorIgnores reads the ignore files of the folders above root, up to the
+// top of the git repository that holds it, as git and ripgrep apply them, so
+// that walking a subfolder leaves out what walking the whole repository does.
+// Outside a repository nothing above the root is read: a stray ~/.gitignore
+// must not hide a user's notes. Lowest priority (farthest folder) first.
+func ancestorIgnores(root string) []gitignore.Pattern {
+	if isRepo(root) {
+		return nil
+	}
+	var dirs []string // nearest first
+	for d := filepath.Dir(root); ; d = filepath.Dir(d) {
+		dirs = append(dirs, d)
+		if isRepo(d) {
+			break
+		}
+		if filepath.Dir(d) == d {
+			return nil // no repository above: read nothing
+		}
+	}
+	var ps []gitignore.Pattern
+	for i := len(dirs) - 1; i >= 0; i-- {
+		rel, err := filepath.Rel(dirs[i], root)
+		if err != nil {
+			continue
+		}
+		prefix := strings.Split(filepath.ToSlash(rel), "/")
+		for _, name := range ignoreFiles {
+			data, err := os.ReadFile(filepath.Join(dirs[i], name))
+			if err != nil {
+				continue
+			}
+			for _, p := range parseIgnore(data, nil) {
+				ps = append(ps, prefixed{prefix: prefix, p: p})
+			}
+		}
+	}
+	return ps
+}
+
+func isRepo(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, ".git"))
+	return err == nil
 }

@@ -74,7 +74,9 @@ type Skip struct {
 // overlapping roots is visited or reported once.
 //
 // A root is always walked, even when hidden or ignored; its own ignore files
-// apply below it, but none from above it. A root that is a symbolic link is
+// apply below it, and so do those of the folders above it up to the top of
+// the git repository holding it (none outside a repository), so walking a
+// subfolder leaves out what walking the repository does. A root that is a symbolic link is
 // resolved first, and a root that is a single file is still checked for
 // secrets, size and binary content.
 //
@@ -160,7 +162,7 @@ func (w *walker) walkRoot(root string) error {
 		}
 		return fmt.Errorf("stat root: %w", err)
 	}
-	w.root, w.rel, w.ignores = root, w.rel[:0], w.ignores[:0]
+	w.root, w.rel, w.ignores = root, w.rel[:0], append(w.ignores[:0], ancestorIgnores(root)...)
 	switch {
 	case info.IsDir():
 		return w.dir(root, secretAncestorRule(root), false)
