@@ -162,9 +162,10 @@ func (w *walker) walkRoot(root string) error {
 		}
 		return fmt.Errorf("stat root: %w", err)
 	}
-	w.root, w.rel, w.ignores = root, w.rel[:0], append(w.ignores[:0], ancestorIgnores(root)...)
+	w.root, w.rel, w.ignores = root, w.rel[:0], w.ignores[:0]
 	switch {
 	case info.IsDir():
+		w.ignores = append(w.ignores, ancestorIgnores(root)...)
 		return w.dir(root, secretAncestorRule(root), false)
 	case info.Mode().IsRegular():
 		name := filepath.Base(root)
