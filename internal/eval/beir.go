@@ -137,30 +137,25 @@ func parseRecord(line []byte) (beirRecord, error) {
 
 func readBEIRCorpus(path string) ([]Doc, error) {
 	var docs []Doc
-	seen := make(map[string]int)
-	err := eachLine(path, func(n int, line []byte) error {
-		if len(bytes.TrimSpace(line)) == 0 {
-			return nil
-		}
-		r, err := parseRecord(line)
-		if err != nil {
-			return err
-		}
-		id := string(*r.ID)
-		if prev, ok := seen[id]; ok {
-			return fmt.Errorf("duplicate doc id %q (first on line %d)", id, prev)
-		}
-		seen[id] = n
+	err := eachRecord(path, "doc", func(id string, r beirRecord) {
 		docs = append(docs, Doc{ID: id, Title: r.Title, Text: r.Text})
-		return nil
 	})
 	return docs, err
 }
 
 func readBEIRQueries(path string) ([]Query, error) {
 	var queries []Query
+	err := eachRecord(path, "query", func(id string, r beirRecord) {
+		queries = append(queries, Query{ID: id, Text: r.Text})
+	})
+	return queries, err
+}
+
+// eachRecord calls fn with every record of a BEIR JSON-lines file, refusing
+// a repeated id (kind names the records in that error).
+func eachRecord(path, kind string, fn func(id string, r beirRecord)) error {
 	seen := make(map[string]int)
-	err := eachLine(path, func(n int, line []byte) error {
+	return eachLine(path, func(n int, line []byte) error {
 		if len(bytes.TrimSpace(line)) == 0 {
 			return nil
 		}
@@ -170,13 +165,12 @@ func readBEIRQueries(path string) ([]Query, error) {
 		}
 		id := string(*r.ID)
 		if prev, ok := seen[id]; ok {
-			return fmt.Errorf("duplicate query id %q (first on line %d)", id, prev)
+			return fmt.Errorf("duplicate %s id %q (first on line %d)", kind, id, prev)
 		}
 		seen[id] = n
-		queries = append(queries, Query{ID: id, Text: r.Text})
+		fn(id, r)
 		return nil
 	})
-	return queries, err
 }
 
 // readBEIRQrels reads a qrels TSV file and also returns the line on which
