@@ -12,7 +12,6 @@ import (
 	"github.com/ragcli/rag/internal/answer"
 	"github.com/ragcli/rag/internal/deep"
 	"github.com/ragcli/rag/internal/iostreams"
-	"github.com/ragcli/rag/internal/retrieve"
 )
 
 type askOptions struct {
@@ -85,17 +84,9 @@ stdin ("-" or no argument in a pipe).
 
 func (a *app) runAsk(ctx context.Context, q string, o askOptions) error {
 	a.global.ChatModel = o.chatModel
-	s, err := a.settings()
+	s, c, mode, err := a.querySetup(o.mode)
 	if err != nil {
 		return err
-	}
-	c, err := a.client(s)
-	if err != nil {
-		return err
-	}
-	mode, err := retrieve.ParseMode(o.mode)
-	if err != nil {
-		return usageError{err}
 	}
 	// The chat model is checked first: without it there is no answer to give.
 	info, err := a.showModel(ctx, c, s.ChatModel, o.pull)

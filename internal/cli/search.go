@@ -184,18 +184,28 @@ func (a *app) retrieve(ctx context.Context, s config.Settings, c *ollama.Client,
 	return res, nil
 }
 
-func (a *app) runSearch(ctx context.Context, q string, o searchOptions) error {
+// querySetup resolves what every question needs: the settings, the Ollama
+// client and the retrieval mode.
+func (a *app) querySetup(modeName string) (config.Settings, *ollama.Client, retrieve.Mode, error) {
 	s, err := a.settings()
 	if err != nil {
-		return err
+		return s, nil, "", err
 	}
 	c, err := a.client(s)
 	if err != nil {
-		return err
+		return s, nil, "", err
 	}
-	mode, err := retrieve.ParseMode(o.mode)
+	mode, err := retrieve.ParseMode(modeName)
 	if err != nil {
-		return usageError{err}
+		return s, nil, "", usageError{err}
+	}
+	return s, c, mode, nil
+}
+
+func (a *app) runSearch(ctx context.Context, q string, o searchOptions) error {
+	s, c, mode, err := a.querySetup(o.mode)
+	if err != nil {
+		return err
 	}
 	res, err := a.retrieve(ctx, s, c, q, o.k, mode, o.pull)
 	if err != nil {
