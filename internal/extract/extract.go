@@ -92,6 +92,20 @@ func newError(kind error, reason string, cause error) error {
 	return &extractError{kind: kind, reason: reason, cause: cause}
 }
 
+// Known reports whether err is one of this package's errors, for which Reason
+// gives the precise reason (for others it can only say "read error").
+func Known(err error) bool {
+	if _, ok := errors.AsType[*extractError](err); ok {
+		return true
+	}
+	for _, e := range []error{ErrUnsupported, ErrBinary, ErrTooLarge, ErrNoText, ErrEncrypted, ErrMalformed, ErrCrashed} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
 // Reason returns a short lowercase human reason for an extraction error, such
 // as "encrypted pdf", "no text layer" or "decompression bomb". It returns ""
 // for a nil error.

@@ -465,25 +465,7 @@ func (r *run) embed(ctx context.Context, window []*job) error {
 			for i, p := range part {
 				texts[i] = r.docPrefix + p.j.chunks[p.i].EmbedText(p.j.title)
 			}
-			vecs, err := r.emb.Embed(ctx, texts)
-			if errors.Is(err, embed.ErrInputTooLong) {
-				// One input is too long; find it by embedding each alone.
-				vecs, err = make([][]float32, len(part)), nil
-				for i, t := range texts {
-					v, e := r.emb.Embed(ctx, []string{t})
-					if errors.Is(e, embed.ErrInputTooLong) {
-						mu.Lock()
-						part[i].j.tooLong[part[i].i] = true // re-split below
-						mu.Unlock()
-						continue
-					}
-					if e != nil {
-						err = e
-						break
-					}
-					vecs[i] = v[0]
-				}
-			}
+			vecs, err := r.embedBatch(ctx, texts)
 			if err != nil {
 				cancel(err)
 				return
@@ -491,6 +473,9 @@ func (r *run) embed(ctx context.Context, window []*job) error {
 			mu.Lock()
 			for i, p := range part {
 				p.j.vectors[p.i] = vecs[i]
+				if vecs[i] == nil {
+					p.j.tooLong[p.i] = true // re-split below
+				}
 			}
 			r.progress.ChunksEmbedded += len(part)
 			r.report(r.progress)
@@ -518,6 +503,28 @@ func (r *run) embed(ctx context.Context, window []*job) error {
 		}
 	}
 	return nil
+}
+
+// embedBatch embeds texts in one request. When the model refuses the batch
+// because an input is over its context, each text is embedded alone, and the
+// ones still refused are left nil for the caller to cut smaller.
+func (r *run) embedBatch(ctx context.Context, texts []string) ([][]float32, error) {
+	vecs, err := r.emb.Embed(ctx, texts)
+	if !errors.Is(err, embed.ErrInputTooLong) {
+		return vecs, err
+	}
+	vecs = make([][]float32, len(texts))
+	for i, t := range texts {
+		v, err := r.emb.Embed(ctx, []string{t})
+		if errors.Is(err, embed.ErrInputTooLong) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		vecs[i] = v[0]
+	}
+	return vecs, nil
 }
 
 // resplit replaces each chunk of j that has no vector with smaller pieces.
@@ -627,22 +634,12 @@ func (r *run) collect(j *job, b *index.Batch) {
 }
 
 func reason(err error) string {
-	if isExtractError(err) {
+	if extract.Known(err) {
 		if s := extract.Reason(err); s != "" {
 			return s
 		}
 	}
 	return err.Error()
-}
-
-func isExtractError(err error) bool {
-	for _, e := range []error{extract.ErrUnsupported, extract.ErrBinary, extract.ErrTooLarge, extract.ErrNoText,
-		extract.ErrEncrypted, extract.ErrMalformed, extract.ErrCrashed} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
 }
 
 // terms is the analysed text the full-text index keeps for a chunk: its
@@ -681,20 +678,10 @@ func (r *run) embedPending(ctx context.Context) (map[string]bool, error) {
 			for i, c := range part {
 				texts[i] = r.docPrefix + chunk.Chunk{Text: c.Text, Headings: c.Headings}.EmbedText(c.Title)
 			}
-			vecs, err := r.emb.Embed(ctx, texts)
-			if errors.Is(err, embed.ErrInputTooLong) {
-				vecs, err = make([][]float32, len(part)), nil
-				for i, t := range texts {
-					v, e := r.emb.Embed(ctx, []string{t})
-					if errors.Is(e, embed.ErrInputTooLong) {
-						redo[part[i].Path] = true
-						continue
-					}
-					if e != nil {
-						err = e
-						break
-					}
-					vecs[i] = v[0]
+			vecs, err := r.embedBatch(ctx, texts)
+			for i, v := range vecs {
+				if v == nil {
+					redo[part[i].Path] = true
 				}
 			}
 			if errors.Is(err, embed.ErrUnavailable) {

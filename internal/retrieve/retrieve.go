@@ -201,13 +201,7 @@ func fuse(vec, lex []hit, mode Mode) []fusedHit {
 	for i, f := range order {
 		out[i] = *f
 	}
-	// Ties go to the older chunk, so the same query always ranks the same way.
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].score != out[j].score {
-			return out[i].score > out[j].score
-		}
-		return out[i].id < out[j].id
-	})
+	sort.Slice(out, func(i, j int) bool { return ranksBefore(out[i].score, out[i].id, out[j].score, out[j].id) })
 	return out
 }
 
@@ -262,13 +256,7 @@ func (s *Searcher) vectorLeg(ctx context.Context, r *index.Reader, e embed.Embed
 			out = append(out, hit{id: id, score: float64(h.Similarity)})
 		}
 	}
-	// chromem-go returns equal similarities in no fixed order.
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].score != out[j].score {
-			return out[i].score > out[j].score
-		}
-		return out[i].id < out[j].id
-	})
+	sort.Slice(out, func(i, j int) bool { return ranksBefore(out[i].score, out[i].id, out[j].score, out[j].id) })
 	if len(out) > k {
 		out = out[:k]
 	}
@@ -328,4 +316,14 @@ func (s *Searcher) collections(ctx context.Context) ([]*chromem.Collection, erro
 	}
 	s.shards = shards
 	return shards, nil
+}
+
+// ranksBefore orders results by score, and ties by chunk id (the older chunk
+// first): chromem-go returns equal similarities in no fixed order, and the
+// same query must always rank the same way.
+func ranksBefore(scoreA float64, idA uint64, scoreB float64, idB uint64) bool {
+	if scoreA != scoreB {
+		return scoreA > scoreB
+	}
+	return idA < idB
 }
