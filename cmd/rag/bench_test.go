@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -13,74 +11,11 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/ragcli/rag/internal/index"
+	"github.com/ragcli/rag/internal/indexbench"
 	"github.com/ragcli/rag/internal/ollamatest"
 )
 
 var benchLarge = flag.Bool("bench.large", false, "also run the 1M-chunk benchmarks (about 1.6 GB of disk; or RAG_BENCH_LARGE=1)")
-
-const benchDim = 384
-
-func randomUnit(r *rand.Rand, dim int) []float32 {
-	v := make([]float32, dim)
-	var s float64
-	for i := range v {
-		x := r.NormFloat64()
-		v[i] = float32(x)
-		s += x * x
-	}
-	inv := 1 / math.Sqrt(s)
-	for i := range v {
-		v[i] = float32(float64(v[i]) * inv)
-	}
-	return v
-}
-
-// benchIndex returns an index of n chunks (files of 10, random unit vectors of
-// 384 dimensions, short texts, model all-minilm), built once with the index
-// writer and kept in os.TempDir()/rag-bench-N for later runs. internal/index's
-// benchmarks build and share the same folders.
-func benchIndex(b *testing.B, n int) string {
-	b.Helper()
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("rag-bench-%d", n))
-	if _, err := os.Stat(filepath.Join(dir, index.DBFile)); err == nil {
-		return dir
-	}
-	tmp, err := os.MkdirTemp(os.TempDir(), fmt.Sprintf("rag-bench-%d-building-", n))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer os.RemoveAll(tmp)
-	w, err := index.OpenWriter(context.Background(), tmp, index.Settings{EmbedModel: "all-minilm", DefaultChunkTokens: 256}, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	r := rand.New(rand.NewPCG(uint64(n), 2))
-	for f := 0; f < n/10; f += 500 { // 5,000 chunks a commit
-		batch := &index.Batch{}
-		for i := f; i < min(f+500, n/10); i++ {
-			p := index.Put{File: index.File{Path: fmt.Sprintf("/bench/doc-%07d.md", i), Size: 4096, ModTime: int64(i), Hash: fmt.Sprint(i)}}
-			for c := range 10 {
-				text := words(r, 12)
-				p.Chunks = append(p.Chunks, index.Chunk{Title: "doc", StartLine: 10*c + 1, EndLine: 10*c + 9, Text: text, Terms: text})
-				p.Vectors = append(p.Vectors, randomUnit(r, benchDim))
-			}
-			batch.Puts = append(batch.Puts, p)
-		}
-		if err := w.Commit(batch); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if _, err2 := os.Stat(filepath.Join(dir, index.DBFile)); err2 != nil {
-			b.Fatal(err)
-		}
-	}
-	return dir
-}
 
 func maxRSSMB(r result) float64 {
 	if ru, ok := r.state.SysUsage().(*syscall.Rusage); ok {
@@ -100,7 +35,7 @@ func BenchmarkSearchProcess(b *testing.B) {
 	srv := ollamatest.New(b, embedModel())
 	for _, n := range sizes {
 		b.Run(fmt.Sprintf("%dk", n/1000), func(b *testing.B) {
-			dir := benchIndex(b, n)
+			dir := indexbench.Dir(b, n)
 			home := b.TempDir()
 			env := ragEnv(b, home, dir, srv.URL)
 			args := []string{"search", "--json", "-k", "10", vocabulary[7] + " " + vocabulary[42]}
@@ -119,7 +54,7 @@ func BenchmarkSearchProcess(b *testing.B) {
 			for b.Loop() {
 				peak = max(peak, maxRSSMB(run()))
 			}
-			raw := float64(n) * float64(8+4*benchDim) / (1 << 20)
+			raw := float64(n) * float64(8+4*indexbench.Dim) / (1 << 20)
 			b.ReportMetric(peak, "peak-RSS-MB")
 			b.ReportMetric(raw, "vector-MB")
 		})
