@@ -311,7 +311,7 @@ func (r *run) run(ctx context.Context, roots, missing []string) error {
 		chunks := 0
 		for end < len(jobs) && end-start < windowFiles && chunks < windowChunks {
 			end++
-			chunks += int(jobs[end-1].entry.Size / 1024) // a rough guess; refined after extraction
+			chunks += int(jobs[end-1].entry.Size / 1024) // about one chunk a KiB, before extraction tells
 		}
 		window := jobs[start:end]
 		start = end
