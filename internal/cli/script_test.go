@@ -46,6 +46,7 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("..", "..", "testdata", "script"),
 		RequireExplicitExec: false,
+		Condition:           extraCondition,
 		Setup: func(env *testscript.Env) error {
 			srv := ollamatest.NewServer(
 				ollamatest.Model{Name: "all-minilm", Embedding: true, Dim: 384, ContextLength: 512},
@@ -61,7 +62,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("NO_COLOR", "")
 			return os.MkdirAll(home, 0o755)
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		Cmds: withExtraCmds(map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"ollama":    cmdOllama,
 			"jsonfield": cmdJSONField,
 			"filemode":  cmdFileMode,
@@ -69,7 +70,7 @@ func TestScripts(t *testing.T) {
 			"exits":     cmdExits,
 			"sleep":     cmdSleep,
 			"interrupt": cmdInterrupt,
-		},
+		}),
 	})
 }
 
