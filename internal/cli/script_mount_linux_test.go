@@ -10,8 +10,8 @@ import (
 )
 
 func init() {
-	extraCmds["mount"] = cmdMount
-	extraCmds["umount"] = cmdUmount
+	registerCmd("mount", cmdMount)
+	registerCmd("umount", cmdUmount)
 	extraConds["mount"] = canMount
 }
 

@@ -8,7 +8,7 @@ func init() {
 	none := func(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("mount is only driven on Linux: guard the script with [!mount] skip")
 	}
-	extraCmds["mount"] = none
-	extraCmds["umount"] = none
+	registerCmd("mount", none)
+	registerCmd("umount", none)
 	extraConds["mount"] = func() bool { return false }
 }
