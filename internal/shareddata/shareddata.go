@@ -12,8 +12,18 @@ import (
 
 // Dir returns ../shared/data/NAME beside the module root, or skips tb when it
 // is not there.
+//
+// RAG_SHARED_DATA, when set, names the data folder instead, for checkouts
+// (git worktrees) that do not sit beside it.
 func Dir(tb testing.TB, name string) string {
 	tb.Helper()
+	if root := os.Getenv("RAG_SHARED_DATA"); root != "" {
+		p := filepath.Join(root, name)
+		if _, err := os.Stat(p); err != nil {
+			tb.Skipf("shared data set %s is not here (%v)", name, err)
+		}
+		return p
+	}
 	dir, err := os.Getwd()
 	if err != nil {
 		tb.Fatal(err)
