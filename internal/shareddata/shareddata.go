@@ -11,10 +11,8 @@ import (
 )
 
 // Dir returns ../shared/data/NAME beside the module root, or skips tb when it
-// is not there.
-//
-// RAG_SHARED_DATA, when set, names the data folder instead, for checkouts
-// (git worktrees) that do not sit beside it.
+// is not there. RAG_SHARED_DATA names another data folder, for a checkout
+// that does not sit beside the data (a git worktree elsewhere).
 func Dir(tb testing.TB, name string) string {
 	tb.Helper()
 	if root := os.Getenv("RAG_SHARED_DATA"); root != "" {
