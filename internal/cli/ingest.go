@@ -136,6 +136,7 @@ func printIngestReport(s *iostreams.Streams, r *ingest.Report, quiet bool) {
 	if quiet {
 		return
 	}
+	list("read", r.ReadNotes) // read another way than the usual one
 	if len(r.SkippedFiles) <= 5 {
 		list("skipped", r.SkippedFiles)
 	} else {

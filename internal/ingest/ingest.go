@@ -97,6 +97,11 @@ type Report struct {
 	FailedFiles  []Problem     `json:"failed_files"`
 	Duration     time.Duration `json:"-"`
 	Seconds      float64       `json:"seconds"`
+
+	// ReadNotes lists the files indexed after being read another way than
+	// the usual one (extract.ReadNote): text decoded from an encoding other
+	// than UTF-8, a PDF repaired or read by pdftotext. Reason holds the note.
+	ReadNotes []Problem `json:"read_notes"`
 }
 
 // Run ingests opts.Roots into the index. A file that cannot be read or
@@ -135,7 +140,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	maxTokens -= chunk.EstimateTokens(embed.PrefixesFor(meta.EmbedModel).Document)
 	r := &run{
 		opts: opts, w: w, maxTokens: maxTokens, offline: offline,
-		rep: &Report{Index: opts.IndexDir, EmbedModel: meta.EmbedModel},
+		rep: &Report{Index: opts.IndexDir, EmbedModel: meta.EmbedModel, ReadNotes: []Problem{}},
 	}
 	if emb != nil {
 		r.emb = embed.For(emb) // applies the model's document prefix
@@ -154,6 +159,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	sortProblems(r.rep.SkippedFiles)
 	sortProblems(r.rep.FailedFiles)
+	sortProblems(r.rep.ReadNotes)
 	return r.rep, err
 }
 
@@ -225,6 +231,7 @@ type job struct {
 	// filled by prepare
 	hash    string
 	title   string
+	note    string // extract.ReadNote of the document, for Report.ReadNotes
 	chunks  []chunk.Chunk
 	same    bool  // content unchanged: only the record's size/mtime move
 	err     error // extraction failed: the file is reported
@@ -408,11 +415,11 @@ func (r *run) prepareOne(ctx context.Context, j *job) {
 	doc, err := extract.Bytes(ctx, j.entry.Path, data, r.opts.Extract)
 	if err != nil {
 		j.err = err
-		j.skip = errors.Is(err, extract.ErrUnsupported) || errors.Is(err, extract.ErrBinary) ||
-			errors.Is(err, extract.ErrNoText) || errors.Is(err, extract.ErrEncrypted) || errors.Is(err, extract.ErrTooLarge)
+		j.skip = extract.Skipped(err)
 		return
 	}
 	j.title = doc.Title
+	j.note = extract.ReadNote(doc)
 	j.chunks = chunk.Split(doc, chunk.Options{MaxTokens: r.maxTokens})
 	if len(j.chunks) == 0 {
 		j.skip, j.err = true, extract.ErrNoText
@@ -613,6 +620,9 @@ func (r *run) collect(j *job, b *index.Batch) {
 		b.Touches = append(b.Touches, rec)
 		r.rep.Unchanged++
 	default:
+		if j.note != "" {
+			r.rep.ReadNotes = append(r.rep.ReadNotes, Problem{Path: j.entry.Path, Reason: j.note})
+		}
 		stored := make([]index.Chunk, len(j.chunks))
 		for i, c := range j.chunks {
 			stored[i] = index.Chunk{Title: j.title, Headings: c.Headings, StartLine: c.StartLine, EndLine: c.EndLine, Page: c.Page, Text: c.Text,
