@@ -24,6 +24,7 @@ import (
 
 	"github.com/ragcli/rag/internal/embed"
 	"github.com/ragcli/rag/internal/llm"
+	"github.com/ragcli/rag/internal/provider"
 )
 
 // Deadlines for calls. A dial that does not connect within DialTimeout means the
@@ -61,6 +62,10 @@ type ModelMissingError struct {
 func (e *ModelMissingError) Error() string {
 	return fmt.Sprintf("model %q not found on %s", e.Model, e.Host)
 }
+
+// Is makes a ModelMissingError a provider.ErrModelMissing, as every
+// provider's is.
+func (e *ModelMissingError) Is(target error) bool { return target == provider.ErrModelMissing }
 
 // StatusError is an error answer from the server that rag has no more
 // specific error for, such as a 500. Callers can tell transient from
@@ -155,6 +160,10 @@ func (c *Client) classify(model string, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
+	var ae api.AuthorizationError
+	if errors.As(err, &ae) {
+		return &provider.AuthError{Host: c.Host(), Status: ae.StatusCode}
+	}
 	var se api.StatusError
 	if errors.As(err, &se) {
 		msg := strings.ToLower(se.ErrorMessage)
@@ -163,6 +172,9 @@ func (c *Client) classify(model string, err error) error {
 			return &ModelMissingError{Model: model, Host: c.Host()}
 		case se.StatusCode == http.StatusBadRequest && strings.Contains(msg, "context length"):
 			return fmt.Errorf("%w: %s", embed.ErrInputTooLong, se.ErrorMessage)
+		case se.StatusCode == http.StatusUnauthorized || se.StatusCode == http.StatusForbidden:
+			// A proxy in front of Ollama that wants credentials.
+			return &provider.AuthError{Host: c.Host(), Status: se.StatusCode, Msg: strings.TrimSpace(se.ErrorMessage)}
 		}
 		return &StatusError{Host: c.Host(), Code: se.StatusCode, Msg: strings.TrimSpace(se.ErrorMessage)}
 	}
@@ -276,6 +288,7 @@ func (c *Client) Chat(ctx context.Context, req llm.Request, onDelta func(string)
 	}
 	var out llm.Response
 	var b strings.Builder
+	done := false
 	err := c.api.Chat(ctx, ar, func(r api.ChatResponse) error {
 		idle.Reset(ChatIdleTimeout)
 		if r.Message.Content != "" {
@@ -287,12 +300,22 @@ func (c *Client) Chat(ctx context.Context, req llm.Request, onDelta func(string)
 			}
 		}
 		if r.Done {
+			done = true
 			out.PromptTokens = r.PromptEvalCount
 			out.OutputTokens = r.EvalCount
 		}
 		return nil
 	})
 	out.Content = b.String()
+	if err == nil && !done {
+		// The official client ends a stream cut short (a cancellation, a
+		// dropped connection) without an error: never pass off part of an
+		// answer as the whole.
+		err = context.Cause(ctx)
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+	}
 	if err != nil {
 		if errors.Is(context.Cause(ctx), ErrChatIdle) {
 			return out, fmt.Errorf("ollama at %s stopped answering: %w", c.Host(), ErrChatIdle)
