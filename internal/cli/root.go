@@ -40,17 +40,6 @@ type app struct {
 	global config.Settings // flags shared by all commands
 	json   bool            // the running command's --json
 	quiet  bool            // --quiet: no progress or summaries on stderr
-	// degraded is set when a command did its job only in part (hybrid search
-	// without its vector leg); it then exits with the partial code.
-	degraded bool
-}
-
-// degradedErr is the partial-success error for a degraded run, nil otherwise.
-func (a *app) degradedErr() error {
-	if a.degraded {
-		return partialError{}
-	}
-	return nil
 }
 
 // settings resolves the global flags against the environment and config file.

@@ -135,6 +135,17 @@ type Chunk struct {
 	Terms string
 }
 
+// CheckModel is the one rule for embedding models: an index answers only to
+// the model it was built with ("name" and "name:latest" being one model). It
+// returns a *ModelMismatchError for another one; an empty requested model
+// asks for none in particular.
+func (m Meta) CheckModel(dir, requested string) error {
+	if requested == "" || NormalizeModel(m.EmbedModel) == NormalizeModel(requested) {
+		return nil
+	}
+	return &ModelMismatchError{Dir: dir, Indexed: m.EmbedModel, Requested: requested}
+}
+
 // NormalizeModel makes "name" and "name:latest" the same model, as Ollama does.
 func NormalizeModel(name string) string {
 	name = strings.ToLower(strings.TrimSpace(name))

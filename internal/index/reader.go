@@ -162,6 +162,9 @@ func (r *Reader) mapVectors() error {
 	return nil
 }
 
+// Dir is the index folder the snapshot was opened from.
+func (r *Reader) Dir() string { return r.dir }
+
 // Meta returns the index's metadata.
 func (r *Reader) Meta() Meta { return r.meta }
 
@@ -187,6 +190,17 @@ var littleEndian = func() bool { x := uint16(1); return *(*byte)(unsafe.Pointer(
 // On little-endian machines v points into the mapped file: it is valid until
 // Close and must not be changed.
 func (r *Reader) EachVector(fn func(id uint64, v []float32) error) error {
+	return r.EachVectorIn(0, r.meta.VecSlots, fn)
+}
+
+// Slots is the number of vector records in the snapshot, dead ones included:
+// the bound of EachVectorIn's slot range.
+func (r *Reader) Slots() int { return r.meta.VecSlots }
+
+// EachVectorIn is EachVector over the records in slots [from, to) only, so
+// that callers can load disjoint ranges side by side. It is safe to call from
+// several goroutines at once after one call has returned (which maps the file).
+func (r *Reader) EachVectorIn(from, to int, fn func(id uint64, v []float32) error) error {
 	if err := r.mapVectors(); err != nil {
 		return err
 	}
@@ -195,7 +209,7 @@ func (r *Reader) EachVector(fn func(id uint64, v []float32) error) error {
 	}
 	dim, size := r.meta.Dim, recordSize(r.meta.Dim)
 	data := r.vecs.data
-	for s := 0; s < r.meta.VecSlots; s++ {
+	for s := max(0, from); s < min(to, r.meta.VecSlots); s++ {
 		if r.dead[s] {
 			continue
 		}
@@ -266,6 +280,26 @@ func (r *Reader) Chunks(ids []uint64) ([]Chunk, error) {
 		out[i] = cs[0]
 	}
 	return out, nil
+}
+
+// EachChunkPath calls fn with every chunk's id and file path.
+func (r *Reader) EachChunkPath(fn func(id uint64, path string) error) error {
+	rows, err := r.tx.Query(`SELECT id, path FROM chunks`)
+	if err != nil {
+		return fmt.Errorf("read chunk paths: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id uint64
+		var path string
+		if err := rows.Scan(&id, &path); err != nil {
+			return fmt.Errorf("read chunk paths: %w", err)
+		}
+		if err := fn(id, path); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // Hit is one full-text match.

@@ -91,8 +91,8 @@ func (w *Writer) open(s Settings) error {
 	if !s.EmbedExplicit {
 		model = m.EmbedModel
 	}
-	if NormalizeModel(m.EmbedModel) != NormalizeModel(model) {
-		return &ModelMismatchError{Dir: w.dir, Indexed: m.EmbedModel, Requested: model}
+	if err := m.CheckModel(w.dir, model); err != nil {
+		return err
 	}
 	if s.ChunkTokens != 0 && m.ChunkTokens != s.ChunkTokens {
 		return &SettingsMismatchError{Dir: w.dir, Indexed: m.ChunkTokens, Wanted: s.ChunkTokens}
