@@ -15,7 +15,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/ollama/ollama/api"
 
-	"github.com/ragcli/rag/internal/index"
+	"github.com/ragcli/rag/internal/embed"
 	"github.com/ragcli/rag/internal/llm"
 	"github.com/ragcli/rag/internal/ollama"
 	"github.com/ragcli/rag/internal/ollamatest"
@@ -107,11 +107,13 @@ func TestToolsList(t *testing.T) {
 func TestSearchSameAsCLI(t *testing.T) {
 	f := newFixture(t)
 	cs := connect(t, f.svc, nil)
-	r, err := index.OpenReader(f.index)
+	// The session the CLI's search opens (cli.openSession).
+	sess, err := retrieve.Open(t.Context(), f.index, retrieve.Options{Mode: retrieve.Hybrid,
+		Embedder: func(model string) embed.Embedder { return &ollama.Embedder{Client: f.c, Name: model} }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	defer sess.Close()
 	for _, tc := range []struct {
 		query string
 		k     int
@@ -126,7 +128,7 @@ func TestSearchSameAsCLI(t *testing.T) {
 			if msg := call(t, cs, "search", map[string]any{"query": tc.query, "k": tc.k, "mode": tc.mode}, &got); msg != "" {
 				t.Fatalf("tool error: %s", msg)
 			}
-			want, err := retrieve.Search(t.Context(), r, &ollama.Embedder{Client: f.c, Name: "all-minilm"}, tc.query, tc.k, retrieve.Mode(tc.mode))
+			want, err := sess.Search(t.Context(), retrieve.Query{Text: tc.query, K: tc.k, Mode: retrieve.Mode(tc.mode)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -276,7 +278,7 @@ func TestBadArguments(t *testing.T) {
 		{"search", map[string]any{"query": "key", "k": 500}, "k"},
 		{"search", map[string]any{"query": "key", "k": "five"}, "k"},
 		{"search", map[string]any{"query": "key", "mode": "fuzzy"}, "mode"},
-		{"search", map[string]any{"query": "key", "path": "[unclosed"}, "glob"},
+		{"search", map[string]any{"query": "key", "path": "[unclosed"}, "path filter"},
 		{"search", map[string]any{"query": strings.Repeat("x", 5000)}, "at most"},
 		{"ask", map[string]any{"question": "q", "k": 0.5}, "k"},
 		{"get", map[string]any{"start_line": 3}, "either id"},

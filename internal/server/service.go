@@ -126,14 +126,15 @@ func (s *Service) Refresh() {
 	cur := s.cur
 	s.mu.RUnlock()
 	sig := signature(s.cfg.IndexDir)
-	if cur != nil && sig == cur.sig {
+	stale := cur != nil && cur.ss.Skipped() != nil && time.Since(cur.opened) > retryVector
+	if cur != nil && sig == cur.sig && !stale {
 		return
 	}
 	next, err := s.open()
 	if err != nil {
 		return // keep serving the state there is; the next tick tries again
 	}
-	if cur != nil && next.meta == cur.meta {
+	if cur != nil && next.meta == cur.meta && !stale {
 		cur.sig = next.sig // a checkpoint or a touch: same committed state
 		next.release()
 		return
@@ -148,29 +149,31 @@ func (s *Service) Refresh() {
 
 // snapshot is one committed state of the index and the searcher over it.
 type snapshot struct {
-	r    *index.Reader
-	meta index.Meta
-	sig  string
-	ss   searcher
-	refs sync.WaitGroup
+	r      *index.Reader
+	meta   index.Meta
+	sig    string
+	ss     searcher
+	opened time.Time
+	refs   sync.WaitGroup
 }
 
+// retryVector is how long a snapshot whose vector leg was left out (the
+// embedding server down) serves before a fresh one tries the server again.
+const retryVector = 30 * time.Second
+
 func (s *Service) open() (*snapshot, error) {
-	sig := signature(s.cfg.IndexDir)
-	r, err := index.OpenReader(s.cfg.IndexDir)
+	snap, err := s.openSnapshot(context.Background())
 	if err != nil {
 		return nil, err
 	}
-	var emb embed.Embedder
-	if s.cfg.Embedder != nil && r.Meta().EmbedModel != "" {
-		emb = s.cfg.Embedder(r.Meta().EmbedModel)
-	}
-	return &snapshot{r: r, meta: r.Meta(), sig: sig, ss: newSearcher(r, emb)}, nil
+	snap.opened = time.Now()
+	return snap, nil
 }
 
 // release closes the snapshot once the requests holding it are done.
 func (sn *snapshot) release() {
 	sn.refs.Wait()
+	sn.ss.Close()
 	sn.r.Close()
 }
 
@@ -193,7 +196,7 @@ type SearchRequest struct {
 	Query string `json:"query" jsonschema:"what to look for: words, an identifier or a question in natural language"`
 	K     int    `json:"k,omitempty" jsonschema:"how many passages to return, best first (1 to 50; default 5)"`
 	Mode  string `json:"mode,omitempty" jsonschema:"hybrid (default: words and meaning fused), vector (meaning only) or lexical (exact words only; works without the embedding model)"`
-	Path  string `json:"path,omitempty" jsonschema:"only search files whose absolute path starts with this prefix (e.g. /home/me/notes/) or matches this glob (e.g. *.md or /home/me/notes/*/todo.md)"`
+	Path  string `json:"path,omitempty" jsonschema:"only search this file or the files below this folder (an absolute path, e.g. /home/me/notes), or the files matching this glob (*.md matches file names; /home/me/notes/**/todo.md whole paths)"`
 }
 
 // Passage is one search result. Its fields are those of rag search --json,
@@ -247,8 +250,8 @@ func (req *SearchRequest) check() (retrieve.Mode, error) {
 	if err != nil {
 		return "", &UsageError{err.Error()}
 	}
-	if _, err := newPathFilter(req.Path); err != nil {
-		return "", err
+	if _, err := retrieve.MatchPath([]string{req.Path}, ""); err != nil {
+		return "", &UsageError{err.Error()}
 	}
 	return mode, nil
 }
@@ -281,13 +284,17 @@ func passage(c index.Chunk, score float64) Passage {
 
 // search is the snapshot's search with what it lacks said in words.
 func (sn *snapshot) search(ctx context.Context, q string, k int, mode retrieve.Mode, path string) ([]retrieve.Result, []string, bool, error) {
-	out, err := sn.ss.Search(ctx, q, k, mode, path)
+	rq := retrieve.Query{Text: q, K: k, Mode: mode}
+	if path != "" {
+		rq.Paths = []string{path}
+	}
+	out, err := sn.ss.Search(ctx, rq)
 	if err != nil {
 		return nil, nil, false, err
 	}
 	var warnings []string
-	if p := sn.meta.Pending; p > 0 && mode != retrieve.Lexical {
-		warnings = append(warnings, fmt.Sprintf("%d chunks are not embedded yet and are found by their words only", p))
+	if out.Pending > 0 {
+		warnings = append(warnings, fmt.Sprintf("%d chunks are not embedded yet and are found by their words only", out.Pending))
 	}
 	if out.VectorSkipped != nil {
 		warnings = append(warnings, firstLine(out.VectorSkipped.Error())+"; results come from the lexical leg alone")
@@ -438,7 +445,7 @@ type AskRequest struct {
 	Question string `json:"question" jsonschema:"the question to answer from the indexed documents, in natural language"`
 	K        int    `json:"k,omitempty" jsonschema:"how many passages to give the model (1 to 50; default 5)"`
 	Mode     string `json:"mode,omitempty" jsonschema:"retrieval: hybrid (default), vector or lexical"`
-	Path     string `json:"path,omitempty" jsonschema:"only use files whose absolute path starts with this prefix or matches this glob"`
+	Path     string `json:"path,omitempty" jsonschema:"only use this file or the files below this folder, or the files matching this glob (as in search)"`
 }
 
 // Source is one passage an answer was given, numbered as the answer cites it.
