@@ -89,7 +89,7 @@ func (r *Reader) open() error {
 	if !found {
 		return ErrNoIndex
 	}
-	if m.FormatVersion != FormatVersion {
+	if !readable(m.FormatVersion) {
 		return &FormatError{Dir: r.dir, Found: m.FormatVersion}
 	}
 	r.meta = m
@@ -356,4 +356,32 @@ func (r *Reader) Stats() (Stats, error) {
 		}
 	}
 	return s, nil
+}
+
+// Roots returns what the index records of the roots ingested into it, by
+// path; empty for an index older than format 3.
+func (r *Reader) Roots() (map[string]Root, error) {
+	if r.meta.FormatVersion < 3 {
+		return map[string]Root{}, nil
+	}
+	return readRoots(r.tx)
+}
+
+func readRoots(q querier) (map[string]Root, error) {
+	rows, err := q.Query(`SELECT path, dev, is_dir FROM roots`)
+	if err != nil {
+		return nil, fmt.Errorf("read roots: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]Root{}
+	for rows.Next() {
+		var rt Root
+		var dev int64
+		if err := rows.Scan(&rt.Path, &dev, &rt.IsDir); err != nil {
+			return nil, fmt.Errorf("read roots: %w", err)
+		}
+		rt.Dev = uint64(dev)
+		out[rt.Path] = rt
+	}
+	return out, rows.Err()
 }
