@@ -166,10 +166,10 @@ type TooLongError struct {
 	Limit int
 }
 
-func (e *TooLongError) Error() string           { return fmt.Sprintf("%s: %s", embed.ErrInputTooLong, e.Msg) }
-func (e *TooLongError) Is(target error) bool    { return target == embed.ErrInputTooLong }
-func (e *TooLongError) Unwrap() error           { return nil }
-func (e *TooLongError) Transient() bool         { return false }
+func (e *TooLongError) Error() string             { return fmt.Sprintf("%s: %s", embed.ErrInputTooLong, e.Msg) }
+func (e *TooLongError) Is(target error) bool      { return target == embed.ErrInputTooLong }
+func (e *TooLongError) Unwrap() error             { return nil }
+func (e *TooLongError) Transient() bool           { return false }
 func (e *TooLongError) RetryAfter() time.Duration { return 0 }
 
 // classify turns the client's error into one of rag's.
