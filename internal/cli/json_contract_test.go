@@ -132,6 +132,10 @@ func jsonCases(dir string) map[string][]jsonCase {
 			{"ok", 0, []string{"reindex", "--json"}, indexed},
 			{"no index", 1, []string{"reindex", "--json"}, nil},
 		},
+		"forget": {
+			{"ok", 0, []string{"forget", "--json", filepath.Join(docs, "a.md")}, indexed},
+			{"nothing indexed there", 1, []string{"forget", "--json", filepath.Join(dir, "nosuch")}, indexed},
+		},
 		"eval": {
 			{"ok", 0, []string{"eval", "--json", "--mode", "lexical", filepath.Join(dir, "questions.jsonl")}, indexed},
 			{"no such file", 1, []string{"eval", "--json", "--mode", "lexical", filepath.Join(dir, "nosuch.jsonl")}, indexed},

@@ -46,6 +46,7 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("..", "..", "testdata", "script"),
 		RequireExplicitExec: false,
+		Condition:           extraCondition,
 		Setup: func(env *testscript.Env) error {
 			srv := ollamatest.NewServer(
 				ollamatest.Model{Name: "all-minilm", Embedding: true, Dim: 384, ContextLength: 512},
