@@ -187,9 +187,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	maxTokens -= chunk.EstimateTokens(embed.PrefixesFor(meta.EmbedModel).Document)
 	r := &run{
-		opts: opts, w: w, emb: emb, maxTokens: maxTokens, offline: offline,
+		opts: opts, w: w, maxTokens: maxTokens, offline: offline,
 		docPrefix: embed.PrefixesFor(meta.EmbedModel).Document,
 		rep:       &Report{Index: opts.IndexDir, EmbedModel: meta.EmbedModel, KeptRoots: []KeptRoot{}, ReadNotes: []Problem{}},
+	}
+	if emb != nil {
+		r.emb = embed.For(emb) // applies the model's document prefix
 	}
 	r.opts.BatchSize = cmpOr(opts.BatchSize, DefaultBatchSize)
 	r.opts.Parallel = cmpOr(opts.Parallel, DefaultParallel)
@@ -253,11 +256,11 @@ func anyUnder(files map[string]index.File, roots []string) bool {
 type run struct {
 	opts      Options
 	w         *index.Writer
-	emb       embed.Embedder
+	emb       *embed.Model
 	maxTokens int
 	rep       *Report
 	progress  Progress
-	docPrefix string // what the model wants before a document
+	docPrefix string // part of a chunk's embedding key; emb applies it
 	// offline is why the embedder is unavailable; while set, chunks are stored
 	// pending instead of embedded.
 	offline error
@@ -619,7 +622,7 @@ func (r *run) embed(ctx context.Context, window []*job) error {
 			defer func() { <-sem }()
 			texts := make([]string, len(part))
 			for i, p := range part {
-				texts[i] = r.docPrefix + p.j.chunks[p.i].EmbedText(p.j.title)
+				texts[i] = p.j.chunks[p.i].EmbedText(p.j.title)
 			}
 			vecs, err := r.embedBatch(ctx, texts)
 			if err != nil {
@@ -678,13 +681,13 @@ func (r *run) fresh(key string) ([]float32, bool) {
 // because an input is over its context, each text is embedded alone, and the
 // ones still refused are left nil for the caller to cut smaller.
 func (r *run) embedBatch(ctx context.Context, texts []string) ([][]float32, error) {
-	vecs, err := r.emb.Embed(ctx, texts)
+	vecs, err := r.emb.Documents(ctx, texts)
 	if !errors.Is(err, embed.ErrInputTooLong) {
 		return vecs, err
 	}
 	vecs = make([][]float32, len(texts))
 	for i, t := range texts {
-		v, err := r.emb.Embed(ctx, []string{t})
+		v, err := r.emb.Documents(ctx, []string{t})
 		if errors.Is(err, embed.ErrInputTooLong) {
 			continue
 		}
@@ -747,7 +750,7 @@ func (r *run) splitUntilFits(ctx context.Context, c chunk.Chunk, title string, b
 	var chunks []chunk.Chunk
 	var vectors [][]float32
 	for _, p := range chunk.Resplit(c, title, budget) {
-		v, err := r.emb.Embed(ctx, []string{r.docPrefix + p.EmbedText(title)})
+		v, err := r.emb.Documents(ctx, []string{p.EmbedText(title)})
 		if errors.Is(err, embed.ErrInputTooLong) {
 			sub, subv, err := r.splitUntilFits(ctx, p, title, smaller(budget))
 			if err != nil {
@@ -896,7 +899,7 @@ func (r *run) embedPending(ctx context.Context) (map[string]bool, error) {
 			part := todo[start:min(start+r.opts.BatchSize, len(todo))]
 			texts := make([]string, len(part))
 			for i, c := range part {
-				texts[i] = r.docPrefix + chunk.Chunk{Text: c.Text, Headings: c.Headings}.EmbedText(c.Title)
+				texts[i] = chunk.Chunk{Text: c.Text, Headings: c.Headings}.EmbedText(c.Title)
 			}
 			vecs, err := r.embedBatch(ctx, texts)
 			for i, v := range vecs {
