@@ -22,8 +22,8 @@ type Status struct {
 	SizeBytes     int64     `json:"size_bytes"`
 	Created       time.Time `json:"created"`
 	LastIngest    time.Time `json:"last_ingest,omitzero"`
-	// Ingest is how far a running ingest has got; null when none runs.
-	Ingest *index.Progress `json:"ingest"`
+	// Ingest is how far a running ingest has got; absent when none runs.
+	Ingest *index.Progress `json:"ingest,omitempty"`
 }
 
 func (a *app) statusCmd() *cobra.Command {
