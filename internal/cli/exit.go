@@ -119,6 +119,10 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitError, cmpStr(hint, fmt.Sprintf("drop --chunk-tokens to keep %d, or build a new index with --index NEWDIR", sm.Indexed))
 	case errors.As(err, &fe):
 		return ExitError, cmpStr(hint, "rebuild it: move the folder away and run rag ingest again")
+	case errors.Is(err, ingest.ErrNoRoots):
+		return ExitUsage, cmpStr(hint, "name the folders to index once: rag ingest PATH... (later runs without paths refresh them)")
+	case errors.As(err, new(*ingest.NotIndexedError)):
+		return ExitError, cmpStr(hint, "nothing was removed; rag status shows the index, rag search --mode lexical finds what it holds")
 	case errors.Is(err, ingest.ErrNoSuchRoot):
 		return ExitUsage, cmpStr(hint, "check the path; rag ingest takes folders and files that exist")
 	case errors.As(err, &de):

@@ -40,17 +40,6 @@ type app struct {
 	global config.Settings // flags shared by all commands
 	json   bool            // the running command's --json
 	quiet  bool            // --quiet: no progress or summaries on stderr
-	// degraded is set when a command did its job only in part (hybrid search
-	// without its vector leg); it then exits with the partial code.
-	degraded bool
-}
-
-// degradedErr is the partial-success error for a degraded run, nil otherwise.
-func (a *app) degradedErr() error {
-	if a.degraded {
-		return partialError{}
-	}
-	return nil
 }
 
 // settings resolves the global flags against the environment and config file.
@@ -149,7 +138,8 @@ then all-minilm and llama3.2. OLLAMA_HOST picks the Ollama server.
 	pf.StringVar(&a.global.EmbedModel, "embed-model", "", "Ollama embedding model (default $RAG_EMBED_MODEL, the index's model, else all-minilm)")
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print no progress or summary on stderr (errors still are)")
 	pf.StringVar(&a.global.OllamaHost, "ollama-host", "", "Ollama server URL (default $OLLAMA_HOST, else http://127.0.0.1:11434)")
-	root.AddCommand(a.ingestCmd(), a.searchCmd(), a.askCmd(), a.statusCmd(), a.checkCmd(), a.reindexCmd(), a.evalCmd(), a.versionCmd(), a.extractChildCmd())
+	root.AddCommand(a.ingestCmd(), a.searchCmd(), a.askCmd(), a.statusCmd(), a.checkCmd(), a.reindexCmd(), a.forgetCmd(), a.evalCmd(), a.similarCmd(), a.versionCmd(), a.extractChildCmd())
+	root.AddCommand(a.mcpCmd()) // the long-lived server commands (internal/server)
 	root.CompletionOptions.HiddenDefaultCmd = true
 	return root
 }

@@ -46,6 +46,7 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("..", "..", "testdata", "script"),
 		RequireExplicitExec: false,
+		Condition:           extraCondition,
 		Setup: func(env *testscript.Env) error {
 			srv := ollamatest.NewServer(
 				ollamatest.Model{Name: "all-minilm", Embedding: true, Dim: 384, ContextLength: 512},
@@ -65,16 +66,32 @@ func TestScripts(t *testing.T) {
 			env.Setenv("NO_COLOR", "")
 			return os.MkdirAll(home, 0o755)
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"ollama":    cmdOllama,
-			"jsonfield": cmdJSONField,
-			"filemode":  cmdFileMode,
-			"waitfile":  cmdWaitFile,
-			"exits":     cmdExits,
-			"sleep":     cmdSleep,
-			"interrupt": cmdInterrupt,
-		},
+		Cmds: scriptCmds,
 	})
+}
+
+// scriptCmds holds the testscript commands every script can use. Other files
+// in this package (script_NAME_test.go) add theirs from an init function with
+// registerCmd, so a new command never needs a hunk in this file.
+var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){}
+
+// registerCmd adds a testscript command; a name registered twice panics, so
+// two helpers cannot silently replace each other's command.
+func registerCmd(name string, fn func(ts *testscript.TestScript, neg bool, args []string)) {
+	if _, dup := scriptCmds[name]; dup {
+		panic("testscript command " + name + " registered twice")
+	}
+	scriptCmds[name] = fn
+}
+
+func init() {
+	registerCmd("ollama", cmdOllama)
+	registerCmd("jsonfield", cmdJSONField)
+	registerCmd("filemode", cmdFileMode)
+	registerCmd("waitfile", cmdWaitFile)
+	registerCmd("exits", cmdExits)
+	registerCmd("sleep", cmdSleep)
+	registerCmd("interrupt", cmdInterrupt)
 }
 
 // cmdOllama drives and inspects the script's fake Ollama:
@@ -82,6 +99,7 @@ func TestScripts(t *testing.T) {
 //	ollama calls PATH N          requests to PATH since the last reset == N
 //	ollama embedded N            inputs embedded since the last reset == N
 //	ollama reset                 start counting again
+//	ollama wait PATH N           wait up to 20 s until N requests to PATH arrived since the last reset
 //	ollama fail PATH STATUS N BODY   the next N requests to PATH fail
 //	ollama hang PATH on|off
 //	ollama clear                 drop every queued fault
@@ -113,6 +131,19 @@ func cmdOllama(ts *testscript.TestScript, neg bool, args []string) {
 		count(args[1], f.Calls(args[1]), args[2])
 	case "embedded":
 		count("embedded", f.EmbeddedInputs(), args[1])
+	case "wait":
+		if neg || len(args) != 3 {
+			ts.Fatalf("usage: ollama wait PATH N")
+		}
+		n, err := strconv.Atoi(args[2])
+		ts.Check(err)
+		deadline := time.Now().Add(20 * time.Second)
+		for f.Calls(args[1])-f.base[args[1]] < n {
+			if time.Now().After(deadline) {
+				ts.Fatalf("%s: %d requests after 20s, want %d", args[1], f.Calls(args[1])-f.base[args[1]], n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 	case "reset":
 		for _, p := range []string{"/api/embed", "/api/chat", "/api/show", "/api/pull"} {
 			f.base[p] = f.Calls(p)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -315,28 +314,9 @@ type childResult struct {
 
 // childError carries an extraction error across the process boundary.
 type childError struct {
-	Kind    string `json:"kind"`             // see errorKinds
+	Kind    string `json:"kind"`             // an outcome name
 	Reason  string `json:"reason,omitempty"` // what Reason returned in the child
 	Message string `json:"message"`          // err.Error() in the child
-}
-
-// errorKinds names the errors callers branch on, in the order they are
-// tested.
-var errorKinds = []struct {
-	name string
-	err  error
-}{
-	{"unsupported", ErrUnsupported},
-	{"binary", ErrBinary},
-	{"too_large", ErrTooLarge},
-	{"no_text", ErrNoText},
-	{"encrypted", ErrEncrypted},
-	{"malformed", ErrMalformed},
-	{"crashed", ErrCrashed},
-	{"not_found", fs.ErrNotExist},
-	{"permission", fs.ErrPermission},
-	{"canceled", context.Canceled},
-	{"deadline", context.DeadlineExceeded},
 }
 
 // EncodeResult writes what File returned, doc or err, as the JSON the
@@ -345,11 +325,8 @@ func EncodeResult(w io.Writer, doc *Document, err error) error {
 	var r childResult
 	if err != nil {
 		ce := &childError{Kind: "other", Message: err.Error()}
-		for _, k := range errorKinds {
-			if errors.Is(err, k.err) {
-				ce.Kind = k.name
-				break
-			}
+		if o := outcomeOf(err); o != nil {
+			ce.Kind = o.name
 		}
 		if e, ok := errors.AsType[*extractError](err); ok {
 			ce.Reason = e.reason
@@ -380,9 +357,9 @@ func decodeResult(data []byte) (*Document, error) {
 
 func (ce *childError) err() error {
 	var kind error
-	for _, k := range errorKinds {
-		if k.name == ce.Kind {
-			kind = k.err
+	for _, o := range outcomes {
+		if o.name == ce.Kind {
+			kind = o.err
 		}
 	}
 	if kind == nil {

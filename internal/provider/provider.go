@@ -1,0 +1,208 @@
+// Package provider holds what every model provider (Ollama, an OpenAI-compatible
+// server, Cohere, a reranker) shares: the errors callers branch on whatever
+// the server (a rejected key, a missing model, an error status with its
+// Retry-After), API keys as secrets that never print, and the rule for which
+// base URLs a key or a document may be sent to. It makes no network calls.
+package provider
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ErrModelMissing is what every provider's "no such model" error is (errors.Is).
+var ErrModelMissing = errors.New("model not found")
+
+// AuthError reports that the server refused the request's credentials (401 or
+// 403). KeyEnv names where the key came from, for the hint.
+type AuthError struct {
+	Host   string
+	Status int
+	KeyEnv string // "" when no key was sent
+	Msg    string // the server's message, with the key redacted
+}
+
+func (e *AuthError) Error() string {
+	s := fmt.Sprintf("%s refused the credentials (%d %s)", e.Host, e.Status, http.StatusText(e.Status))
+	if e.KeyEnv == "" {
+		s = fmt.Sprintf("%s refused the request (%d %s); no API key was sent", e.Host, e.Status, http.StatusText(e.Status))
+	}
+	if e.Msg != "" {
+		s += ": " + e.Msg
+	}
+	return s
+}
+
+// ModelMissingError reports that the server has no model called Model.
+type ModelMissingError struct {
+	Model string
+	Host  string
+}
+
+func (e *ModelMissingError) Error() string {
+	return fmt.Sprintf("model %q not found on %s", e.Model, e.Host)
+}
+
+// Is makes a ModelMissingError an ErrModelMissing.
+func (e *ModelMissingError) Is(target error) bool { return target == ErrModelMissing }
+
+// StatusError is an error answer that has no more specific error, such as a
+// 429 or a 500. Its StatusCode and RetryAfter let the retry policy tell a
+// transient failure from a permanent one and how long the server asked to wait.
+type StatusError struct {
+	Host  string
+	Code  int
+	Msg   string
+	After time.Duration // the server's Retry-After, 0 when it sent none
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("%s answered %d %s: %s", e.Host, e.Code, http.StatusText(e.Code), e.Msg)
+}
+
+// StatusCode is the HTTP status the server answered with.
+func (e *StatusError) StatusCode() int { return e.Code }
+
+// RetryAfter is how long the server asked the client to wait, 0 when it did not say.
+func (e *StatusError) RetryAfter() time.Duration { return e.After }
+
+// ParseRetryAfter reads a Retry-After header (seconds or an HTTP date), or the
+// retry-after-ms header some APIs send; 0 when absent or unreadable.
+func ParseRetryAfter(h http.Header, now time.Time) time.Duration {
+	if ms, err := strconv.ParseFloat(h.Get("Retry-After-Ms"), 64); err == nil && ms > 0 {
+		return time.Duration(ms * float64(time.Millisecond))
+	}
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseFloat(v, 64); err == nil {
+		if s <= 0 {
+			return 0
+		}
+		return time.Duration(s * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// Key is an API key. It never prints: every fmt verb, JSON and the error texts
+// of this package show "[redacted]". Env names the variable it was read from.
+type Key struct {
+	value string
+	Env   string
+}
+
+// NewKey returns the key value read from the variable env.
+func NewKey(value, env string) Key { return Key{value: strings.TrimSpace(value), Env: env} }
+
+// Value is the key itself, for the Authorization header and nothing else.
+func (k Key) Value() string { return k.value }
+
+// Set reports whether there is a key.
+func (k Key) Set() bool { return k.value != "" }
+
+const redacted = "[redacted]"
+
+func (k Key) String() string   { return redacted }
+func (k Key) GoString() string { return redacted }
+
+// Format redacts the key under every verb, %#v and %+v included.
+func (k Key) Format(f fmt.State, _ rune) { fmt.Fprint(f, redacted) }
+
+// MarshalJSON redacts the key.
+func (k Key) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+
+// MarshalText redacts the key (YAML, logs).
+func (k Key) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// Redact replaces every occurrence of the key in s; servers sometimes echo a
+// key they refuse.
+func (k Key) Redact(s string) string {
+	if len(k.value) < 4 {
+		return s
+	}
+	return strings.ReplaceAll(s, k.value, redacted)
+}
+
+// ErrInsecure reports a key or documents that would travel in clear text to
+// another machine.
+var ErrInsecure = errors.New("refusing to send an API key over plain HTTP to a remote host")
+
+// InsecureError names the URL that was refused.
+type InsecureError struct{ URL string }
+
+func (e *InsecureError) Error() string { return fmt.Sprintf("%s: %s", ErrInsecure, e.URL) }
+
+// Is makes an InsecureError an ErrInsecure.
+func (e *InsecureError) Is(target error) bool { return target == ErrInsecure }
+
+// ParseBaseURL checks a provider's base URL: http or https, a host, no
+// credentials or query in it. A key sent to a host other than this machine
+// must go over https unless allowInsecure.
+func ParseBaseURL(raw string, key Key, allowInsecure bool) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return nil, fmt.Errorf("parse base URL: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("base URL %q: want http://HOST[:PORT][/PATH] or https://...", raw)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("base URL %s: put credentials in an API key variable, not in the URL", u.Redacted())
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	if u.Scheme == "http" && key.Set() && !Loopback(u.Hostname()) && !allowInsecure {
+		return nil, &InsecureError{URL: u.String()}
+	}
+	return u, nil
+}
+
+// Loopback reports whether host names this machine: localhost or a loopback IP.
+func Loopback(host string) bool {
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// SameOrigin reports whether u is on the same scheme, host and port as base,
+// the only place a key may go (a redirect elsewhere is refused).
+func SameOrigin(base, u *url.URL) bool {
+	return strings.EqualFold(base.Scheme, u.Scheme) && strings.EqualFold(base.Host, u.Host)
+}
+
+// HTTPClient returns an HTTP client for base: no proxy for a loopback host,
+// the environment's proxy otherwise, a dial deadline, and redirects refused
+// when they leave base's origin, so a key never reaches another host.
+func HTTPClient(base *url.URL, dial, header time.Duration) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	if Loopback(base.Hostname()) {
+		t.Proxy = nil
+	}
+	t.DialContext = (&net.Dialer{Timeout: dial}).DialContext
+	t.ResponseHeaderTimeout = header
+	t.MaxIdleConnsPerHost = 16
+	return &http.Client{
+		Transport: t,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if !SameOrigin(base, req.URL) {
+				return fmt.Errorf("refusing a redirect from %s to %s", base.Host, req.URL.Host)
+			}
+			if len(via) >= 5 {
+				return errors.New("stopped after 5 redirects")
+			}
+			return nil
+		},
+	}
+}
