@@ -54,6 +54,8 @@ func (a *app) showModel(ctx context.Context, c *ollama.Client, model string, pul
 
 // writeJSON prints v as one JSON document on stdout.
 func (a *app) writeJSON(v any) error {
+	a.wroteJSON = true
+	v = emptyLists(v)
 	enc := json.NewEncoder(a.s.Out)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")

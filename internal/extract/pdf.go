@@ -62,7 +62,7 @@ func extractPDFFile(ctx context.Context, path string, opts Options) (*Document, 
 	if res == nil {
 		return nil, newError(ErrNoText, "no text layer", nil)
 	}
-	doc := &Document{Path: path, Format: FormatPDF, Title: res.Title}
+	doc := &Document{Path: path, Format: FormatPDF, Title: res.Title, Engine: engineName(opts), Repair: res.Repair}
 	for i, page := range res.Pages {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -75,6 +75,14 @@ func extractPDFFile(ctx context.Context, path string, opts Options) (*Document, 
 		return nil, newError(ErrNoText, "no text layer", nil)
 	}
 	return finish(doc)
+}
+
+// engineName is the name of the engine opts.PDF picks.
+func engineName(opts Options) string {
+	if opts.PDF == "" {
+		return PDFBuiltin
+	}
+	return opts.PDF
 }
 
 // extractPDFBytes hands data to the PDF extractor through a temporary file,
@@ -118,6 +126,11 @@ func pdfError(err error) error {
 	case errors.Is(err, pdftext.ErrNoText):
 		return newError(ErrNoText, "no text layer", err)
 	case errors.Is(err, pdftext.ErrMalformed):
+		if me, ok := errors.AsType[*pdftext.MalformedError](err); ok {
+			// What the reader found: "malformed pdf: broken
+			// cross-reference table at byte 1234".
+			return newError(ErrMalformed, truncate(CleanText(me.Error()), 200), err)
+		}
 		return newError(ErrMalformed, "malformed pdf", err)
 	case errors.Is(err, ErrTooLarge):
 		return err
