@@ -108,7 +108,7 @@ func (a *app) runAsk(ctx context.Context, q string, o askOptions) error {
 		return err
 	}
 	// The chat model is checked first: without it there is no answer to give.
-	info, err := a.showModel(ctx, c, s.ChatModel, o.pull)
+	info, err := a.chatModel(ctx, c, s.ChatModel, o.pull)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/ragcli/rag/internal/ollama"
 	"github.com/ragcli/rag/internal/ollamatest"
 	"github.com/ragcli/rag/internal/retrieve"
+	"github.com/ragcli/rag/internal/retry"
 )
 
 // The scripted question: three parts, each with its own document, and one
@@ -141,6 +142,7 @@ func newSetup(t testing.TB) *setup {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.Timing.Retry = retry.Policy{Budget: -1} // the adapter's retries off: these tests are of deep's
 	s := &setup{srv: srv, model: &model{plan: plan3, counts: map[string]int{}}}
 	srv.SetChatHook(s.model.hook)
 	var inEvent atomic.Bool
