@@ -95,6 +95,8 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitPartial, hint
 	case errors.As(err, &une):
 		return ExitOllama, cmpStr(hint, "start Ollama with: ollama serve (or point OLLAMA_HOST at a running server)")
+	case errors.As(err, new(*retrieve.EmbedTimeoutError)):
+		return ExitOllama, cmpStr(hint, "give the server more time (--embed-timeout 60s), check it (rag doctor), or search with --mode hybrid or lexical")
 	case errors.As(err, &mme):
 		return ExitOllama, cmpStr(hint, fmt.Sprintf("run: ollama pull %s (or add --pull)", mme.Model))
 	case errors.As(err, &cpe):
