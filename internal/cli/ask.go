@@ -23,6 +23,8 @@ type askOptions struct {
 	pull      bool
 	// embedTimeout bounds the query's embedding.
 	embedTimeout time.Duration
+	// maxContext caps the chat context window (num_ctx), in tokens.
+	maxContext int
 	deepOptions
 }
 
@@ -79,6 +81,7 @@ stdin ("-" or no argument in a pipe).
 	f.BoolVar(&a.json, "json", false, "print the answer and its sources as JSON on stdout")
 	f.BoolVar(&o.pull, "pull", false, "pull missing models")
 	f.StringVar(&o.mode, "mode", "hybrid", "retrieval: hybrid, vector or lexical")
+	f.IntVar(&o.maxContext, "max-context", answer.DefaultMaxContext, "largest chat context window (num_ctx) to ask for, in tokens; the lowest-ranked passages are left out to fit")
 	f.DurationVar(&o.embedTimeout, "embed-timeout", retrieve.DefaultEmbedTimeout, "longest wait for the question's embedding; past it hybrid retrieval goes on with the lexical leg")
 	f.BoolVar(&o.deep, "deep", false, "plan sub-questions and answer each with its own agent, checked against its sources (see docs/deep.md)")
 	f.IntVar(&o.maxAgents, "max-agents", deep.DefaultMaxAgents, "with --deep: most sub-questions, hence agents")
@@ -92,6 +95,9 @@ func (a *app) runAsk(ctx context.Context, q string, o askOptions) error {
 	if o.k < 1 {
 		return usagef("-k must be at least 1")
 	}
+	if o.maxContext < 1024 {
+		return usagef("--max-context must be at least 1024 tokens")
+	}
 	if o.deep {
 		if err := o.deepOptions.check(); err != nil {
 			return err
@@ -102,7 +108,7 @@ func (a *app) runAsk(ctx context.Context, q string, o askOptions) error {
 		return err
 	}
 	// The chat model is checked first: without it there is no answer to give.
-	info, err := a.showModel(ctx, c, s.ChatModel, o.pull)
+	info, err := a.chatModel(ctx, c, s.ChatModel, o.pull)
 	if err != nil {
 		return err
 	}
@@ -138,15 +144,17 @@ func (a *app) runAsk(ctx context.Context, q string, o askOptions) error {
 		_, err := fmt.Fprint(a.s.Out, d)
 		return err
 	}
-	ans, err := answer.Ask(ctx, c, q, out.Results, answer.Options{Model: s.ChatModel, ContextLength: info.ContextLength}, onDelta)
+	limit := answer.Limit(o.maxContext, info.ContextLength)
+	ans, err := answer.Ask(ctx, c, q, out.Results, answer.Options{Model: s.ChatModel, ContextLength: limit}, onDelta)
 	if err != nil {
 		if errors.Is(err, answer.ErrTooLong) {
-			return withHint(err, "ask with fewer passages (-k) or a chat model with a larger context")
+			return withHint(err, "ask with fewer passages (-k), a larger --max-context or a chat model with a larger context")
 		}
 		return err
 	}
 	if ans.Dropped > 0 {
-		fmt.Fprintf(a.s.Err, "rag: %d retrieved passages did not fit %s's context and were left out\n", ans.Dropped, s.ChatModel)
+		fmt.Fprintf(a.s.Err, "rag: %d of %d retrieved passages did not fit the context window (%d tokens: %s) and were left out\n",
+			ans.Dropped, len(out.Results), limit, limitSource(o.maxContext, info.ContextLength, s.ChatModel))
 	}
 	if err := a.renderAnswer(ans, s.ChatModel, shown.String()); err != nil {
 		return err
@@ -155,6 +163,14 @@ func (a *app) runAsk(ctx context.Context, q string, o askOptions) error {
 		return partialError{}
 	}
 	return nil
+}
+
+// limitSource says where a context limit comes from.
+func limitSource(maxContext, modelContext int, model string) string {
+	if modelContext > 0 && modelContext < maxContext {
+		return model + "'s own limit"
+	}
+	return "--max-context"
 }
 
 // renderAnswer ends a streamed answer: the JSON document, or the rendered

@@ -88,7 +88,8 @@ func (a *app) runDeep(ctx context.Context, q string, o askOptions, s config.Sett
 	res, err := deep.Run(ctx, deep.Options{
 		Client:        c,
 		Model:         s.ChatModel,
-		ContextLength: info.ContextLength,
+		ContextLength: answer.Limit(o.maxContext, info.ContextLength),
+		PassageTokens: o.k * sess.Meta().ChunkTokens,
 		MaxAgents:     d.maxAgents,
 		Parallel:      parallel,
 		WorkerTimeout: d.workerTimeout,

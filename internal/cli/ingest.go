@@ -206,7 +206,7 @@ func (a *app) ingestOptions(roots []string, s config.Settings, client *ollama.Cl
 			if client == nil {
 				return nil, 0, embed.ErrUnavailable
 			}
-			info, err := a.showModel(ctx, client, model, o.pull)
+			info, err := a.embedModel(ctx, client, model, o.pull)
 			if err != nil {
 				return nil, 0, err
 			}
