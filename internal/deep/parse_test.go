@@ -16,8 +16,8 @@ import (
 	"github.com/ragcli/rag/internal/embed"
 	"github.com/ragcli/rag/internal/index"
 	"github.com/ragcli/rag/internal/ollama"
-	"github.com/ragcli/rag/internal/retry"
 	"github.com/ragcli/rag/internal/retrieve"
+	"github.com/ragcli/rag/internal/retry"
 )
 
 type statusErr int
