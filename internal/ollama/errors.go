@@ -16,6 +16,7 @@ import (
 	"github.com/ollama/ollama/api"
 
 	"github.com/ragcli/rag/internal/embed"
+	"github.com/ragcli/rag/internal/provider"
 	"github.com/ragcli/rag/internal/retry"
 )
 
@@ -73,6 +74,10 @@ type ModelMissingError struct {
 func (e *ModelMissingError) Error() string {
 	return fmt.Sprintf("model %q not found on %s", e.Model, e.Host)
 }
+
+// Is makes a ModelMissingError a provider.ErrModelMissing, as every
+// provider's is.
+func (e *ModelMissingError) Is(target error) bool { return target == provider.ErrModelMissing }
 
 // Capabilities a model can have, as /api/show lists them.
 const (
@@ -207,6 +212,9 @@ func (c *Client) classify(model string, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
+	if ae, ok := errors.AsType[api.AuthorizationError](err); ok {
+		return &provider.AuthError{Host: c.Host(), Status: ae.StatusCode}
+	}
 	if se, ok := errors.AsType[api.StatusError](err); ok {
 		return c.classifyStatus(model, se)
 	}
@@ -243,6 +251,9 @@ func (c *Client) classifyStatus(model string, se api.StatusError) error {
 		return c.routeMissing(msg)
 	case se.StatusCode == http.StatusBadRequest && strings.Contains(low, "context length"):
 		return fmt.Errorf("%w: %s", embed.ErrInputTooLong, msg)
+	case se.StatusCode == http.StatusUnauthorized || se.StatusCode == http.StatusForbidden:
+		// A proxy in front of Ollama that wants credentials.
+		return &provider.AuthError{Host: c.Host(), Status: se.StatusCode, Msg: msg}
 	case strings.Contains(low, "does not support chat"):
 		return &CapabilityError{Model: model, Want: CapCompletion}
 	case strings.Contains(low, "does not support embeddings"):
