@@ -95,6 +95,8 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitPartial, hint
 	case errors.As(err, &une):
 		return ExitOllama, cmpStr(hint, "start Ollama with: ollama serve (or point OLLAMA_HOST at a running server)")
+	case errors.As(err, new(*retrieve.EmbedTimeoutError)):
+		return ExitOllama, cmpStr(hint, "give the server more time (--embed-timeout 60s), check it (rag doctor), or search with --mode hybrid or lexical")
 	case errors.As(err, &mme):
 		return ExitOllama, cmpStr(hint, fmt.Sprintf("run: ollama pull %s (or add --pull)", mme.Model))
 	case errors.As(err, &cpe):
@@ -111,6 +113,8 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitOllama, cmpStr(hint, "check the server (rag doctor, ollama ps, its log); retry when it answers")
 	case errors.Is(err, index.ErrLocked):
 		return ExitLocked, cmpStr(hint, "another rag ingest is writing this index; wait for it, or give --wait a longer time")
+	case errors.As(err, new(*index.BuildingError)):
+		return ExitLocked, cmpStr(hint, "wait a few seconds and try again: it commits its work every few seconds, and rag status shows how far it has got")
 	case errors.Is(err, index.ErrNoIndex):
 		return ExitError, cmpStr(hint, "create it with: rag ingest PATH...")
 	case errors.As(err, &mm):

@@ -82,8 +82,8 @@ type Outcome struct {
 
 // QueryCut says how much of a long query was embedded.
 type QueryCut struct {
-	Words int // the leading words embedded
-	Of    int // the query's words
+	Words int `json:"words"` // the leading words embedded
+	Of    int `json:"of"`    // the query's words
 }
 
 // EmbedTimeoutError reports a query embedding that took longer than the
