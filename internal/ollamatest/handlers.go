@@ -28,8 +28,8 @@ const (
 	errPullNotFound     = "pull model manifest: file does not exist"
 	// errPullOffline takes the registry path, e.g. library/all-minilm/manifests/latest.
 	errPullOffline = "pull model manifest: Get \"https://registry.ollama.ai/v2/%s\": dial tcp: lookup registry.ollama.ai on 127.0.0.53:53: no such host"
-	notFoundPage        = "404 page not found"
-	runningText         = "Ollama is running"
+	notFoundPage   = "404 page not found"
+	runningText    = "Ollama is running"
 )
 
 func modelNotFound(name string) string { return fmt.Sprintf("model '%s' not found", name) }
