@@ -213,9 +213,13 @@ func (c *Client) classify(model string, err error) error {
 		return err
 	}
 	if ae, ok := errors.AsType[api.AuthorizationError](err); ok {
+		// A proxy in front of Ollama that wants credentials.
 		return &provider.AuthError{Host: c.Host(), Status: ae.StatusCode}
 	}
 	if se, ok := errors.AsType[api.StatusError](err); ok {
+		if se.StatusCode == http.StatusUnauthorized || se.StatusCode == http.StatusForbidden {
+			return &provider.AuthError{Host: c.Host(), Status: se.StatusCode, Msg: strings.TrimSpace(se.ErrorMessage)}
+		}
 		return c.classifyStatus(model, se)
 	}
 	if _, ok := errors.AsType[tls.RecordHeaderError](err); ok ||
@@ -251,9 +255,6 @@ func (c *Client) classifyStatus(model string, se api.StatusError) error {
 		return c.routeMissing(msg)
 	case se.StatusCode == http.StatusBadRequest && strings.Contains(low, "context length"):
 		return fmt.Errorf("%w: %s", embed.ErrInputTooLong, msg)
-	case se.StatusCode == http.StatusUnauthorized || se.StatusCode == http.StatusForbidden:
-		// A proxy in front of Ollama that wants credentials.
-		return &provider.AuthError{Host: c.Host(), Status: se.StatusCode, Msg: msg}
 	case strings.Contains(low, "does not support chat"):
 		return &CapabilityError{Model: model, Want: CapCompletion}
 	case strings.Contains(low, "does not support embeddings"):
