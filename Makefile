@@ -26,9 +26,11 @@ test:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 60m ./...
 
+# Fails when gofmt or go mod tidy would change anything, so CI catches both.
 lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 
 # Run each fuzz target for a short while (longer with FUZZTIME=10m).
 FUZZTIME ?= 30s

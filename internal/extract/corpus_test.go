@@ -7,19 +7,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ragcli/rag/internal/shareddata"
 )
 
-// otelDocs is a real documentation tree (Hugo, front matter, shortcodes)
-// that is present on development machines but not in the repository.
-const otelDocs = "/work/shared/data/otel-docs/content"
-
+// TestOtelDocsCorpus extracts a real documentation tree (Hugo, front matter,
+// shortcodes) from the shared data, which is not in the repository.
 func TestOtelDocsCorpus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("corpus test skipped in -short mode")
 	}
-	if _, err := os.Stat(otelDocs); err != nil {
-		t.Skipf("corpus not available: %v", err)
-	}
+	otelDocs := filepath.Join(shareddata.Dir(t, "otel-docs"), "content")
 	ctx := context.Background()
 	files := 0
 	err := filepath.WalkDir(otelDocs, func(path string, d fs.DirEntry, err error) error {

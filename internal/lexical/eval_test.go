@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 	"unicode"
+
+	"github.com/ragcli/rag/internal/shareddata"
 )
 
 // The SciFact evaluation (BEIR layout) measures retrieval quality and speed of
@@ -22,7 +24,8 @@ import (
 //	RAG_LEXICAL_EVAL=1 go test -run TestSciFact -v ./internal/lexical/                  # train split, every variant
 //	RAG_LEXICAL_EVAL=1 RAG_LEXICAL_SPLIT=test go test -run TestSciFact -v ./internal/lexical/  # test split, final settings only
 //
-// RAG_SCIFACT overrides the data folder (default /work/shared/data/scifact).
+// RAG_SCIFACT overrides the data folder (default scifact in the shared data,
+// found by internal/shareddata).
 
 type scifact struct {
 	ids     []string // corpus ids; rowid = index+1
@@ -210,7 +213,7 @@ func TestSciFact(t *testing.T) {
 	}
 	dir := os.Getenv("RAG_SCIFACT")
 	if dir == "" {
-		dir = "/work/shared/data/scifact"
+		dir = shareddata.Dir(t, "scifact")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "corpus.jsonl.gz")); err != nil {
 		t.Skipf("SciFact data not found in %s", dir)

@@ -11,9 +11,17 @@ import (
 )
 
 // Dir returns ../shared/data/NAME beside the module root, or skips tb when it
-// is not there.
+// is not there. RAG_SHARED_DATA names another data folder, for a checkout
+// that does not sit beside the data (a git worktree elsewhere).
 func Dir(tb testing.TB, name string) string {
 	tb.Helper()
+	if root := os.Getenv("RAG_SHARED_DATA"); root != "" {
+		p := filepath.Join(root, name)
+		if _, err := os.Stat(p); err != nil {
+			tb.Skipf("shared data set %s is not here (%v)", name, err)
+		}
+		return p
+	}
 	dir, err := os.Getwd()
 	if err != nil {
 		tb.Fatal(err)
