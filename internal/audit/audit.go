@@ -19,12 +19,15 @@ package audit
 import (
 	"cmp"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	minwise "github.com/dgryski/go-minhash"
 	minhashlsh "github.com/ekzhu/minhash-lsh"
 
 	"github.com/ragcli/rag/internal/index"
@@ -40,8 +43,14 @@ const (
 	// contradictionThreshold of their masked shingles in common.
 	candidateThreshold     = 0.5
 	contradictionThreshold = 0.6
-	numHash                = 128
-	minhashSeed            = 1
+	// numHash is the signature's length: 64 hashes estimate a Jaccard
+	// similarity of 0.5 within ±0.06 (one standard error), enough to pick
+	// the pairs whose texts are then compared exactly, and keep the LSH
+	// tables at 14 bands (docs/audit.md).
+	numHash = 64
+	// estimateSlack lowers the bar for a signature's estimate, so that the
+	// estimate's error rarely loses a pair the exact comparison would keep.
+	estimateSlack = 0.15
 )
 
 // Options says what to audit and where the lines are drawn.
@@ -93,8 +102,8 @@ type NearPair struct {
 	Similarity float64 `json:"similarity"` // Jaccard of word 3-shingles
 	// StaleCopy marks a pair whose files' ages differ by more than AgeGap:
 	// the older is possibly a stale copy of the newer.
-	StaleCopy bool `json:"stale_copy"`
-	AgeGapDays int `json:"age_gap_days"`
+	StaleCopy  bool `json:"stale_copy"`
+	AgeGapDays int  `json:"age_gap_days"`
 }
 
 // Stale is a document that looks out of date, with why.
@@ -202,7 +211,7 @@ func Run(r *index.Reader, o Options) (*Report, error) {
 		if len(sh) == 0 {
 			return nil
 		}
-		mh := minhashlsh.NewMinhash(minhashSeed, numHash)
+		mh := minwise.NewMinWise(hashA, hashB, numHash)
 		for s := range sh {
 			mh.Push([]byte(s))
 		}
@@ -258,7 +267,7 @@ func Run(r *index.Reader, o Options) (*Report, error) {
 				continue
 			}
 			a, b := reps[k], reps[j]
-			if sameCopy(refs[a].file, refs[b].file) || estimate(sig, sigs[j]) < candidateThreshold {
+			if sameCopy(refs[a].file, refs[b].file) || estimate(sig, sigs[j]) < candidateThreshold-estimateSlack {
 				continue
 			}
 			cands = append(cands, pair{a, b})
@@ -386,6 +395,21 @@ func under(path, root string) bool {
 	return strings.HasPrefix(path, strings.TrimSuffix(root, string(filepath.Separator))+string(filepath.Separator))
 }
 
+// hashA and hashB are the two hash functions whose combinations make the
+// MinHash permutations (as minhashlsh.NewMinhash makes them, without its
+// per-signature seeding, which cost more than the hashing itself).
+func hashA(b []byte) uint64 { return seeded(0x9e3779b97f4a7c15, b) }
+func hashB(b []byte) uint64 { return seeded(0xc2b2ae3d27d4eb4f, b) }
+
+func seeded(seed uint64, b []byte) uint64 {
+	h := fnv.New64a()
+	var s [8]byte
+	binary.BigEndian.PutUint64(s[:], seed)
+	h.Write(s[:])
+	h.Write(b)
+	return h.Sum64()
+}
+
 // textKey identifies a chunk's text up to white space.
 func textKey(text string) [16]byte {
 	sum := sha256.Sum256([]byte(strings.Join(strings.Fields(text), " ")))
@@ -428,7 +452,8 @@ func comparePlace(a, b Place) int {
 	return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.StartLine, b.StartLine), cmp.Compare(a.Page, b.Page))
 }
 
-func days(d time.Duration) int { return int(d / (24 * time.Hour)) }
+// days is d in whole days, to the nearest.
+func days(d time.Duration) int { return int((d + 12*time.Hour) / (24 * time.Hour)) }
 
 func round(x float64) float64 { return float64(int(x*1000+0.5)) / 1000 }
 

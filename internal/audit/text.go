@@ -36,7 +36,9 @@ func masked(text string) []string {
 		case isNegation(w):
 			continue
 		case hasDigit(w):
-			out = append(out, "#")
+			if len(out) == 0 || out[len(out)-1] != "#" { // v1.2.3 is one value
+				out = append(out, "#")
+			}
 		default:
 			out = append(out, strings.Trim(w, "'"))
 		}

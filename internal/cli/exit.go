@@ -32,7 +32,8 @@ const exitTable = `Exit codes:
   2    usage error (bad flag or argument)
   3    partial: finished, but some files failed (listed in the report), embeddings
        are pending because Ollama was unreachable, a hybrid search ran
-       without its vector leg, or a --deep answer has parts it could not answer
+       without its vector leg, a --deep answer has parts it could not answer,
+       or rag audit --fail-on found what it names
   4    Ollama unreachable, or a model is missing
   5    the index is locked by another rag ingest
   6    rag check found the index damaged
