@@ -22,16 +22,76 @@ import (
 // Defaults for sizing the context window.
 const (
 	DefaultAnswerTokens = 1024 // room left for the reply
-	minNumCtx           = 2048 // Ollama's own default; never ask for less
-	ctxStep             = 512
-	promptMargin        = 256 // template and role tokens the estimate does not see
+	// DefaultMaxContext caps the context window rag asks for (--max-context):
+	// Ollama allocates the KV cache for the whole window, which at a model's
+	// full 128k context takes many GB on a laptop.
+	DefaultMaxContext = 16384
+	promptMargin      = 256 // template and role tokens the estimate does not see
 )
+
+// windows are the context sizes rag asks for. A change of num_ctx makes
+// Ollama reload the model (seconds with real models), so rag does not size
+// the window to each prompt: it takes the smallest of these that holds it,
+// and consecutive asks, and every call of one --deep run, ask for the same.
+var windows = []int{2048, 4096, 8192, 16384, 32768, 65536, 131072}
+
+// Limit is the largest window a run may ask for: maxContext (0 means
+// DefaultMaxContext), or the model's own context length when that is known
+// and smaller.
+func Limit(maxContext, modelContext int) int {
+	if maxContext <= 0 {
+		maxContext = DefaultMaxContext
+	}
+	if modelContext > 0 {
+		return min(maxContext, modelContext)
+	}
+	return maxContext
+}
+
+// Window is the context window for need tokens: the smallest fixed size that
+// holds it, but never more than limit (0: no limit). A need above limit gets
+// limit; the caller must make the prompt fit.
+func Window(need, limit int) int {
+	for _, w := range windows {
+		if w >= need {
+			need = w
+			break
+		}
+	}
+	if limit > 0 {
+		return min(need, limit)
+	}
+	return need
+}
+
+// Estimate is the tokens msgs take in the model's context plus reply tokens
+// for its answer: rag's estimate of the prompt (see package chunk) and a
+// margin for the chat template.
+func Estimate(msgs []llm.Message, reply int) int {
+	n := promptMargin + reply
+	for _, m := range msgs {
+		n += chunk.EstimateTokens(m.Content) + 4
+	}
+	return n
+}
+
+// Fit checks that msgs and reply tokens fit a window of numCtx tokens.
+func Fit(msgs []llm.Message, reply, numCtx int) error {
+	if need := Estimate(msgs, reply); need > numCtx {
+		return fmt.Errorf("the prompt needs about %d tokens, the context window holds %d", need, numCtx)
+	}
+	return nil
+}
 
 // Options tune one answer.
 type Options struct {
 	Model string
-	// ContextLength is the chat model's largest context, 0 when unknown. Sources
-	// that would not fit are dropped, lowest ranked first.
+	// NumCtx is the context window to ask for, when the caller fixes one for
+	// a whole run (ask --deep). 0 picks the Window of this prompt within
+	// ContextLength.
+	NumCtx int
+	// ContextLength is the largest window (see Limit), 0 when unknown.
+	// Sources that would not fit the window are dropped, lowest ranked first.
 	ContextLength int
 	AnswerTokens  int // 0 means DefaultAnswerTokens
 }
@@ -88,14 +148,6 @@ func location(r retrieve.Result) string {
 	return ""
 }
 
-func estimate(msgs []llm.Message) int {
-	n := promptMargin
-	for _, m := range msgs {
-		n += chunk.EstimateTokens(m.Content) + 4
-	}
-	return n
-}
-
 // Ask answers question from results with the chat model, streaming the reply
 // to onDelta as it arrives.
 func Ask(ctx context.Context, c llm.Client, question string, results []retrieve.Result, opts Options, onDelta func(string) error) (*Answer, error) {
@@ -111,18 +163,30 @@ func Ask(ctx context.Context, c llm.Client, question string, results []retrieve.
 		sources[i] = Source{N: i + 1, Result: r}
 	}
 	msgs := Prompt(question, sources)
-	need := estimate(msgs) + answerTokens
-	for opts.ContextLength > 0 && need > opts.ContextLength && len(sources) > 1 {
-		sources = sources[:len(sources)-1]
-		msgs = Prompt(question, sources)
-		need = estimate(msgs) + answerTokens
+	numCtx := opts.NumCtx
+	if numCtx <= 0 {
+		numCtx = Window(Estimate(msgs, answerTokens), opts.ContextLength)
 	}
-	if opts.ContextLength > 0 && need > opts.ContextLength {
-		return nil, ErrTooLong
-	}
-	numCtx := max(minNumCtx, (need+ctxStep-1)/ctxStep*ctxStep)
 	if opts.ContextLength > 0 {
 		numCtx = min(numCtx, opts.ContextLength)
+	}
+	// Drop the lowest-ranked sources until the prompt fits: the most sources
+	// that fit, found by bisection (-k 1000 would cost a thousand prompts).
+	if Estimate(msgs, answerTokens) > numCtx {
+		fits := func(n int) bool { return Estimate(Prompt(question, sources[:n]), answerTokens) <= numCtx }
+		lo, hi := 0, len(sources) // fits(lo) (or lo == 0), !fits(hi)
+		for hi-lo > 1 {
+			if mid := (lo + hi) / 2; fits(mid) {
+				lo = mid
+			} else {
+				hi = mid
+			}
+		}
+		if lo == 0 || !fits(lo) {
+			return nil, ErrTooLong
+		}
+		sources = sources[:lo]
+		msgs = Prompt(question, sources)
 	}
 	resp, err := c.Chat(ctx, llm.Request{Model: opts.Model, Messages: msgs, NumCtx: numCtx}, onDelta)
 	if err != nil {
@@ -137,17 +201,26 @@ func Ask(ctx context.Context, c llm.Client, question string, results []retrieve.
 	return a, nil
 }
 
+// citeRE matches a citation: [1], [1, 2] or [1;2].
 var citeRE = regexp.MustCompile(`\[(\d+(?:\s*[,;]\s*\d+)*)\]`)
+
+func citedNumbers(c string) []int {
+	var out []int
+	for _, f := range strings.FieldsFunc(c[1:len(c)-1], func(r rune) bool { return r == ',' || r == ';' || unicode.IsSpace(r) }) {
+		if n, err := strconv.Atoi(f); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
 
 // Cited returns the source numbers cited in text as [n], [n, m] or [n][m],
 // sorted and without repeats.
 func Cited(text string) []int {
 	seen := map[int]bool{}
-	for _, m := range citeRE.FindAllStringSubmatch(text, -1) {
-		for _, f := range strings.FieldsFunc(m[1], func(r rune) bool { return r == ',' || r == ';' || unicode.IsSpace(r) }) {
-			if n, err := strconv.Atoi(f); err == nil {
-				seen[n] = true
-			}
+	for _, c := range citeRE.FindAllString(text, -1) {
+		for _, n := range citedNumbers(c) {
+			seen[n] = true
 		}
 	}
 	out := make([]int, 0, len(seen))
@@ -156,4 +229,21 @@ func Cited(text string) []int {
 	}
 	sort.Ints(out)
 	return out
+}
+
+// Renumber rewrites the citations in text through to: a source number that
+// to does not know is dropped, and a citation left empty disappears.
+func Renumber(text string, to func(n int) (int, bool)) string {
+	return citeRE.ReplaceAllStringFunc(text, func(c string) string {
+		var nums []string
+		for _, n := range citedNumbers(c) {
+			if g, ok := to(n); ok {
+				nums = append(nums, strconv.Itoa(g))
+			}
+		}
+		if len(nums) == 0 {
+			return ""
+		}
+		return "[" + strings.Join(nums, ", ") + "]"
+	})
 }

@@ -125,19 +125,16 @@ func TestAskSizesContext(t *testing.T) {
 			if n != a.NumCtx {
 				t.Errorf("Answer.NumCtx = %d, request asked %d", a.NumCtx, n)
 			}
-			if n < 2048 {
-				t.Errorf("NumCtx = %d, below 2048", n)
-			}
-			if n%512 != 0 {
-				t.Errorf("NumCtx = %d, not a multiple of 512", n)
+			if !slices.Contains(fixedWindows, n) {
+				t.Errorf("NumCtx = %d, not one of the fixed windows %v", n, fixedWindows)
 			}
 			if n < est+answerTokens {
 				t.Errorf("NumCtx = %d, less than the prompt estimate %d plus %d answer tokens", n, est, answerTokens)
 			}
-			// Not wildly more than needed: the estimate, a margin for the
-			// template, and one rounding step.
-			if limit := max(2048, est+answerTokens+1024); n > limit {
-				t.Errorf("NumCtx = %d, more than %d", n, limit)
+			// The smallest window that holds it: the one below is too small
+			// for the estimate, a margin for the template and the reply.
+			if i := slices.Index(fixedWindows, n); i > 0 && fixedWindows[i-1] >= est+answerTokens+1024 {
+				t.Errorf("NumCtx = %d, but %d holds the prompt", n, fixedWindows[i-1])
 			}
 			if c.last.Model != "llama3.2" {
 				t.Errorf("model = %q", c.last.Model)
@@ -146,6 +143,90 @@ func TestAskSizesContext(t *testing.T) {
 				t.Error("request messages are not Prompt(question, sources)")
 			}
 		})
+	}
+}
+
+var fixedWindows = []int{2048, 4096, 8192, 16384, 32768, 65536, 131072}
+
+// TestConsecutiveAsksShareNumCtx: asks whose prompts differ in size ask for
+// the same num_ctx as long as one window holds them, so Ollama does not
+// reload the model between them (it does for every new num_ctx).
+func TestConsecutiveAsksShareNumCtx(t *testing.T) {
+	var got, need []int
+	for _, n := range []int{300, 400, 500, 600} {
+		c := &fakeLLM{reply: []string{"ok [1]"}}
+		results := []retrieve.Result{result("a.md", words("alpha", n), 1, 2, 0)}
+		a, err := answer.Ask(t.Context(), c, "what?", results, answer.Options{Model: "m"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, a.NumCtx)
+		need = append(need, answer.Estimate(c.last.Messages, answer.DefaultAnswerTokens))
+	}
+	// Sized to each prompt in steps of 512, these would differ.
+	if (need[0]+511)/512 == (need[3]+511)/512 {
+		t.Fatalf("prompts of %v tokens: too alike to tell", need)
+	}
+	for _, n := range got {
+		if n != got[0] {
+			t.Fatalf("num_ctx of consecutive asks (prompts of %v tokens): %v; want one size", need, got)
+		}
+	}
+}
+
+func TestWindowAndLimit(t *testing.T) {
+	tests := []struct{ need, limit, want int }{
+		{100, 0, 2048},
+		{2049, 0, 4096},
+		{5000, 0, 8192},
+		{20000, 16384, 16384},
+		{20000, 10000, 10000},
+		{200000, 0, 200000},
+	}
+	for _, tt := range tests {
+		if got := answer.Window(tt.need, tt.limit); got != tt.want {
+			t.Errorf("Window(%d, %d) = %d, want %d", tt.need, tt.limit, got, tt.want)
+		}
+	}
+	if got := answer.Limit(0, 131072); got != answer.DefaultMaxContext {
+		t.Errorf("Limit(0, 131072) = %d, want the default cap %d", got, answer.DefaultMaxContext)
+	}
+	if got := answer.Limit(32768, 8192); got != 8192 {
+		t.Errorf("Limit(32768, 8192) = %d, want the model's 8192", got)
+	}
+	if got := answer.Limit(4096, 0); got != 4096 {
+		t.Errorf("Limit(4096, unknown) = %d", got)
+	}
+}
+
+// TestAskManyPassagesCappedByMaxContext: -k 1000 no longer asks for the
+// model's whole context; the lowest-ranked passages are dropped to fit the cap.
+func TestAskManyPassagesCappedByMaxContext(t *testing.T) {
+	var results []retrieve.Result
+	for i := range 1000 {
+		results = append(results, result(fmt.Sprintf("f%d.md", i), words(fmt.Sprintf("w%d_", i), 100), 1, 2, 0))
+	}
+	c := &fakeLLM{reply: []string{"ok [1]"}}
+	a, err := answer.Ask(t.Context(), c, "q", results, answer.Options{Model: "m", ContextLength: answer.Limit(0, 131072)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.last.NumCtx != answer.DefaultMaxContext {
+		t.Errorf("num_ctx = %d, want the cap %d", c.last.NumCtx, answer.DefaultMaxContext)
+	}
+	if a.Dropped == 0 || a.Dropped+len(a.Sources) != 1000 || a.Sources[len(a.Sources)-1].Path != fmt.Sprintf("f%d.md", len(a.Sources)-1) {
+		t.Errorf("dropped %d, kept %d: want the best ranked kept", a.Dropped, len(a.Sources))
+	}
+	if est := answer.Estimate(c.last.Messages, answer.DefaultAnswerTokens); est > answer.DefaultMaxContext {
+		t.Errorf("the prompt takes %d tokens, over the cap", est)
+	}
+}
+
+func TestRenumber(t *testing.T) {
+	m := map[int]int{1: 4, 2: 7}
+	got := answer.Renumber("a [1] b [2, 3] c [3] d [1;2]", func(n int) (int, bool) { g, ok := m[n]; return g, ok })
+	if want := "a [4] b [7] c  d [4, 7]"; got != want {
+		t.Errorf("Renumber = %q, want %q", got, want)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/mattn/go-runewidth"
 	"github.com/spf13/cobra"
@@ -12,6 +13,7 @@ import (
 	"github.com/ragcli/rag/internal/answer"
 	"github.com/ragcli/rag/internal/deep"
 	"github.com/ragcli/rag/internal/iostreams"
+	"github.com/ragcli/rag/internal/retrieve"
 )
 
 type askOptions struct {
@@ -19,6 +21,10 @@ type askOptions struct {
 	mode      string
 	chatModel string
 	pull      bool
+	// embedTimeout bounds the query's embedding.
+	embedTimeout time.Duration
+	// maxContext caps the chat context window (num_ctx), in tokens.
+	maxContext int
 	deepOptions
 }
 
@@ -75,6 +81,8 @@ stdin ("-" or no argument in a pipe).
 	f.BoolVar(&a.json, "json", false, "print the answer and its sources as JSON on stdout")
 	f.BoolVar(&o.pull, "pull", false, "pull missing models")
 	f.StringVar(&o.mode, "mode", "hybrid", "retrieval: hybrid, vector or lexical")
+	f.IntVar(&o.maxContext, "max-context", answer.DefaultMaxContext, "largest chat context window (num_ctx) to ask for, in tokens; the lowest-ranked passages are left out to fit")
+	f.DurationVar(&o.embedTimeout, "embed-timeout", retrieve.DefaultEmbedTimeout, "longest wait for the question's embedding; past it hybrid retrieval goes on with the lexical leg")
 	f.BoolVar(&o.deep, "deep", false, "plan sub-questions and answer each with its own agent, checked against its sources (see docs/deep.md)")
 	f.IntVar(&o.maxAgents, "max-agents", deep.DefaultMaxAgents, "with --deep: most sub-questions, hence agents")
 	f.IntVar(&o.parallel, "parallel", 0, "with --deep: agents at work at once (default $OLLAMA_NUM_PARALLEL, else 4)")
@@ -84,25 +92,44 @@ stdin ("-" or no argument in a pipe).
 
 func (a *app) runAsk(ctx context.Context, q string, o askOptions) error {
 	a.global.ChatModel = o.chatModel
-	s, c, mode, err := a.querySetup(o.mode)
+	if o.k < 1 {
+		return usagef("-k must be at least 1")
+	}
+	if o.maxContext < 1024 {
+		return usagef("--max-context must be at least 1024 tokens")
+	}
+	if o.deep {
+		if err := o.deepOptions.check(); err != nil {
+			return err
+		}
+	}
+	s, c, mode, err := a.querySetup(o.mode, o.embedTimeout)
 	if err != nil {
 		return err
 	}
 	// The chat model is checked first: without it there is no answer to give.
-	info, err := a.showModel(ctx, c, s.ChatModel, o.pull)
+	info, err := a.chatModel(ctx, c, s.ChatModel, o.pull)
 	if err != nil {
 		return err
 	}
+	sess, err := a.openSession(ctx, s, c, mode, o.pull, o.embedTimeout)
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
 	if o.deep {
-		if err := a.runDeep(ctx, q, o, o.deepOptions, s, c, info); !errors.Is(err, errPlainAsk) {
+		answered, err := a.runDeep(ctx, q, o, s, c, info, sess)
+		if answered || err != nil {
 			return err
 		}
+		// The plan was unusable (runDeep said so): answer the plain way.
 	}
-	res, err := a.retrieve(ctx, s, c, q, o.k, mode, o.pull)
+	out, err := sess.Search(ctx, retrieve.Query{Text: q, K: o.k})
 	if err != nil {
 		return err
 	}
-	if len(res) == 0 {
+	partial := a.warnRetrieval(out.Pending, out.VectorSkipped)
+	if len(out.Results) == 0 {
 		return withHint(answer.ErrNoSources, "try other words, or see what is indexed: rag status")
 	}
 	// In a pipe the answer streams as it arrives; on a terminal it streams, then
@@ -117,26 +144,48 @@ func (a *app) runAsk(ctx context.Context, q string, o askOptions) error {
 		_, err := fmt.Fprint(a.s.Out, d)
 		return err
 	}
-	ans, err := answer.Ask(ctx, c, q, res, answer.Options{Model: s.ChatModel, ContextLength: info.ContextLength}, onDelta)
+	limit := answer.Limit(o.maxContext, info.ContextLength)
+	ans, err := answer.Ask(ctx, c, q, out.Results, answer.Options{Model: s.ChatModel, ContextLength: limit}, onDelta)
 	if err != nil {
 		if errors.Is(err, answer.ErrTooLong) {
-			return withHint(err, "ask with fewer passages (-k) or a chat model with a larger context")
+			return withHint(err, "ask with fewer passages (-k), a larger --max-context or a chat model with a larger context")
 		}
 		return err
 	}
 	if ans.Dropped > 0 {
-		fmt.Fprintf(a.s.Err, "rag: %d retrieved passages did not fit %s's context and were left out\n", ans.Dropped, s.ChatModel)
+		fmt.Fprintf(a.s.Err, "rag: %d of %d retrieved passages did not fit the context window (%d tokens: %s) and were left out\n",
+			ans.Dropped, len(out.Results), limit, limitSource(o.maxContext, info.ContextLength, s.ChatModel))
 	}
+	if err := a.renderAnswer(ans, s.ChatModel, shown.String()); err != nil {
+		return err
+	}
+	if partial {
+		return partialError{}
+	}
+	return nil
+}
+
+// limitSource says where a context limit comes from.
+func limitSource(maxContext, modelContext int, model string) string {
+	if modelContext > 0 && modelContext < maxContext {
+		return model + "'s own limit"
+	}
+	return "--max-context"
+}
+
+// renderAnswer ends a streamed answer: the JSON document, or the rendered
+// Markdown on a terminal, then the sources.
+func (a *app) renderAnswer(ans *answer.Answer, model, shown string) error {
 	if a.json {
-		out := AskResult{Answer: ans.Text, Model: s.ChatModel, Sources: make([]AskSource, len(ans.Sources))}
+		out := AskResult{Answer: ans.Text, Model: model, Sources: make([]AskSource, len(ans.Sources))}
 		for i, src := range ans.Sources {
 			out.Sources[i] = AskSource{N: src.N, Path: src.Path, StartLine: src.StartLine, EndLine: src.EndLine, Page: src.Page, Score: src.Score, Cited: src.Cited}
 		}
 		return a.writeJSON(out)
 	}
 	if a.s.OutTTY {
-		a.redrawMarkdown(shown.String())
-	} else if !strings.HasSuffix(shown.String(), "\n") {
+		a.redrawMarkdown(shown)
+	} else if !strings.HasSuffix(shown, "\n") {
 		fmt.Fprintln(a.s.Out)
 	}
 	a.printSources(ans)

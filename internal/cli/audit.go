@@ -132,14 +132,14 @@ func (a *app) runAudit(ctx context.Context, path string, o auditOptions) error {
 	if err != nil {
 		return err
 	}
-	checked := 0
+	checked, partial := 0, false
 	if check != nil {
 		if checked, err = check(rep); err != nil {
 			return err
 		}
 		for _, c := range rep.Contradictions {
 			if c.Check != nil && c.Check.Error != "" {
-				a.degraded = true
+				partial = true // a pair the model could not judge
 			}
 		}
 	}
@@ -157,7 +157,10 @@ func (a *app) runAudit(ctx context.Context, path string, o auditOptions) error {
 		fmt.Fprintf(a.s.Err, "rag: audit found %s (--fail-on)\n", strings.Join(found, ", "))
 		return partialError{}
 	}
-	return a.degradedErr()
+	if partial {
+		return partialError{}
+	}
+	return nil
 }
 
 // auditFailures are the kinds of --fail-on the report holds. A contradiction

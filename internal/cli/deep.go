@@ -27,10 +27,6 @@ type deepOptions struct {
 	workerTimeout time.Duration
 }
 
-// errPlainAsk is runDeep's way of saying "answer this the plain way": the
-// model's plan was unusable, which runDeep has already told the user.
-var errPlainAsk = errors.New("answer without --deep")
-
 // DeepSource is one source in `rag ask --deep --json`: AskSource's fields.
 type DeepSource = AskSource
 
@@ -64,10 +60,8 @@ type DeepResult struct {
 	Calls    int          `json:"calls"`
 }
 
-// runDeep answers q with a team of agents (package deep) over one snapshot of
-// the index. It returns errPlainAsk when the plan was unusable, for runAsk to
-// go on with a plain answer.
-func (a *app) runDeep(ctx context.Context, q string, o askOptions, d deepOptions, s config.Settings, c *ollama.Client, info ollama.ModelInfo) error {
+// check refuses bad --deep flags.
+func (d deepOptions) check() error {
 	if d.maxAgents < 1 {
 		return usagef("--max-agents must be at least 1")
 	}
@@ -77,58 +71,77 @@ func (a *app) runDeep(ctx context.Context, q string, o askOptions, d deepOptions
 	if d.workerTimeout <= 0 {
 		return usagef("--worker-timeout must be positive")
 	}
+	return nil
+}
+
+// runDeep answers q with a team of agents (package deep) over the session's
+// snapshot, their retrievals side by side. answered is false, with no error,
+// when the model's plan was unusable: runDeep has told the user, and runAsk
+// goes on with a plain answer.
+func (a *app) runDeep(ctx context.Context, q string, o askOptions, s config.Settings, c *ollama.Client, info ollama.ModelInfo, sess *retrieve.Session) (answered bool, err error) {
+	d := o.deepOptions
 	parallel := d.parallel
 	if parallel == 0 {
 		parallel = serverParallel(a.getenv("OLLAMA_NUM_PARALLEL"), deep.DefaultParallel)
 	}
-	mode, err := retrieve.ParseMode(o.mode)
-	if err != nil {
-		return usageError{err}
-	}
-	if o.k < 1 {
-		return usagef("-k must be at least 1")
-	}
-	srch, err := a.openSearch(ctx, s, c, mode, o.pull)
-	if err != nil {
-		return err
-	}
-	defer srch.close()
-
 	view := &deepView{a: a, on: !a.quiet}
 	res, err := deep.Run(ctx, deep.Options{
 		Client:        c,
 		Model:         s.ChatModel,
-		ContextLength: info.ContextLength,
+		ContextLength: answer.Limit(o.maxContext, info.ContextLength),
+		PassageTokens: o.k * sess.Meta().ChunkTokens,
 		MaxAgents:     d.maxAgents,
 		Parallel:      parallel,
 		WorkerTimeout: d.workerTimeout,
-		Retrieve:      func(ctx context.Context, q string) ([]retrieve.Result, error) { return srch.search(ctx, q, o.k) },
-		OnEvent:       view.event,
+		Retrieve: func(ctx context.Context, q string) ([]retrieve.Result, error) {
+			out, err := sess.Search(ctx, retrieve.Query{Text: q, K: o.k})
+			if err != nil {
+				return nil, err
+			}
+			return out.Results, nil
+		},
+		OnEvent: view.event,
 	}, q)
 	view.finish()
 	if pe, ok := errors.AsType[*deep.PlanError](err); ok {
 		fmt.Fprintf(a.s.Err, "rag: warning: the model's plan was not usable (%s); answering without --deep\n", pe.Reason)
-		return errPlainAsk
+		return false, nil
 	}
 	if _, ok := errors.AsType[*deep.AllFailedError](err); ok && ctx.Err() == nil {
-		return withHint(err, "each part's reason is above; check the server (rag status), give slow models more time (--worker-timeout), or ask without --deep")
+		return true, withHint(err, "each part's reason is above; check the server (rag status), give slow models more time (--worker-timeout), or ask without --deep")
 	}
 	if err != nil {
-		return err
+		return true, err
 	}
-	srch.warn(a)
+	partial := a.warnRetrieval(sessionPending(sess), sess.Skipped())
 	if res.FinalError != "" {
 		fmt.Fprintf(a.s.Err, "rag: warning: the final answer could not be written (%s); showing each part's answer\n", firstLine(res.FinalError))
 	}
 	if n := res.Failed(); n > 0 {
 		fmt.Fprintf(a.s.Err, "rag: warning: %d of %d parts could not be answered; the answer says which\n", n, len(res.Parts))
-		a.degraded = true
+		partial = true
 	}
+	if err := a.renderDeep(res, s.ChatModel); err != nil {
+		return true, err
+	}
+	if partial {
+		return true, partialError{}
+	}
+	return true, nil
+}
+
+// sessionPending is the number of chunks a session's searches found by their
+// words only.
+func sessionPending(sess *retrieve.Session) int {
+	if sess.Mode() == retrieve.Lexical {
+		return 0
+	}
+	return sess.Meta().Pending
+}
+
+func (a *app) renderDeep(res *deep.Result, model string) error {
 	if a.json {
-		if err := a.writeJSON(deepJSON(res, s.ChatModel)); err != nil {
-			return err
-		}
-		return a.degradedErr()
+		return a.writeJSON(deepJSON(res, model))
 	}
 	text := iostreams.Sanitize(res.Answer)
 	if a.s.OutTTY {
@@ -139,7 +152,7 @@ func (a *app) runDeep(ctx context.Context, q string, o askOptions, d deepOptions
 		fmt.Fprintln(a.s.Out)
 	}
 	a.printSources(&answer.Answer{Sources: res.Sources})
-	return a.degradedErr()
+	return nil
 }
 
 // serverParallel is how many requests the Ollama server serves at once, as

@@ -17,15 +17,14 @@ import (
 	"github.com/ragcli/rag/internal/retrieve"
 )
 
-// evalChunkDepth is how many chunks each eval query retrieves.
-const evalChunkDepth = 400
-
 type evalOptions struct {
 	beir     string
 	split    string
 	mode     string
 	perQuery bool
-	ingest   ingestOptions
+	// embedTimeout bounds each query's embedding.
+	embedTimeout time.Duration
+	ingest       ingestOptions
 }
 
 // EvalResult is `rag eval --json`.
@@ -76,6 +75,7 @@ Lexical mode needs no Ollama. Tune on the train split; report the test split.`,
 	f.StringVar(&o.beir, "beir", "", "a BEIR-format (or Cranfield) collection folder")
 	f.StringVar(&o.split, "split", eval.DefaultSplit, "which qrels split to score (test, train, dev)")
 	f.StringVar(&o.mode, "mode", "hybrid", "retrieval: hybrid, vector or lexical (needs no Ollama)")
+	f.DurationVar(&o.embedTimeout, "embed-timeout", retrieve.DefaultEmbedTimeout, "longest wait for a query's embedding; past it hybrid retrieval goes on with the lexical leg")
 	f.BoolVar(&o.perQuery, "per-query", false, "with --json, include every query's metrics")
 	f.BoolVar(&a.json, "json", false, "print the metrics as JSON on stdout")
 	f.IntVar(&o.ingest.chunkTokens, "chunk-tokens", 0, "chunk size for the throwaway index")
@@ -84,6 +84,9 @@ Lexical mode needs no Ollama. Tune on the train split; report the test split.`,
 }
 
 func (a *app) runEval(ctx context.Context, keepIndex bool, questions string, o evalOptions) error {
+	if o.embedTimeout <= 0 {
+		return usagef("--embed-timeout must be positive")
+	}
 	mode, err := retrieve.ParseMode(o.mode)
 	if err != nil {
 		return usageError{err}
@@ -153,50 +156,41 @@ func (a *app) runEval(ctx context.Context, keepIndex bool, questions string, o e
 	if err != nil {
 		return err
 	}
-	ss, err := a.openSearch(ctx, s, c, mode, false)
+	sess, err := a.openSession(ctx, s, c, mode, false, o.embedTimeout)
 	if err != nil {
 		return err
 	}
-	defer ss.close()
-	runs := map[string]eval.Ranking{}
+	defer sess.Close()
 	p := a.progress()
-	start := time.Now()
-	for i, q := range coll.Queries {
-		p.Update("[%d/%d queries] %s", i+1, len(coll.Queries), q.Text)
-		// Several chunks of a document may rank; fetch enough chunks for 100
-		// distinct documents.
-		results, err := ss.search(ctx, q.Text, evalChunkDepth)
-		if errors.Is(err, retrieve.ErrEmptyQuery) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("query %s: %w", q.ID, err)
-		}
-		paths := make([]string, len(results))
-		for j, res := range results {
-			paths[j] = res.Path
-		}
-		ranking := eval.DocRanking(paths, docOf)
-		runs[q.ID] = ranking[:min(len(ranking), 100)]
-	}
+	res, err := eval.Run(ctx, sess, coll, docOf, func(i, n int, text string) { p.Update("[%d/%d queries] %s", i+1, n, text) })
 	p.Done()
-	ss.warn(a)
-	m, per := eval.Score(runs, coll.Qrels)
-	if !a.quiet {
-		fmt.Fprintf(a.s.Err, "rag: %d queries in %.1fs (%.1f ms each)\n", len(coll.Queries), time.Since(start).Seconds(),
-			float64(time.Since(start).Milliseconds())/float64(max(1, len(coll.Queries))))
+	if err != nil {
+		return err
 	}
+	partial := a.warnRetrieval(sessionPending(sess), sess.Skipped())
+	if !a.quiet {
+		fmt.Fprintf(a.s.Err, "rag: %d queries in %.1fs (%.1f ms each)\n", len(coll.Queries), res.Elapsed.Seconds(),
+			float64(res.Elapsed.Milliseconds())/float64(max(1, len(coll.Queries))))
+	}
+	if err := a.renderEval(coll, mode, res, o.perQuery); err != nil {
+		return err
+	}
+	if partial {
+		return partialError{}
+	}
+	return nil
+}
+
+func (a *app) renderEval(coll *eval.Collection, mode retrieve.Mode, res *eval.Result, perQuery bool) error {
+	m := res.Metrics
 	if a.json {
-		res := EvalResult{Collection: coll.Name, Mode: string(mode), Metrics: m}
-		if o.perQuery {
-			res.PerQuery = per
+		out := EvalResult{Collection: coll.Name, Mode: string(mode), Metrics: m}
+		if perQuery {
+			out.PerQuery = res.PerQuery
 		}
-		if err := a.writeJSON(res); err != nil {
-			return err
-		}
-		return a.degradedErr()
+		return a.writeJSON(out)
 	}
 	fmt.Fprintf(a.s.Out, "collection:  %s (%s mode, %d queries)\nnDCG@10:     %.4f\nRecall@10:   %.4f\nRecall@100:  %.4f\nMRR@10:      %.4f\n",
 		coll.Name, mode, m.Queries, m.NDCG10, m.Recall10, m.Recall100, m.MRR10)
-	return a.degradedErr()
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ragcli/rag/internal/embed"
 	"github.com/ragcli/rag/internal/index"
 	"github.com/ragcli/rag/internal/ingest"
 	"github.com/ragcli/rag/internal/iostreams"
@@ -32,9 +33,15 @@ const exitTable = `Exit codes:
   2    usage error (bad flag or argument)
   3    partial: finished, but some files failed (listed in the report), embeddings
        are pending because Ollama was unreachable, a hybrid search ran
+<<<<<<< HEAD
        without its vector leg, a --deep answer has parts it could not answer,
        or rag audit --fail-on found what it names
   4    Ollama unreachable, or a model is missing
+=======
+       without its vector leg, or a --deep answer has parts it could not answer
+  4    Ollama unreachable, not answering or misconfigured, or a model is
+       missing or cannot do the job (an embedding model asked to chat)
+>>>>>>> main
   5    the index is locked by another rag ingest
   6    rag check found the index damaged
   130  interrupted`
@@ -74,6 +81,9 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		pe  partialError
 		une *ollama.UnreachableError
 		mme *ollama.ModelMissingError
+		cpe *ollama.CapabilityError
+		hoe *ollama.HostError
+		cut *ollama.CutError
 		mm  *index.ModelMismatchError
 		sm  *index.SettingsMismatchError
 		fe  *index.FormatError
@@ -91,8 +101,22 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitPartial, hint
 	case errors.As(err, &une):
 		return ExitOllama, cmpStr(hint, "start Ollama with: ollama serve (or point OLLAMA_HOST at a running server)")
+	case errors.As(err, new(*retrieve.EmbedTimeoutError)):
+		return ExitOllama, cmpStr(hint, "give the server more time (--embed-timeout 60s), check it (rag doctor), or search with --mode hybrid or lexical")
 	case errors.As(err, &mme):
 		return ExitOllama, cmpStr(hint, fmt.Sprintf("run: ollama pull %s (or add --pull)", mme.Model))
+	case errors.As(err, &cpe):
+		if cpe.Want == ollama.CapEmbedding {
+			return ExitOllama, cmpStr(hint, "choose an embedding model with --embed-model (ollama list shows what the server has), such as all-minilm or nomic-embed-text")
+		}
+		return ExitOllama, cmpStr(hint, "choose a chat model with --chat-model (ollama list shows what the server has), such as llama3.2")
+	case errors.As(err, &hoe):
+		return ExitOllama, cmpStr(hint, hoe.Fix)
+	case errors.As(err, &cut) || errors.Is(err, ollama.ErrIncomplete):
+		return ExitError, cmpStr(hint, "the answer shown is incomplete; ask again (the server log says why it stopped)")
+	case errors.Is(err, embed.ErrUnavailable):
+		// A hung server, or one answering 5xx after the retries were spent.
+		return ExitOllama, cmpStr(hint, "check the server (rag doctor, ollama ps, its log); retry when it answers")
 	case errors.Is(err, index.ErrLocked):
 		return ExitLocked, cmpStr(hint, "another rag ingest is writing this index; wait for it, or give --wait a longer time")
 	case errors.Is(err, index.ErrNoIndex):
@@ -103,6 +127,10 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitError, cmpStr(hint, fmt.Sprintf("drop --chunk-tokens to keep %d, or build a new index with --index NEWDIR", sm.Indexed))
 	case errors.As(err, &fe):
 		return ExitError, cmpStr(hint, "rebuild it: move the folder away and run rag ingest again")
+	case errors.Is(err, ingest.ErrNoRoots):
+		return ExitUsage, cmpStr(hint, "name the folders to index once: rag ingest PATH... (later runs without paths refresh them)")
+	case errors.As(err, new(*ingest.NotIndexedError)):
+		return ExitError, cmpStr(hint, "nothing was removed; rag status shows the index, rag search --mode lexical finds what it holds")
 	case errors.Is(err, ingest.ErrNoSuchRoot):
 		return ExitUsage, cmpStr(hint, "check the path; rag ingest takes folders and files that exist")
 	case errors.As(err, &de):

@@ -27,12 +27,13 @@ type ingestOptions struct {
 	include     []string
 	maxSize     int64
 	pull        bool
+	prune       bool
 }
 
 func (a *app) ingestCmd() *cobra.Command {
 	var o ingestOptions
 	c := &cobra.Command{
-		Use:   "ingest PATH...",
+		Use:   "ingest [PATH...]",
 		Short: "Index folders and files, or bring an index up to date",
 		Long: `Index the given folders and files, or bring the index up to date with them.
 
@@ -47,14 +48,21 @@ Ingest is safe to re-run and to interrupt: files whose size and modification
 time are unchanged are not read again, unchanged content is never re-embedded,
 files deleted from disk leave the index, and each batch of files is committed
 atomically, so Ctrl-C or a crash keeps everything committed before it.
+Without paths, it refreshes every folder and file the index was built from.
+
+It never deletes what may still be there: when a root is missing, is no longer
+a folder, is empty, lies on another file system than when it was indexed, or
+has lost more than half of its indexed files at once, its files stay in the
+index, the run exits 3, and the warning names the root. Confirm the removal
+with --prune, or remove something on purpose with rag forget.
 
 One file that cannot be read never stops the run: it is listed, and the exit
 code is 3. --json prints a summary object on stdout.`,
 		Example: `  rag ingest ~/notes ~/papers
   rag ingest --index ./.rag docs/          # a project's own index
   rag ingest --json ~/notes | jq .failed_files
-  */15 * * * *  rag ingest --quiet ~/notes  # from cron`,
-		Args: cobra.MinimumNArgs(1),
+  rag ingest                               # refresh every indexed folder
+  */15 * * * *  rag ingest --quiet           # from cron`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runIngest(cmd.Context(), args, o)
 		},
@@ -68,6 +76,7 @@ code is 3. --json prints a summary object on stdout.`,
 	f.StringSliceVar(&o.include, "include", nil, "gitignore-style patterns to index even if they look like secrets or are hidden (repeatable)")
 	f.Int64Var(&o.maxSize, "max-file-size", 64<<20, "skip files larger than this many bytes")
 	f.BoolVar(&o.pull, "pull", false, "pull the embedding model if Ollama does not have it")
+	f.BoolVar(&o.prune, "prune", false, "remove the files of a root that is missing, emptied or replaced, which ingest otherwise keeps")
 	f.StringVar(&o.pdf, "pdf", extract.PDFBuiltin, "PDF text extractor: builtin, or pdftotext (from poppler-utils)")
 	return c
 }
@@ -112,13 +121,34 @@ func (a *app) runIngest(ctx context.Context, roots []string, o ingestOptions) er
 		fmt.Fprintf(a.s.Err, "rag: warning: %s: %d chunks are stored without embeddings; they are searchable by their words (--mode lexical) and will be embedded by the next rag ingest once Ollama is up\n",
 			firstLine(rep.EmbedError), rep.ChunksPending)
 	}
-	if rep.Failed > 0 || rep.ChunksPending > 0 || rep.EmbedError != "" {
+	printKeptRoots(a.s, rep.KeptRoots)
+	if rep.Failed > 0 || rep.ChunksPending > 0 || rep.EmbedError != "" || len(rep.KeptRoots) > 0 {
 		return partialError{rep.Failed}
 	}
 	return nil
 }
 
 const maxListed = 20
+
+// printKeptRoots warns about roots whose missing files were kept, and names
+// the commands that remove them on purpose.
+func printKeptRoots(s *iostreams.Streams, kept []ingest.KeptRoot) {
+	for _, k := range kept {
+		root := iostreams.Sanitize(k.Root)
+		fmt.Fprintf(s.Err, "rag: warning: kept the %d indexed files under %s that were not found: %s\n", k.Gone, root, k.Reason)
+		fmt.Fprintf(s.Err, "rag: hint: if they are gone for good, run: rag ingest --prune %s (or rag forget %s)\n", shellQuote(k.Root), shellQuote(k.Root))
+	}
+}
+
+// shellQuote quotes p for a command line a user can paste.
+func shellQuote(p string) string {
+	if p != "" && strings.IndexFunc(p, func(r rune) bool {
+		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == '~' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	}) < 0 {
+		return p
+	}
+	return "'" + strings.ReplaceAll(iostreams.Sanitize(p), "'", `'\''`) + "'"
+}
 
 // printIngestReport lists failed and skipped files and a summary on stderr;
 // quiet keeps only the failures.
@@ -136,6 +166,7 @@ func printIngestReport(s *iostreams.Streams, r *ingest.Report, quiet bool) {
 	if quiet {
 		return
 	}
+	list("read", r.ReadNotes) // read another way than the usual one
 	if len(r.SkippedFiles) <= 5 {
 		list("skipped", r.SkippedFiles)
 	} else {
@@ -175,13 +206,14 @@ func (a *app) ingestOptions(roots []string, s config.Settings, client *ollama.Cl
 			if client == nil {
 				return nil, 0, embed.ErrUnavailable
 			}
-			info, err := a.showModel(ctx, client, model, o.pull)
+			info, err := a.embedModel(ctx, client, model, o.pull)
 			if err != nil {
 				return nil, 0, err
 			}
 			return &ollama.Embedder{Client: client, Name: model}, info.ContextLength, nil
 		},
 		LockWait:  o.wait,
+		Prune:     o.prune,
 		BatchSize: o.batch,
 		Parallel:  o.parallel,
 		Progress: func(pr ingest.Progress) {

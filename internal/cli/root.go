@@ -40,17 +40,13 @@ type app struct {
 	global config.Settings // flags shared by all commands
 	json   bool            // the running command's --json
 	quiet  bool            // --quiet: no progress or summaries on stderr
-	// degraded is set when a command did its job only in part (hybrid search
-	// without its vector leg); it then exits with the partial code.
-	degraded bool
-}
-
-// degradedErr is the partial-success error for a degraded run, nil otherwise.
-func (a *app) degradedErr() error {
-	if a.degraded {
-		return partialError{}
-	}
-	return nil
+	// ran is set once a command's RunE starts: cobra's own command-line
+	// errors (unknown command or flag, wrong number of arguments) all come
+	// before it.
+	ran bool
+	// wroteJSON is set once a --json command has printed its document, so a
+	// failure after that adds no second document to stdout.
+	wroteJSON bool
 }
 
 // settings resolves the global flags against the environment and config file.
@@ -90,11 +86,11 @@ func Main(ctx context.Context, args []string, s *iostreams.Streams, getenv func(
 	if err == nil {
 		return ExitOK
 	}
-	if !isUsage(err) {
-		return report(ctx, s, err, a.json)
+	if !isUsage(err, a.ran) {
+		return report(ctx, s, err, a.json && !a.wroteJSON)
 	}
 	// Flag parsing may have stopped before reaching --json.
-	return report(ctx, s, usageError{err}, a.json || slices.Contains(args, "--json"))
+	return report(ctx, s, usageError{err}, (a.json || slices.Contains(args, "--json")) && !a.wroteJSON)
 }
 
 func toString(v any) string {
@@ -107,18 +103,26 @@ func toString(v any) string {
 	return "panic"
 }
 
-// isUsage tells cobra's own command-line errors from command failures.
-func isUsage(err error) bool {
-	if _, ok := errors.AsType[usageError](err); ok {
-		return true
-	}
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "requires at most", "bad flag syntax"} {
-		if strings.Contains(msg, p) {
-			return true
+// isUsage tells a bad command line from a command's failure, by type: a
+// command marks its usage errors as usageError, and every error cobra returns
+// before a command runs (unknown command, wrong arguments) is one. An error's
+// text is never consulted: the OS error EINVAL also reads "invalid argument".
+func isUsage(err error, ran bool) bool {
+	_, ok := errors.AsType[usageError](err)
+	return ok || !ran
+}
+
+// markRun wraps the RunE of c and of every command below it to set a.ran.
+func (a *app) markRun(c *cobra.Command) {
+	if run := c.RunE; run != nil {
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			a.ran = true
+			return run(cmd, args)
 		}
 	}
-	return false
+	for _, sub := range c.Commands() {
+		a.markRun(sub)
+	}
 }
 
 func (a *app) rootCmd() *cobra.Command {
@@ -149,8 +153,10 @@ then all-minilm and llama3.2. OLLAMA_HOST picks the Ollama server.
 	pf.StringVar(&a.global.EmbedModel, "embed-model", "", "Ollama embedding model (default $RAG_EMBED_MODEL, the index's model, else all-minilm)")
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print no progress or summary on stderr (errors still are)")
 	pf.StringVar(&a.global.OllamaHost, "ollama-host", "", "Ollama server URL (default $OLLAMA_HOST, else http://127.0.0.1:11434)")
-	root.AddCommand(a.ingestCmd(), a.searchCmd(), a.askCmd(), a.statusCmd(), a.checkCmd(), a.reindexCmd(), a.evalCmd(), a.similarCmd(), a.auditCmd(), a.versionCmd(), a.extractChildCmd())
+	root.AddCommand(a.ingestCmd(), a.searchCmd(), a.askCmd(), a.statusCmd(), a.checkCmd(), a.reindexCmd(), a.forgetCmd(), a.evalCmd(), a.similarCmd(), a.auditCmd(), a.versionCmd(), a.extractChildCmd())
+	root.AddCommand(a.mcpCmd()) // the long-lived server commands (internal/server)
 	root.CompletionOptions.HiddenDefaultCmd = true
+	a.markRun(root)
 	return root
 }
 

@@ -46,6 +46,7 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("..", "..", "testdata", "script"),
 		RequireExplicitExec: false,
+		Condition:           extraCondition,
 		Setup: func(env *testscript.Env) error {
 			srv := ollamatest.NewServer(
 				ollamatest.Model{Name: "all-minilm", Embedding: true, Dim: 384, ContextLength: 512},
@@ -58,6 +59,10 @@ func TestScripts(t *testing.T) {
 			env.Setenv("XDG_DATA_HOME", filepath.Join(home, ".local", "share"))
 			env.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
 			env.Setenv("OLLAMA_HOST", srv.URL)
+			env.Setenv("FAKE_HOSTPORT", strings.TrimPrefix(srv.URL, "http://"))
+			// The default retry policy, scaled down so that scripts stay quick;
+			// a script that tests timing sets its own.
+			env.Setenv("RAG_OLLAMA_TIMING", "retry-initial=10ms,retry-max=40ms,retry-budget=300ms")
 			env.Setenv("NO_COLOR", "")
 			return os.MkdirAll(home, 0o755)
 		},
@@ -97,6 +102,10 @@ func init() {
 //	ollama wait PATH N           wait up to 20 s until N requests to PATH arrived since the last reset
 //	ollama fail PATH STATUS N BODY   the next N requests to PATH fail
 //	ollama hang PATH on|off
+//	ollama clear                 drop every queued fault
+//	ollama hangfor PATH DURATION N   the next N requests to PATH wait DURATION, then go on
+//	ollama breakstream AFTER TEXT    the next chat stream ends after AFTER pieces with an error line
+//	ollama endstream AFTER       the next chat stream ends after AFTER pieces, without done
 //	ollama latency DURATION
 //	ollama reply TEXT            the chat model's scripted reply
 //	ollama chat [-match TEXT]... [-n N] [-status CODE] [-delay D] REPLY...  a reply rule for matching requests
@@ -148,6 +157,18 @@ func cmdOllama(ts *testscript.TestScript, neg bool, args []string) {
 		f.FailNext(args[1], status, strings.Join(args[4:], " "), n)
 	case "hang":
 		f.Hang(args[1], args[2] == "on")
+	case "clear":
+		f.ClearFaults()
+	case "hangfor":
+		d, err := time.ParseDuration(args[2])
+		ts.Check(err)
+		n, err := strconv.Atoi(args[3])
+		ts.Check(err)
+		f.HangFor(args[1], d, n)
+	case "breakstream", "endstream":
+		after, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		f.BreakNextStream(after, strings.Join(args[2:], " "))
 	case "latency":
 		d, err := time.ParseDuration(args[1])
 		ts.Check(err)
@@ -275,7 +296,7 @@ func ragCommand(ts *testscript.TestScript, args []string) (*exec.Cmd, *strings.B
 	cmd.Dir = ts.MkAbs(".")
 	cmd.Env = os.Environ()
 	for _, k := range []string{"PATH", "HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "OLLAMA_HOST", "RAG_INDEX",
-		"RAG_EMBED_MODEL", "RAG_CHAT_MODEL", "RAG_CONFIG", "NO_COLOR", "TERM", "WORK", "TMPDIR"} {
+		"RAG_EMBED_MODEL", "RAG_CHAT_MODEL", "RAG_CONFIG", "RAG_OLLAMA_TIMING", "NO_COLOR", "TERM", "WORK", "TMPDIR"} {
 		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
 	}
 	var stdout, stderr strings.Builder

@@ -2,17 +2,15 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
-	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ragcli/rag/internal/config"
 	"github.com/ragcli/rag/internal/embed"
-	"github.com/ragcli/rag/internal/index"
 	"github.com/ragcli/rag/internal/iostreams"
 	"github.com/ragcli/rag/internal/lexical"
 	"github.com/ragcli/rag/internal/ollama"
@@ -20,10 +18,11 @@ import (
 )
 
 type searchOptions struct {
-	k       int
-	pull    bool
-	mode    string
-	explain bool
+	k            int
+	pull         bool
+	mode         string
+	explain      bool
+	embedTimeout time.Duration
 }
 
 // SearchResult is one row of `rag search --json`. The schema is stable; see docs/commands.md.
@@ -67,6 +66,7 @@ retrieval alone, for people and for scripts. The query may also come on stdin.
 	c.Flags().BoolVar(&o.pull, "pull", false, "pull the embedding model if Ollama does not have it")
 	c.Flags().StringVar(&o.mode, "mode", "hybrid", "retrieval: hybrid (words and meaning), vector (meaning) or lexical (words; needs no Ollama)")
 	c.Flags().BoolVar(&o.explain, "explain", false, "show each result's rank and score in the vector and lexical legs")
+	c.Flags().DurationVar(&o.embedTimeout, "embed-timeout", retrieve.DefaultEmbedTimeout, "longest wait for the query's embedding; past it hybrid search goes on with the lexical leg")
 	return c
 }
 
@@ -91,102 +91,53 @@ func (a *app) readQuery(args []string) (string, error) {
 	return q, nil
 }
 
-// searchSession is one snapshot of the index with the retrieval legs a mode
-// can use: the one way a question reaches the index, for search, ask, ask
-// --deep and eval. Lexical mode needs no Ollama; hybrid mode falls back to
-// the lexical leg alone when Ollama is unreachable. It is safe for
-// concurrent use.
-type searchSession struct {
-	mu      sync.Mutex
-	r       *index.Reader
-	s       *retrieve.Searcher
-	mode    retrieve.Mode
-	skipped error // why the vector leg was left out
-}
-
-// openSearch opens a snapshot of the index for searching in mode.
-func (a *app) openSearch(ctx context.Context, s config.Settings, c *ollama.Client, mode retrieve.Mode, pull bool) (*searchSession, error) {
-	r, err := index.OpenReader(s.Index)
-	if err != nil {
-		return nil, fmt.Errorf("open index %s: %w", s.Index, err)
-	}
-	meta := r.Meta()
-	if s.EmbedExplicit && index.NormalizeModel(s.EmbedModel) != index.NormalizeModel(meta.EmbedModel) {
-		r.Close()
-		return nil, &index.ModelMismatchError{Dir: s.Index, Indexed: meta.EmbedModel, Requested: s.EmbedModel}
-	}
-	ss := &searchSession{r: r, mode: mode}
-	var emb embed.Embedder
-	if mode != retrieve.Lexical && (r.LiveVectors() > 0 || meta.Pending > 0) {
-		// The query's embedding call finds a missing model or a server that is
-		// down by itself; ask the server first only to pull a missing model.
-		var err error
+// openSession opens the index for questions in mode: the one way search,
+// ask, ask --deep and eval reach it (package retrieve holds the rules). With
+// pull set, a missing embedding model is pulled first.
+func (a *app) openSession(ctx context.Context, s config.Settings, c *ollama.Client, mode retrieve.Mode, pull bool, embedTimeout time.Duration) (*retrieve.Session, error) {
+	o := retrieve.Options{Mode: mode, EmbedTimeout: embedTimeout}
+	if c != nil {
+		o.Embedder = func(model string) embed.Embedder { return &ollama.Embedder{Client: c, Name: model} }
 		if pull {
-			_, err = a.showModel(ctx, c, meta.EmbedModel, pull)
-		}
-		switch {
-		case err == nil:
-			emb = &ollama.Embedder{Client: c, Name: meta.EmbedModel}
-		case mode == retrieve.Hybrid && errors.Is(err, embed.ErrUnavailable):
-			ss.mode, ss.skipped = retrieve.Lexical, err
-		default:
-			r.Close()
-			return nil, err
+			o.Prepare = func(ctx context.Context, model string) error {
+				_, err := a.showModel(ctx, c, model, true)
+				return err
+			}
 		}
 	}
-	ss.s = retrieve.NewSearcher(r, emb)
-	return ss, nil
+	if s.EmbedExplicit {
+		o.EmbedModel = s.EmbedModel
+	}
+	return retrieve.Open(ctx, s.Index, o)
 }
 
-// search returns up to k results for q.
-func (ss *searchSession) search(ctx context.Context, q string, k int) ([]retrieve.Result, error) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	out, err := ss.s.Search(ctx, q, k, ss.mode)
-	if err != nil {
-		return nil, err
+// warnRetrieval tells the user what results lack: chunks not embedded yet,
+// or the vector leg left out. It reports whether the run is partial.
+func (a *app) warnRetrieval(pending int, skipped error) (partial bool) {
+	if pending > 0 && !a.quiet {
+		fmt.Fprintf(a.s.Err, "rag: warning: %d chunks are not embedded yet and are found by their words only; run rag ingest with Ollama up\n", pending)
 	}
-	if out.VectorSkipped != nil && ss.skipped == nil {
-		ss.skipped = out.VectorSkipped
+	if skipped != nil {
+		fmt.Fprintf(a.s.Err, "rag: warning: %s; results come from the lexical leg alone\n", firstLine(skipped.Error()))
+		return true
 	}
-	return out.Results, nil
+	return false
 }
 
-// warn tells the user what the results lack: chunks not embedded yet, or the
-// vector leg left out (which makes the command's exit code partial).
-func (ss *searchSession) warn(a *app) {
-	if p := ss.r.Meta().Pending; p > 0 && ss.mode != retrieve.Lexical && !a.quiet {
-		fmt.Fprintf(a.s.Err, "rag: warning: %d chunks are not embedded yet and are found by their words only; run rag ingest with Ollama up\n", p)
+// explainCut says, under --explain, that a long query's vector leg used its
+// leading part.
+func (a *app) explainCut(cut *retrieve.QueryCut, model string) {
+	if cut != nil {
+		fmt.Fprintf(a.s.Err, "rag: explain: the query is longer than %s's context; its vector leg embedded the first %d of its %d words\n", model, cut.Words, cut.Of)
 	}
-	if ss.skipped != nil {
-		fmt.Fprintf(a.s.Err, "rag: warning: %s; results come from the lexical leg alone\n", firstLine(ss.skipped.Error()))
-		a.degraded = true
-	}
-}
-
-func (ss *searchSession) close() { ss.r.Close() }
-
-// retrieve is one search in a session of its own.
-func (a *app) retrieve(ctx context.Context, s config.Settings, c *ollama.Client, query string, k int, mode retrieve.Mode, pull bool) ([]retrieve.Result, error) {
-	if k < 1 {
-		return nil, usagef("-k must be at least 1")
-	}
-	ss, err := a.openSearch(ctx, s, c, mode, pull)
-	if err != nil {
-		return nil, err
-	}
-	defer ss.close()
-	res, err := ss.search(ctx, query, k)
-	if err != nil {
-		return nil, err
-	}
-	ss.warn(a)
-	return res, nil
 }
 
 // querySetup resolves what every question needs: the settings, the Ollama
 // client and the retrieval mode.
-func (a *app) querySetup(modeName string) (config.Settings, *ollama.Client, retrieve.Mode, error) {
+func (a *app) querySetup(modeName string, embedTimeout time.Duration) (config.Settings, *ollama.Client, retrieve.Mode, error) {
+	if embedTimeout <= 0 {
+		return config.Settings{}, nil, "", usagef("--embed-timeout must be positive")
+	}
 	s, err := a.settings()
 	if err != nil {
 		return s, nil, "", err
@@ -203,31 +154,56 @@ func (a *app) querySetup(modeName string) (config.Settings, *ollama.Client, retr
 }
 
 func (a *app) runSearch(ctx context.Context, q string, o searchOptions) error {
-	s, c, mode, err := a.querySetup(o.mode)
+	if o.k < 1 {
+		return usagef("-k must be at least 1")
+	}
+	s, c, mode, err := a.querySetup(o.mode, o.embedTimeout)
 	if err != nil {
 		return err
 	}
-	res, err := a.retrieve(ctx, s, c, q, o.k, mode, o.pull)
+	sess, err := a.openSession(ctx, s, c, mode, o.pull, o.embedTimeout)
 	if err != nil {
 		return err
 	}
+	defer sess.Close()
+	out, err := sess.Search(ctx, retrieve.Query{Text: q, K: o.k})
+	if err != nil {
+		return err
+	}
+	partial := a.warnRetrieval(out.Pending, out.VectorSkipped)
+	if o.explain {
+		a.explainCut(out.QueryCut, sess.Meta().EmbedModel)
+	}
+	if err := a.renderSearch(q, out, o); err != nil {
+		return err
+	}
+	if partial {
+		return partialError{}
+	}
+	return nil
+}
+
+// renderSearch prints a search's results.
+func (a *app) renderSearch(q string, out *retrieve.Outcome, o searchOptions) error {
+	res := out.Results
 	if a.json {
-		out := struct {
-			Results []SearchResult `json:"results"`
+		doc := struct {
+			Results  []SearchResult     `json:"results"`
+			QueryCut *retrieve.QueryCut `json:"query_cut,omitempty"`
 		}{Results: make([]SearchResult, len(res))}
 		for i, r := range res {
-			out.Results[i] = SearchResult{Path: r.Path, Score: r.Score, Text: r.Text, StartLine: r.StartLine, EndLine: r.EndLine, Page: r.Page, Headings: r.Headings}
+			doc.Results[i] = SearchResult{Path: r.Path, Score: r.Score, Text: r.Text, StartLine: r.StartLine, EndLine: r.EndLine, Page: r.Page, Headings: r.Headings}
 			if o.explain {
-				out.Results[i].Vector, out.Results[i].Lexical = r.Vector, r.Lexical
+				doc.Results[i].Vector, doc.Results[i].Lexical = r.Vector, r.Lexical
 			}
 		}
-		if err := a.writeJSON(out); err != nil {
-			return err
+		if o.explain {
+			doc.QueryCut = out.QueryCut
 		}
-		return a.degradedErr()
+		return a.writeJSON(doc)
 	}
 	if len(res) == 0 {
-		if mode == retrieve.Lexical && lexical.Query(q) == "" {
+		if out.Mode == retrieve.Lexical && lexical.Query(q) == "" {
 			fmt.Fprintln(a.s.Err, "rag: no results: the query has only common words (stopwords); try more specific terms")
 		} else {
 			fmt.Fprintln(a.s.Err, "rag: no results (is the index empty? see: rag status)")
@@ -252,7 +228,7 @@ func (a *app) runSearch(ctx context.Context, q string, o searchOptions) error {
 		}
 		fmt.Fprintln(a.s.Out)
 	}
-	return a.degradedErr()
+	return nil
 }
 
 // explainLegs says where a result stood in each leg.

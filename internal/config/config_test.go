@@ -70,11 +70,17 @@ func TestResolvePrecedence(t *testing.T) {
 					t.Fatal(err)
 				}
 				want := "from-" + level
-				if level == "default" {
+				switch {
+				case level == "default":
 					want = k.def(env)
+				case level == "file" && k.yaml == "index":
+					want = filepath.Join(dir, want) // relative to the config file's folder
 				}
 				if got := k.get(s); got != want {
 					t.Errorf("%s = %q, want %q", k.name, got, want)
+				}
+				if got := s.Sources[k.yaml].Origin; string(got) != level {
+					t.Errorf("Sources[%s] = %q, want %q", k.yaml, got, level)
 				}
 			})
 		}
@@ -264,4 +270,64 @@ func TestDataDir(t *testing.T) {
 			t.Errorf("Index = %q, want %q", s.Index, want)
 		}
 	})
+}
+
+// TestResolveSources checks that each source names the flag, the variable or
+// the file a value came from, as rag doctor shows it.
+func TestResolveSources(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	writeFile(t, cfg, "chat_model: mistral\nchunk_tokens: 300\n")
+	env := map[string]string{"RAG_CONFIG": cfg, "RAG_EMBED_MODEL": "bge-m3", "XDG_DATA_HOME": dir}
+	s, err := Resolve(Settings{OllamaHost: "http://h:1"}, envOf(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"index":        "default",
+		"embed_model":  "environment RAG_EMBED_MODEL",
+		"chat_model":   "config file " + cfg,
+		"ollama_host":  "flag --ollama-host",
+		"chunk_tokens": "config file " + cfg,
+	}
+	for _, k := range Keys {
+		if got := s.Sources[k].String(); got != want[k] {
+			t.Errorf("Sources[%s] = %q, want %q", k, got, want[k])
+		}
+	}
+}
+
+// TestResolveIndexPath is the regression test for a config file with
+// "index: ~/idx" that created a folder named ~ in the working folder.
+func TestResolveIndexPath(t *testing.T) {
+	dir := t.TempDir()
+	cfgDir := filepath.Join(dir, "conf")
+	home := filepath.Join(dir, "home")
+	tests := []struct {
+		name, file, env, flag, want string
+	}{
+		{"file tilde", "index: ~/idx\n", "", "", filepath.Join(home, "idx")},
+		{"file tilde alone", "index: \"~\"\n", "", "", home},
+		{"file $HOME", "index: $HOME/idx\n", "", "", filepath.Join(home, "idx")},
+		{"file ${HOME}", "index: ${HOME}/a/idx\n", "", "", filepath.Join(home, "a", "idx")},
+		{"file relative", "index: data/idx\n", "", "", filepath.Join(cfgDir, "data", "idx")},
+		{"file absolute", "index: " + filepath.Join(dir, "abs") + "\n", "", "", filepath.Join(dir, "abs")},
+		{"file ~user is not expanded", "index: ~bob/idx\n", "", "", filepath.Join(cfgDir, "~bob", "idx")},
+		{"env tilde", "", "~/envidx", "", filepath.Join(home, "envidx")},
+		{"flag kept as given", "", "~/envidx", "rel/idx", "rel/idx"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := filepath.Join(cfgDir, "config.yaml")
+			writeFile(t, cfg, tt.file)
+			env := map[string]string{"RAG_CONFIG": cfg, "HOME": home, "RAG_INDEX": tt.env}
+			s, err := Resolve(Settings{Index: tt.flag}, envOf(env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Index != tt.want {
+				t.Errorf("Index = %q, want %q", s.Index, tt.want)
+			}
+		})
+	}
 }

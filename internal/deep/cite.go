@@ -2,36 +2,17 @@ package deep
 
 import (
 	"fmt"
-	"regexp"
-	"strconv"
-	"strings"
-	"unicode"
 
 	"github.com/ragcli/rag/internal/answer"
 )
-
-// citeRE matches a citation as package answer reads them: [1], [1, 2], [1;2].
-var citeRE = regexp.MustCompile(`\[(\d+(?:\s*[,;]\s*\d+)*)\]`)
 
 // renumber rewrites the citations in text through m (a part's source numbers
 // to the merged list's). Numbers m does not know are not sources the part
 // was given, and are dropped; a citation left empty disappears.
 func renumber(text string, m map[int]int) string {
-	return citeRE.ReplaceAllStringFunc(text, func(c string) string {
-		var nums []string
-		for _, f := range strings.FieldsFunc(c[1:len(c)-1], func(r rune) bool { return r == ',' || r == ';' || unicode.IsSpace(r) }) {
-			n, err := strconv.Atoi(f)
-			if err != nil {
-				continue
-			}
-			if g, ok := m[n]; ok {
-				nums = append(nums, strconv.Itoa(g))
-			}
-		}
-		if len(nums) == 0 {
-			return ""
-		}
-		return "[" + strings.Join(nums, ", ") + "]"
+	return answer.Renumber(text, func(n int) (int, bool) {
+		g, ok := m[n]
+		return g, ok
 	})
 }
 

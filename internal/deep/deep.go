@@ -56,9 +56,14 @@ const (
 type Options struct {
 	Client llm.Client
 	Model  string
-	// ContextLength is the chat model's largest context, 0 when unknown: each
-	// worker drops its lowest-ranked passages to fit it.
+	// ContextLength is the largest context window the run may ask for (see
+	// answer.Limit), 0 when unknown: each worker drops its lowest-ranked
+	// passages to fit the run's window.
 	ContextLength int
+	// PassageTokens bounds the tokens of the passages one retrieval returns
+	// (k times the index's chunk size), for sizing the run's one window; 0
+	// when unknown.
+	PassageTokens int
 	MaxAgents     int // most sub-questions, hence workers; 0 means DefaultMaxAgents
 	Parallel      int // most workers at work at once; 0 means DefaultParallel
 	// WorkerTimeout is the deadline of each attempt of each model call (plan,
@@ -185,7 +190,7 @@ func Run(ctx context.Context, opts Options, question string) (*Result, error) {
 	if opts.Backoff <= 0 {
 		opts.Backoff = DefaultBackoff
 	}
-	r := &run{opts: opts}
+	r := &run{opts: opts, numCtx: window(question, opts)}
 	start := time.Now()
 	res := &Result{Question: question}
 	defer func() { res.Calls, res.Elapsed = int(r.calls.Load()), time.Since(start) }()
@@ -234,6 +239,7 @@ func Run(ctx context.Context, opts Options, question string) (*Result, error) {
 
 type run struct {
 	opts    Options
+	numCtx  int // every call's context window
 	calls   atomic.Int64
 	eventMu sync.Mutex
 }
@@ -294,15 +300,14 @@ func (r *run) try(ctx context.Context, worker int, name string, step func(contex
 
 func (r *run) plan(ctx context.Context, question string) ([]string, error) {
 	msgs := planMessages(question, r.opts.MaxAgents)
-	n, err := numCtx(msgs, planTokens, r.opts.ContextLength)
-	if err != nil {
+	if err := answer.Fit(msgs, planTokens, r.numCtx); err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
 	zero := 0.0
 	var reply string
-	err = r.try(ctx, -1, "plan", func(ctx context.Context) error {
+	err := r.try(ctx, -1, "plan", func(ctx context.Context) error {
 		var err error
-		reply, err = r.chat(ctx, llm.Request{Messages: msgs, NumCtx: n, Format: planSchema(r.opts.MaxAgents), Temperature: &zero})
+		reply, err = r.chat(ctx, llm.Request{Messages: msgs, NumCtx: r.numCtx, Format: planSchema(r.opts.MaxAgents), Temperature: &zero})
 		return err
 	})
 	if err != nil {
@@ -374,7 +379,7 @@ func (r *run) work(ctx context.Context, i int, q string) Part {
 			r.emit(Event{Step: StepWorker, Worker: i, State: Answering})
 			p.Attempts++
 			r.calls.Add(1)
-			a, err := answer.Ask(ctx, r.opts.Client, question, results, answer.Options{Model: r.opts.Model, ContextLength: r.opts.ContextLength}, nil)
+			a, err := answer.Ask(ctx, r.opts.Client, question, results, answer.Options{Model: r.opts.Model, NumCtx: r.numCtx, ContextLength: r.numCtx}, nil)
 			if err != nil {
 				return err
 			}
@@ -451,14 +456,13 @@ func (r *run) check(ctx context.Context, i int, q string, ans *answer.Answer) (V
 		srcs = ans.Sources
 	}
 	msgs := checkMessages(q, ans.Text, srcs)
-	n, err := numCtx(msgs, checkTokens, r.opts.ContextLength)
-	if err != nil {
+	if err := answer.Fit(msgs, checkTokens, r.numCtx); err != nil {
 		return Verdict{}, err
 	}
 	zero := 0.0
 	var v Verdict
-	err = r.try(ctx, i, "check", func(ctx context.Context) error {
-		reply, err := r.chat(ctx, llm.Request{Messages: msgs, NumCtx: n, Format: checkSchema, Temperature: &zero})
+	err := r.try(ctx, i, "check", func(ctx context.Context) error {
+		reply, err := r.chat(ctx, llm.Request{Messages: msgs, NumCtx: r.numCtx, Format: checkSchema, Temperature: &zero})
 		if err != nil {
 			return err
 		}
@@ -471,13 +475,12 @@ func (r *run) check(ctx context.Context, i int, q string, ans *answer.Answer) (V
 // final writes the answer from the parts.
 func (r *run) final(ctx context.Context, question string, parts []Part) (string, error) {
 	msgs := finalMessages(question, parts)
-	n, err := numCtx(msgs, finalTokens, r.opts.ContextLength)
-	if err != nil {
+	if err := answer.Fit(msgs, finalTokens, r.numCtx); err != nil {
 		return "", err
 	}
 	var text string
-	err = r.try(ctx, -1, "final answer", func(ctx context.Context) error {
-		t, err := r.chat(ctx, llm.Request{Messages: msgs, NumCtx: n})
+	err := r.try(ctx, -1, "final answer", func(ctx context.Context) error {
+		t, err := r.chat(ctx, llm.Request{Messages: msgs, NumCtx: r.numCtx})
 		if err != nil {
 			return err
 		}

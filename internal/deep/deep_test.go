@@ -18,6 +18,7 @@ import (
 	"github.com/ragcli/rag/internal/ollama"
 	"github.com/ragcli/rag/internal/ollamatest"
 	"github.com/ragcli/rag/internal/retrieve"
+	"github.com/ragcli/rag/internal/retry"
 )
 
 // The scripted question: three parts, each with its own document, and one
@@ -141,6 +142,7 @@ func newSetup(t testing.TB) *setup {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.Timing.Retry = retry.Policy{Budget: -1} // the adapter's retries off: these tests are of deep's
 	s := &setup{srv: srv, model: &model{plan: plan3, counts: map[string]int{}}}
 	srv.SetChatHook(s.model.hook)
 	var inEvent atomic.Bool
@@ -555,6 +557,8 @@ func TestParallelBoundsWorkersAtWork(t *testing.T) {
 	s.opts.Parallel = 2
 	s.model.plan = `{"questions": ["Alpha one?", "Alpha two?", "Beta one?", "Beta two?"]}`
 	var now, peak atomic.Int32
+	two := make(chan struct{})
+	var once sync.Once
 	s.model.answer = func(req api.ChatRequest, n int) ollamatest.ChatOutcome {
 		c := now.Add(1)
 		defer now.Add(-1)
@@ -564,7 +568,16 @@ func TestParallelBoundsWorkersAtWork(t *testing.T) {
 				break
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		if c == 2 {
+			once.Do(func() { close(two) })
+		}
+		// Hold each answer until two are at work at once (or give up): a
+		// third would show up meanwhile if Parallel were not enforced.
+		select {
+		case <-two:
+			time.Sleep(20 * time.Millisecond)
+		case <-time.After(5 * time.Second):
+		}
 		return ollamatest.ChatOutcome{Reply: answers[topic(subQuestion(req))]}
 	}
 	s.opts.MaxAgents = 4
@@ -575,7 +588,35 @@ func TestParallelBoundsWorkersAtWork(t *testing.T) {
 	if len(res.Parts) != 4 {
 		t.Fatalf("%d parts", len(res.Parts))
 	}
-	if p := peak.Load(); p > 2 {
-		t.Errorf("%d answers at once, want at most Parallel=2", p)
+	if p := peak.Load(); p != 2 {
+		t.Errorf("%d answers at once at most, want exactly Parallel=2", p)
+	}
+}
+
+// TestOneNumCtxPerRun: every call of a run (plan, answers, checks, final)
+// asks for the same num_ctx, whatever each prompt's size, so the server does
+// not reload the model between them.
+func TestOneNumCtxPerRun(t *testing.T) {
+	s := newSetup(t)
+	long := strings.Repeat("Alpha retries with a long explanation of backoff. ", 60)
+	s.opts.Retrieve = func(ctx context.Context, q string) ([]retrieve.Result, error) {
+		out := slices.Clone(docs[topic(q)])
+		if topic(q) == "Alpha" {
+			out = append(out, res(20, "long.md", long))
+		}
+		return out, nil
+	}
+	s.opts.PassageTokens = 5 * 256
+	if _, err := deep.Run(t.Context(), s.opts, question); err != nil {
+		t.Fatal(err)
+	}
+	s.model.mu.Lock()
+	defer s.model.mu.Unlock()
+	seen := map[any]int{}
+	for _, r := range s.model.reqs {
+		seen[r.Options["num_ctx"]]++
+	}
+	if len(seen) != 1 || len(s.model.reqs) < 8 {
+		t.Errorf("num_ctx of the run's %d calls: %v; want one size", len(s.model.reqs), seen)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/ragcli/rag/internal/answer"
-	"github.com/ragcli/rag/internal/chunk"
 	"github.com/ragcli/rag/internal/llm"
 )
 
@@ -152,26 +151,18 @@ func finalMessages(question string, parts []Part) []llm.Message {
 	return []llm.Message{{Role: "system", Content: finalSystem}, {Role: "user", Content: b.String()}}
 }
 
-// Sizing of the orchestrator's own calls, as package answer sizes a worker's.
-const (
-	minNumCtx    = 2048
-	ctxStep      = 512
-	promptMargin = 256
-)
-
-// numCtx is the context window for msgs plus reply tokens, or 0 with an
-// error when it does not fit the model's contextLength (0: unknown).
-func numCtx(msgs []llm.Message, reply, contextLength int) (int, error) {
-	need := promptMargin + reply
-	for _, m := range msgs {
-		need += chunk.EstimateTokens(m.Content) + 4
+// window is the one context window of a run: the smallest of package
+// answer's fixed sizes that holds the largest prompt the run can make, the
+// final answer's over every part's answer or a worker's over its passages,
+// within opts.ContextLength. Every call of the run asks for it, so the
+// server keeps one runner for the whole run.
+func window(question string, opts Options) int {
+	parts := make([]Part, opts.MaxAgents)
+	for i := range parts {
+		parts[i] = Part{Question: strings.Repeat("x ", maxSubQuestion/2), Answer: strings.Repeat("x ", answer.DefaultAnswerTokens/2), State: Verified}
 	}
-	if contextLength > 0 && need > contextLength {
-		return 0, fmt.Errorf("the prompt needs about %d tokens, the chat model has %d", need, contextLength)
-	}
-	n := max(minNumCtx, (need+ctxStep-1)/ctxStep*ctxStep)
-	if contextLength > 0 {
-		n = min(n, contextLength)
-	}
-	return n, nil
+	final := answer.Estimate(finalMessages(question, parts), finalTokens)
+	worker := answer.Estimate(answer.Prompt(critiqued(strings.Repeat("x ", maxSubQuestion/2), strings.Repeat("x ", 100)), nil), answer.DefaultAnswerTokens) + opts.PassageTokens
+	check := answer.Estimate(checkMessages(strings.Repeat("x ", maxSubQuestion/2), strings.Repeat("x ", answer.DefaultAnswerTokens/2), nil), checkTokens) + opts.PassageTokens
+	return answer.Window(max(final, worker, check), opts.ContextLength)
 }

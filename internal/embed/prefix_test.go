@@ -1,6 +1,9 @@
 package embed
 
-import "testing"
+import (
+	"context"
+	"testing"
+)
 
 func TestPrefixesFor(t *testing.T) {
 	const represent = "Represent this sentence for searching relevant passages: "
@@ -44,5 +47,50 @@ func TestPrefixesFor(t *testing.T) {
 				t.Errorf("PrefixesFor(%q) = %+v, want %+v", tt.model, got, tt.want)
 			}
 		})
+	}
+}
+
+// recorder is an Embedder that keeps what it was asked to embed.
+type recorder struct {
+	model string
+	got   []string
+}
+
+func (r *recorder) Embed(_ context.Context, texts []string) ([][]float32, error) {
+	r.got = append(r.got, texts...)
+	out := make([][]float32, len(texts))
+	for i := range out {
+		out[i] = []float32{1}
+	}
+	return out, nil
+}
+
+func (r *recorder) Model() string { return r.model }
+
+// TestModelAppliesPrefixes: documents and queries reach the model with its
+// own prefixes, and a model without prefixes gets the texts untouched.
+func TestModelAppliesPrefixes(t *testing.T) {
+	for _, tt := range []struct {
+		model    string
+		doc, qry string
+	}{
+		{"nomic-embed-text:v1.5", "search_document: a", "search_query: q"},
+		{"mxbai-embed-large", "a", "Represent this sentence for searching relevant passages: q"},
+		{"all-minilm", "a", "q"},
+	} {
+		r := &recorder{model: tt.model}
+		m := For(r)
+		if _, err := m.Documents(t.Context(), []string{"a"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Query(t.Context(), "q"); err != nil {
+			t.Fatal(err)
+		}
+		if len(r.got) != 2 || r.got[0] != tt.doc || r.got[1] != tt.qry {
+			t.Errorf("%s: the model saw %q, want [%q %q]", tt.model, r.got, tt.doc, tt.qry)
+		}
+		if m.Name() != tt.model {
+			t.Errorf("Name() = %q", m.Name())
+		}
 	}
 }

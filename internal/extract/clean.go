@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"golang.org/x/text/encoding/charmap"
 )
 
 // CleanText makes document text safe to print on a terminal: it drops ANSI
@@ -137,41 +139,80 @@ func skipString(s string, i int) int {
 	return i
 }
 
-// decodeText turns the bytes of a text file into clean UTF-8. It honours a
-// UTF-8 or UTF-16 byte-order mark, and rejects content with NUL bytes or with
-// more than a small share of invalid UTF-8 as ErrBinary; a few stray invalid
-// bytes become U+FFFD.
-func decodeText(data []byte) (string, error) {
+// Encodings decodeText reports in Document.Encoding when a file is not
+// UTF-8.
+const (
+	EncodingUTF16LE     = "utf-16le"
+	EncodingUTF16BE     = "utf-16be"
+	EncodingWindows1252 = "windows-1252"
+)
+
+// decodeText turns the bytes of a text file into clean UTF-8 and names the
+// encoding it decoded when that was not UTF-8. It honours a UTF-8 or UTF-16
+// byte-order mark. Invalid UTF-8 is read as Windows-1252 (a superset of the
+// printable Latin-1) when that yields only printable text; otherwise content
+// with NUL bytes or more than a small share of invalid UTF-8 is ErrBinary,
+// and a few stray invalid bytes become U+FFFD.
+func decodeText(data []byte) (text, encoding string, err error) {
 	switch {
 	case bytes.HasPrefix(data, []byte{0xef, 0xbb, 0xbf}):
 		data = data[3:]
 	case bytes.HasPrefix(data, []byte{0xff, 0xfe}):
-		data = decodeUTF16(data[2:], binary.LittleEndian)
+		data, encoding = decodeUTF16(data[2:], binary.LittleEndian), EncodingUTF16LE
 	case bytes.HasPrefix(data, []byte{0xfe, 0xff}):
-		data = decodeUTF16(data[2:], binary.BigEndian)
+		data, encoding = decodeUTF16(data[2:], binary.BigEndian), EncodingUTF16BE
 	}
 	if bytes.IndexByte(data, 0) >= 0 {
-		return "", newError(ErrBinary, "binary file", nil)
+		return "", "", newError(ErrBinary, "binary file", nil)
 	}
 	if !utf8.Valid(data) {
-		if bad := invalidBytes(data); bad > 4 && bad*20 > len(data) {
-			return "", newError(ErrBinary, "not valid utf-8", nil)
+		bad, multi := invalidBytes(data)
+		if bad > multi {
+			// More stray bytes than well-formed UTF-8 sequences: a legacy
+			// 8-bit encoding rather than UTF-8 with a few damaged bytes.
+			if s, ok := decodeWindows1252(data); ok {
+				return CleanText(s), EncodingWindows1252, nil
+			}
+		}
+		if bad > 4 && bad*20 > len(data) {
+			return "", "", newError(ErrBinary, "not valid utf-8", nil)
 		}
 	}
-	return CleanText(string(data)), nil
+	return CleanText(string(data)), encoding, nil
 }
 
-// invalidBytes counts the bytes of data that are not part of valid UTF-8.
-func invalidBytes(data []byte) int {
-	bad := 0
+// decodeWindows1252 decodes data as Windows-1252 and reports whether the
+// result is text: no byte that Windows-1252 leaves undefined, no control
+// character other than tab, newline, carriage return and form feed.
+func decodeWindows1252(data []byte) (string, bool) {
+	s, err := charmap.Windows1252.NewDecoder().Bytes(data)
+	if err != nil {
+		return "", false
+	}
+	for _, r := range string(s) {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r' || r == '\f':
+		case r < 0x20 || r == 0x7f || r >= 0x80 && r <= 0x9f || r == utf8.RuneError:
+			return "", false
+		}
+	}
+	return string(s), true
+}
+
+// invalidBytes counts the bytes of data that are not part of valid UTF-8,
+// and the valid multi-byte sequences.
+func invalidBytes(data []byte) (bad, multi int) {
 	for len(data) > 0 {
 		r, n := utf8.DecodeRune(data)
-		if r == utf8.RuneError && n == 1 {
+		switch {
+		case r == utf8.RuneError && n == 1:
 			bad++
+		case n > 1:
+			multi++
 		}
 		data = data[n:]
 	}
-	return bad
+	return bad, multi
 }
 
 func decodeUTF16(data []byte, order binary.ByteOrder) []byte {

@@ -1,5 +1,7 @@
 package extract
 
+import "strings"
+
 // Format names the kind of document an extractor recognised.
 type Format string
 
@@ -32,6 +34,17 @@ type Document struct {
 	Format Format
 	Title  string // front-matter title, <title>, first H1, DOCX or PDF title; may be empty
 	Blocks []Block
+
+	// Encoding names the character encoding a text file was decoded from
+	// when it was not UTF-8: EncodingUTF16LE, EncodingUTF16BE or
+	// EncodingWindows1252 (the fallback for invalid UTF-8); "" for UTF-8.
+	Encoding string `json:",omitempty"`
+	// Engine names what read a PDF: PDFBuiltin or PDFToText; "" for other
+	// formats.
+	Engine string `json:",omitempty"`
+	// Repair says what the built-in PDF reader mended to read the file,
+	// such as "rebuilt the cross-reference table"; "" when nothing was.
+	Repair string `json:",omitempty"`
 }
 
 // Block is a run of text with one provenance: its heading path and its place in
@@ -43,4 +56,25 @@ type Block struct {
 	StartLine int      // 1-based first line in the source file; 0 when unknown (HTML, DOCX, PDF)
 	EndLine   int      // 1-based last line, inclusive; 0 when unknown
 	Page      int      // 1-based PDF page; 0 for other formats
+}
+
+// ReadNote says in a few words how doc was read when that was not the usual
+// way, for the ingest report: "decoded as windows-1252", "read by
+// pdftotext", "repaired: rebuilt the cross-reference table". It is "" for a
+// UTF-8 text file or a PDF the built-in reader read as it was.
+func ReadNote(doc *Document) string {
+	if doc == nil {
+		return ""
+	}
+	var notes []string
+	if doc.Encoding != "" {
+		notes = append(notes, "decoded as "+doc.Encoding)
+	}
+	if doc.Engine != "" && doc.Engine != PDFBuiltin {
+		notes = append(notes, "read by "+doc.Engine)
+	}
+	if doc.Repair != "" {
+		notes = append(notes, "repaired: "+doc.Repair)
+	}
+	return strings.Join(notes, "; ")
 }

@@ -92,18 +92,60 @@ func newError(kind error, reason string, cause error) error {
 	return &extractError{kind: kind, reason: reason, cause: cause}
 }
 
+// outcome is one way an extraction can fail: the sentinel callers match, the
+// name it travels under from the sandbox child, the reason Reason gives when
+// the error carries none of its own, and whether ingest reports the file as
+// skipped (rag does not read such files) rather than failed (it should have).
+// outcomes is the one table of them; Known, Reason, Skipped and the child's
+// result encoding all read it.
+type outcome struct {
+	err    error
+	name   string
+	reason string
+	skip   bool
+	own    bool // one of this package's sentinels, for Known
+}
+
+var outcomes = []outcome{
+	{ErrUnsupported, "unsupported", "unsupported file type", true, true},
+	{ErrBinary, "binary", "binary file", true, true},
+	{ErrTooLarge, "too_large", "file too large", true, true},
+	{ErrNoText, "no_text", "no text", true, true},
+	{ErrEncrypted, "encrypted", "encrypted", true, true},
+	{ErrMalformed, "malformed", "malformed file", false, true},
+	{ErrCrashed, "crashed", "extractor crashed", false, true},
+	{fs.ErrNotExist, "not_found", "file not found", false, false},
+	{fs.ErrPermission, "permission", "permission denied", false, false},
+	{context.Canceled, "canceled", "canceled", false, false},
+	{context.DeadlineExceeded, "deadline", "timed out", false, false},
+}
+
+// outcomeOf returns the first outcome err matches, or nil.
+func outcomeOf(err error) *outcome {
+	for i := range outcomes {
+		if errors.Is(err, outcomes[i].err) {
+			return &outcomes[i]
+		}
+	}
+	return nil
+}
+
 // Known reports whether err is one of this package's errors, for which Reason
 // gives the precise reason (for others it can only say "read error").
 func Known(err error) bool {
 	if _, ok := errors.AsType[*extractError](err); ok {
 		return true
 	}
-	for _, e := range []error{ErrUnsupported, ErrBinary, ErrTooLarge, ErrNoText, ErrEncrypted, ErrMalformed, ErrCrashed} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
+	o := outcomeOf(err)
+	return o != nil && o.own
+}
+
+// Skipped reports whether a file that failed with err is one rag does not
+// read (unsupported, binary, too large, without text, encrypted), to be
+// listed as skipped rather than failed.
+func Skipped(err error) bool {
+	o := outcomeOf(err)
+	return o != nil && o.skip
 }
 
 // Reason returns a short lowercase human reason for an extraction error, such
@@ -116,27 +158,8 @@ func Reason(err error) string {
 	if e, ok := errors.AsType[*extractError](err); ok {
 		return e.reason
 	}
-	switch {
-	case errors.Is(err, context.Canceled):
-		return "canceled"
-	case errors.Is(err, context.DeadlineExceeded):
-		return "timed out"
-	case errors.Is(err, ErrUnsupported):
-		return "unsupported file type"
-	case errors.Is(err, ErrBinary):
-		return "binary file"
-	case errors.Is(err, ErrTooLarge):
-		return "file too large"
-	case errors.Is(err, ErrNoText):
-		return "no text"
-	case errors.Is(err, ErrEncrypted):
-		return "encrypted"
-	case errors.Is(err, ErrMalformed):
-		return "malformed file"
-	case errors.Is(err, fs.ErrNotExist):
-		return "file not found"
-	case errors.Is(err, fs.ErrPermission):
-		return "permission denied"
+	if o := outcomeOf(err); o != nil {
+		return o.reason
 	}
 	return "read error"
 }

@@ -2,6 +2,7 @@ package extract
 
 import (
 	"context"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -26,12 +27,32 @@ var mdParser parser.Parser = goldmark.New(goldmark.WithExtensions(
 // headings, paragraphs, fenced and indented code, lists, tables, block
 // quotes and HTML blocks. Block text is the source slice, markup included.
 func extractMarkdown(ctx context.Context, doc *Document, data []byte) error {
-	src, err := decodeText(data)
+	src, enc, err := decodeText(data)
 	if err != nil {
 		return err
 	}
-	title, src := stripFrontMatter(src)
-	doc.Title = title
+	doc.Encoding = enc
+	fm, src := stripFrontMatter(src)
+	doc.Title = fm.title
+	if err := markdownBlocks(ctx, doc, src); err != nil {
+		return err
+	}
+	if !hasText(doc.Blocks) && (fm.title != "" || fm.description != "") {
+		// A page of front matter only, such as a Hugo section's _index.md:
+		// what it says is its title and description.
+		text := strings.TrimSpace(fm.title + "\n\n" + fm.description)
+		doc.Blocks = append(doc.Blocks, Block{Text: text, Kind: KindParagraph, StartLine: 1, EndLine: max(fm.lines, 1)})
+	}
+	if doc.Title == "" {
+		doc.Title = fileTitle(doc.Path)
+	}
+	return nil
+}
+
+// markdownBlocks adds the blocks of src, front matter already blanked out,
+// to doc, and sets doc.Title from its first H1, else its first heading, when
+// it has none.
+func markdownBlocks(ctx context.Context, doc *Document, src string) error {
 	if pathological(src) {
 		// goldmark slows down more than linearly on such input; read it as
 		// plain paragraphs instead of stalling the ingest.
@@ -49,15 +70,47 @@ func extractMarkdown(ctx context.Context, doc *Document, data []byte) error {
 		}
 		w.block(c)
 	}
+	if doc.Title == "" {
+		doc.Title = w.first
+	}
 	return nil
+}
+
+// hasText reports whether any block holds more than white space.
+func hasText(blocks []Block) bool {
+	for _, b := range blocks {
+		if !blank(b.Text) {
+			return true
+		}
+	}
+	return false
+}
+
+// fileTitle is the title of a Markdown file that names none: its file name
+// without the extension, or its folder's name for an index page
+// (index.md, _index.md, README.md), whose own name says nothing.
+func fileTitle(path string) string {
+	if path == "" {
+		return ""
+	}
+	base := filepath.Base(path)
+	name := strings.TrimSuffix(base, filepath.Ext(base))
+	switch strings.ToLower(name) {
+	case "index", "_index", "readme":
+		if dir := filepath.Base(filepath.Dir(path)); dir != "." && dir != string(filepath.Separator) {
+			return dir
+		}
+	}
+	return name
 }
 
 // mdWalker turns top-level goldmark nodes into blocks.
 type mdWalker struct {
-	x    *lineIndex
-	src  []byte
-	doc  *Document
-	path []mdHeading // headings in force, outermost first
+	x     *lineIndex
+	src   []byte
+	doc   *Document
+	path  []mdHeading // headings in force, outermost first
+	first string      // the first heading's text, whatever its level
 }
 
 type mdHeading struct {
@@ -122,6 +175,9 @@ func (w *mdWalker) heading(n *ast.Heading) {
 		w.path = w.path[:len(w.path)-1]
 	}
 	w.path = append(w.path, mdHeading{level: n.Level, text: title})
+	if w.first == "" {
+		w.first = title
+	}
 	if n.Level == 1 && w.doc.Title == "" {
 		w.doc.Title = title
 	}
@@ -293,24 +349,30 @@ func isATX(line string) bool {
 	return i >= 1 && i <= 6 && (i == len(line) || line[i] == ' ' || line[i] == '\t')
 }
 
+// frontMatter is what rag reads from a Markdown file's front matter.
+type frontMatter struct {
+	title, description string
+	lines              int // lines the front matter takes, delimiters included
+}
+
 // stripFrontMatter blanks out YAML (---) or TOML (+++) front matter, keeping
 // its lines so that line numbers stay those of the file, and returns its
-// title.
-func stripFrontMatter(src string) (title, rest string) {
+// title and description.
+func stripFrontMatter(src string) (fm frontMatter, rest string) {
 	first, _, ok := strings.Cut(src, "\n")
 	if !ok {
-		return "", src
+		return fm, src
 	}
-	delim := strings.TrimRight(first, " \t")
+	delim := strings.TrimRight(first, " \t\r")
 	if delim != "---" && delim != "+++" {
-		return "", src
+		return fm, src
 	}
 	end := -1 // offset just past the closing delimiter line
 	body := ""
 	for off := len(first) + 1; off < len(src); {
 		line, _, _ := strings.Cut(src[off:], "\n")
 		next := off + len(line) + 1
-		t := strings.TrimRight(line, " \t")
+		t := strings.TrimRight(line, " \t\r")
 		if t == delim || delim == "---" && t == "..." {
 			body = src[len(first)+1 : off]
 			end = min(next, len(src))
@@ -319,48 +381,50 @@ func stripFrontMatter(src string) (title, rest string) {
 		off = next
 	}
 	if end < 0 {
-		return "", src // no closing delimiter: not front matter
+		return fm, src // no closing delimiter: not front matter
 	}
 	if delim == "---" {
-		title = yamlTitle(body)
+		fm.title, fm.description = yamlFields(body)
 	} else {
-		title = tomlTitle(body)
+		fm.title, fm.description = lineField(body, "title", "="), lineField(body, "description", "=")
 	}
-	return title, strings.Repeat("\n", strings.Count(src[:end], "\n")) + src[end:]
+	fm.title, fm.description = collapseSpace(fm.title), collapseSpace(fm.description)
+	fm.lines = strings.Count(src[:end], "\n")
+	if end == len(src) && !strings.HasSuffix(src, "\n") {
+		fm.lines++
+	}
+	return fm, strings.Repeat("\n", strings.Count(src[:end], "\n")) + src[end:]
 }
 
-// yamlTitle returns the title field of YAML front matter, falling back to a
-// plain "title:" line when the YAML does not parse.
-func yamlTitle(body string) (title string) {
+// yamlFields returns the title and description fields of YAML front matter,
+// falling back to plain "key:" lines when the YAML does not parse.
+func yamlFields(body string) (title, description string) {
+	fallback := func() (string, string) {
+		return lineField(body, "title", ":"), lineField(body, "description", ":")
+	}
 	defer func() {
 		if recover() != nil {
-			title = lineTitle(body, ":")
+			title, description = fallback()
 		}
 	}()
 	var fm map[string]any
 	if err := yaml.Unmarshal([]byte(body), &fm); err != nil {
-		return lineTitle(body, ":")
+		return fallback()
 	}
-	if t, ok := fm["title"].(string); ok {
-		return t
-	}
-	return ""
+	title, _ = fm["title"].(string)
+	description, _ = fm["description"].(string)
+	return title, description
 }
 
-// tomlTitle returns the top-level title key of TOML front matter.
-func tomlTitle(body string) string {
-	return lineTitle(body, "=")
-}
-
-// lineTitle finds a top-level `title<sep> value` line and unquotes the value.
-func lineTitle(body, sep string) string {
+// lineField finds a top-level `key<sep> value` line and unquotes the value.
+func lineField(body, key, sep string) string {
 	for line := range strings.Lines(body) {
 		line = strings.TrimRight(line, "\r\n")
 		if strings.HasPrefix(line, "[") {
 			break // a TOML table: later keys are not top level
 		}
-		key, value, ok := strings.Cut(line, sep)
-		if !ok || strings.TrimSpace(key) != "title" || key != strings.TrimLeft(key, " \t") {
+		k, value, ok := strings.Cut(line, sep)
+		if !ok || strings.TrimSpace(k) != key || k != strings.TrimLeft(k, " \t") {
 			continue
 		}
 		value = strings.TrimSpace(value)

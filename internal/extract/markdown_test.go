@@ -73,12 +73,6 @@ func TestMarkdownGuideLines(t *testing.T) {
 }
 
 func TestMarkdown(t *testing.T) {
-	type block struct {
-		Text       string
-		Kind       Kind
-		Headings   []string
-		Start, End int
-	}
 	tests := []struct {
 		name  string
 		input string
@@ -221,8 +215,12 @@ func TestMarkdown(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkInvariants(t, []byte(tt.input), doc)
-			if doc.Title != tt.title {
-				t.Errorf("Title = %q, want %q", doc.Title, tt.title)
+			want := tt.title
+			if want == "" {
+				want = "t" // a file that names no title is titled by its name, t.md
+			}
+			if doc.Title != want {
+				t.Errorf("Title = %q, want %q", doc.Title, want)
 			}
 			var got []block
 			for _, b := range doc.Blocks {
@@ -285,5 +283,87 @@ func TestMarkdownPathologicalFallsBackToText(t *testing.T) {
 		if pathological(ok) {
 			t.Errorf("an ordinary document is taken as pathological: %.40q", ok)
 		}
+	}
+}
+
+// TestMarkdownTitleAndFrontMatterOnly guards the title every Markdown chunk
+// carries on its first line (front matter, else the first heading, else the
+// file name) and that a page of front matter only is indexed by its title
+// and description.
+// block is the part of a Markdown block the extractor decides.
+type block struct {
+	Text       string
+	Kind       Kind
+	Headings   []string
+	Start, End int
+}
+
+func TestMarkdownTitleAndFrontMatterOnly(t *testing.T) {
+	tests := []struct {
+		name, path, input string
+		title             string
+		blocks            []block
+	}{
+		{
+			name:   "front matter only",
+			path:   "docs/concepts/_index.md",
+			input:  "---\ntitle: Signals\ndescription: >-\n  Learn about the categories\n  of telemetry.\nweight: 11\n---\n",
+			title:  "Signals",
+			blocks: []block{{"Signals\n\nLearn about the categories of telemetry.", KindParagraph, nil, 1, 7}},
+		},
+		{
+			name:   "toml front matter only",
+			path:   "content/about.md",
+			input:  "+++\ntitle = \"About Hugo\"\ndescription = 'What it is'\n+++\n\n",
+			title:  "About Hugo",
+			blocks: []block{{"About Hugo\n\nWhat it is", KindParagraph, nil, 1, 4}},
+		},
+		{
+			name:   "first heading of any level",
+			path:   "notes.md",
+			input:  "intro\n\n## Setup\n\ntext\n",
+			title:  "Setup",
+			blocks: []block{{"intro", KindParagraph, nil, 1, 1}, {"Setup", KindHeading, []string{"Setup"}, 3, 3}, {"text", KindParagraph, []string{"Setup"}, 5, 5}},
+		},
+		{
+			name:   "H1 wins over an earlier H2",
+			path:   "notes.md",
+			input:  "## Aside\n\n# Main\n",
+			title:  "Main",
+			blocks: []block{{"Aside", KindHeading, []string{"Aside"}, 1, 1}, {"Main", KindHeading, []string{"Main"}, 3, 3}},
+		},
+		{
+			name:   "file name",
+			path:   "a/release-notes.md",
+			input:  "just text\n",
+			title:  "release-notes",
+			blocks: []block{{"just text", KindParagraph, nil, 1, 1}},
+		},
+		{
+			name:   "an index page takes its folder's name",
+			path:   "docs/install/README.md",
+			input:  "just text\n",
+			title:  "install",
+			blocks: []block{{"just text", KindParagraph, nil, 1, 1}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc, err := Bytes(context.Background(), tt.path, []byte(tt.input), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkInvariants(t, []byte(tt.input), doc)
+			if doc.Title != tt.title {
+				t.Errorf("Title = %q, want %q", doc.Title, tt.title)
+			}
+			var got []block
+			for _, b := range doc.Blocks {
+				got = append(got, block{b.Text, b.Kind, b.Headings, b.StartLine, b.EndLine})
+			}
+			if !reflect.DeepEqual(got, tt.blocks) {
+				t.Errorf("blocks:\n got %+v\nwant %+v", got, tt.blocks)
+			}
+		})
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,7 +62,7 @@ func extractPDFFile(ctx context.Context, path string, opts Options) (*Document, 
 	if res == nil {
 		return nil, newError(ErrNoText, "no text layer", nil)
 	}
-	doc := &Document{Path: path, Format: FormatPDF, Title: res.Title}
+	doc := &Document{Path: path, Format: FormatPDF, Title: res.Title, Engine: engineName(opts), Repair: res.Repair}
 	for i, page := range res.Pages {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -76,6 +75,14 @@ func extractPDFFile(ctx context.Context, path string, opts Options) (*Document, 
 		return nil, newError(ErrNoText, "no text layer", nil)
 	}
 	return finish(doc)
+}
+
+// engineName is the name of the engine opts.PDF picks.
+func engineName(opts Options) string {
+	if opts.PDF == "" {
+		return PDFBuiltin
+	}
+	return opts.PDF
 }
 
 // extractPDFBytes hands data to the PDF extractor through a temporary file,
@@ -119,6 +126,11 @@ func pdfError(err error) error {
 	case errors.Is(err, pdftext.ErrNoText):
 		return newError(ErrNoText, "no text layer", err)
 	case errors.Is(err, pdftext.ErrMalformed):
+		if me, ok := errors.AsType[*pdftext.MalformedError](err); ok {
+			// What the reader found: "malformed pdf: broken
+			// cross-reference table at byte 1234".
+			return newError(ErrMalformed, truncate(CleanText(me.Error()), 200), err)
+		}
 		return newError(ErrMalformed, "malformed pdf", err)
 	case errors.Is(err, ErrTooLarge):
 		return err
@@ -315,28 +327,9 @@ type childResult struct {
 
 // childError carries an extraction error across the process boundary.
 type childError struct {
-	Kind    string `json:"kind"`             // see errorKinds
+	Kind    string `json:"kind"`             // an outcome name
 	Reason  string `json:"reason,omitempty"` // what Reason returned in the child
 	Message string `json:"message"`          // err.Error() in the child
-}
-
-// errorKinds names the errors callers branch on, in the order they are
-// tested.
-var errorKinds = []struct {
-	name string
-	err  error
-}{
-	{"unsupported", ErrUnsupported},
-	{"binary", ErrBinary},
-	{"too_large", ErrTooLarge},
-	{"no_text", ErrNoText},
-	{"encrypted", ErrEncrypted},
-	{"malformed", ErrMalformed},
-	{"crashed", ErrCrashed},
-	{"not_found", fs.ErrNotExist},
-	{"permission", fs.ErrPermission},
-	{"canceled", context.Canceled},
-	{"deadline", context.DeadlineExceeded},
 }
 
 // EncodeResult writes what File returned, doc or err, as the JSON the
@@ -345,11 +338,8 @@ func EncodeResult(w io.Writer, doc *Document, err error) error {
 	var r childResult
 	if err != nil {
 		ce := &childError{Kind: "other", Message: err.Error()}
-		for _, k := range errorKinds {
-			if errors.Is(err, k.err) {
-				ce.Kind = k.name
-				break
-			}
+		if o := outcomeOf(err); o != nil {
+			ce.Kind = o.name
 		}
 		if e, ok := errors.AsType[*extractError](err); ok {
 			ce.Reason = e.reason
@@ -380,9 +370,9 @@ func decodeResult(data []byte) (*Document, error) {
 
 func (ce *childError) err() error {
 	var kind error
-	for _, k := range errorKinds {
-		if k.name == ce.Kind {
-			kind = k.err
+	for _, o := range outcomes {
+		if o.name == ce.Kind {
+			kind = o.err
 		}
 	}
 	if kind == nil {

@@ -253,7 +253,7 @@ func TestSandboxFuncReportsWhyAFileFailed(t *testing.T) {
 		{"hang", sandbox.Limits{Timeout: time.Second}, nil, ErrCrashed, "timed out after 1s"},
 		{"panic", DefaultLimits, nil, ErrCrashed, "crashed: panic: boom"},
 		{"oom", sandbox.Limits{Timeout: time.Minute, MemoryBytes: 256 << 20}, nil, ErrCrashed, "out of memory"},
-		{"extract", DefaultLimits, []byte("%PDF-1.4\ngarbage"), ErrMalformed, "malformed pdf"},
+		{"extract", DefaultLimits, []byte("%PDF-1.4\ngarbage"), ErrMalformed, "malformed pdf: no startxref at the end (truncated at byte 16?); no objects found"},
 		{"extract", DefaultLimits, minimalPDF(" "), ErrNoText, "no text layer"},
 		{"extract", sandbox.Limits{OutputBytes: 10}, nil, ErrTooLarge, "extracted text too large"},
 	}

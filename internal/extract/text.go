@@ -12,10 +12,11 @@ const ctxEvery = 4096
 // extractText cuts plain text into blank-line-separated paragraphs. A single
 // huge line stays one block; the chunker splits it.
 func extractText(ctx context.Context, doc *Document, data []byte, kind Kind) error {
-	src, err := decodeText(data)
+	src, enc, err := decodeText(data)
 	if err != nil {
 		return err
 	}
+	doc.Encoding = enc
 	return textBlocks(ctx, doc, src, kind)
 }
 
@@ -52,10 +53,11 @@ func textBlocks(ctx context.Context, doc *Document, src string, kind Kind) error
 // column 0 and does not merely close a bracket. Blank lines inside an
 // indented body keep the body whole.
 func extractCode(ctx context.Context, doc *Document, data []byte) error {
-	src, err := decodeText(data)
+	src, enc, err := decodeText(data)
 	if err != nil {
 		return err
 	}
+	doc.Encoding = enc
 	x := newLineIndex(src)
 	start, last := 0, 0 // first and last non-blank line of the current region
 	for n := 1; n <= x.count(); n++ {

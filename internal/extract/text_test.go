@@ -28,6 +28,7 @@ func TestText(t *testing.T) {
 		path  string
 		input string
 		want  []lineBlocks
+		enc   string // the Encoding reported
 	}{
 		{
 			name:  "paragraphs",
@@ -73,12 +74,27 @@ func TestText(t *testing.T) {
 			path:  "a.txt",
 			input: "\xff\xfeh\x00i\x00\n\x00",
 			want:  []lineBlocks{{"hi", KindParagraph, 1, 1}},
+			enc:   EncodingUTF16LE,
 		},
 		{
-			name:  "a few invalid bytes become U+FFFD",
+			name:  "Latin-1 is read as Windows-1252",
 			path:  "a.txt",
-			input: "caf\xe9 au lait, and a long enough line around it",
-			want:  []lineBlocks{{"caf\uFFFD au lait, and a long enough line around it", KindParagraph, 1, 1}},
+			input: "caf\xe9 au lait \x96 na\xefve, and a long enough line around it",
+			want:  []lineBlocks{{"café au lait – naïve, and a long enough line around it", KindParagraph, 1, 1}},
+			enc:   EncodingWindows1252,
+		},
+		{
+			name:  "a few invalid bytes in UTF-8 become U+FFFD",
+			path:  "a.txt",
+			input: "caf\xc3\xa9 au lait, na\xc3\xafve \xff d\xc3\xa9j\xc3\xa0 vu",
+			want:  []lineBlocks{{"café au lait, naïve \uFFFD déjà vu", KindParagraph, 1, 1}},
+		},
+		{
+			name:  "UTF-16 big-endian with a byte-order mark",
+			path:  "a.txt",
+			input: "\xfe\xff\x00h\x00\xe9",
+			want:  []lineBlocks{{"hé", KindParagraph, 1, 1}},
+			enc:   EncodingUTF16BE,
 		},
 		{
 			name:  "control characters and escapes are stripped",
@@ -98,6 +114,9 @@ func TestText(t *testing.T) {
 			}
 			if got := blocksOf(doc); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("blocks:\n got %+v\nwant %+v", got, tt.want)
+			}
+			if doc.Encoding != tt.enc {
+				t.Errorf("Encoding = %q, want %q", doc.Encoding, tt.enc)
 			}
 		})
 	}

@@ -37,10 +37,20 @@ import (
 	"github.com/ragcli/rag/internal/lexical"
 )
 
-// FormatVersion is the on-disk format this build reads and writes. It covers
-// the full-text analysis too: a change to package lexical's terms changes what
-// is stored, so it must bump this version (rag reindex then rebuilds).
-const FormatVersion = 2
+// FormatVersion is the on-disk format this build writes. It covers the
+// full-text analysis too: a change to package lexical's terms changes what is
+// stored, so it must bump this version (rag reindex then rebuilds).
+//
+// Version 3 added the roots table (what was ingested, on which device) and
+// each chunk's embedding key (vkey), by which an unchanged text reuses its
+// vector. A writer migrates a version-2 index in place on open; readers read
+// both.
+const FormatVersion = 3
+
+// minReadable is the oldest format version readers accept.
+const minReadable = 2
+
+func readable(v int) bool { return v >= minReadable && v <= FormatVersion }
 
 // Names of the index's files inside its folder.
 const (
@@ -63,7 +73,7 @@ type FormatError struct {
 }
 
 func (e *FormatError) Error() string {
-	return fmt.Sprintf("index at %s has format version %d; this rag reads version %d", e.Dir, e.Found, FormatVersion)
+	return fmt.Sprintf("index at %s has format version %d; this rag reads versions %d to %d", e.Dir, e.Found, minReadable, FormatVersion)
 }
 
 // ModelMismatchError reports an attempt to mix embedding models in one index.
@@ -133,6 +143,28 @@ type Chunk struct {
 	Text      string
 	// Terms is the analysed text for the full-text index (see package lexical).
 	Terms string
+	// Key identifies the exact text that was (or will be) embedded, prefix
+	// and all; two chunks with the same key can share a vector. Nil when
+	// the caller does not reuse vectors.
+	Key []byte
+}
+
+// Root is a folder or file given to an ingest, as it was when last ingested.
+type Root struct {
+	Path  string `json:"path"`
+	Dev   uint64 `json:"dev"` // device id; 0 where the platform has none
+	IsDir bool   `json:"is_dir"`
+}
+
+// CheckModel is the one rule for embedding models: an index answers only to
+// the model it was built with ("name" and "name:latest" being one model). It
+// returns a *ModelMismatchError for another one; an empty requested model
+// asks for none in particular.
+func (m Meta) CheckModel(dir, requested string) error {
+	if requested == "" || NormalizeModel(m.EmbedModel) == NormalizeModel(requested) {
+		return nil
+	}
+	return &ModelMismatchError{Dir: dir, Indexed: m.EmbedModel, Requested: requested}
 }
 
 // NormalizeModel makes "name" and "name:latest" the same model, as Ollama does.
@@ -165,9 +197,16 @@ CREATE TABLE IF NOT EXISTS chunks (
 	end_line   INTEGER NOT NULL DEFAULT 0,
 	page       INTEGER NOT NULL DEFAULT 0,
 	text       TEXT NOT NULL,
-	slot       INTEGER
+	slot       INTEGER,
+	vkey       BLOB
 );
 CREATE INDEX IF NOT EXISTS chunks_path ON chunks(path);
+CREATE INDEX IF NOT EXISTS chunks_vkey ON chunks(vkey) WHERE vkey IS NOT NULL;
+CREATE TABLE IF NOT EXISTS roots (
+	path   TEXT PRIMARY KEY,
+	dev    INTEGER NOT NULL,
+	is_dir INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS chunks_slot ON chunks(slot) WHERE slot IS NOT NULL;
 CREATE TABLE IF NOT EXISTS dead_slots (slot INTEGER PRIMARY KEY);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(terms, content='', contentless_delete=1, tokenize="` + lexical.Tokenizer + `");

@@ -1146,3 +1146,45 @@ func TestNormalizeModel(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrateFromVersion2: a version-2 index (no roots, no chunk keys) is
+// read as it is, and a writer migrates it in place, computing the keys of
+// the chunks it already holds.
+func TestMigrateFromVersion2(t *testing.T) {
+	dir := t.TempDir()
+	w := openW(t, dir)
+	commit(t, w, &Batch{Puts: []Put{put("a.md", 3, 1, true)}, Roots: []Root{{Path: "/docs", Dev: 7, IsDir: true}}})
+	w.Close()
+	rawExec(t, dir, `DROP TABLE roots`, `DROP INDEX chunks_vkey`, `ALTER TABLE chunks DROP COLUMN vkey`,
+		`UPDATE meta SET value='2' WHERE key='format_version'`)
+
+	r := openR(t, dir)
+	if roots, err := r.Roots(); err != nil || len(roots) != 0 {
+		t.Errorf("Roots of a version-2 index = %v, %v", roots, err)
+	}
+	if n := r.LiveVectors(); n != 3 {
+		t.Errorf("LiveVectors of a version-2 index = %d", n)
+	}
+	r.Close()
+
+	s := testSettings
+	s.ChunkKey = func(model string, c Chunk) []byte { return []byte(model + "|" + c.Text) }
+	w, err := OpenWriter(context.Background(), dir, s, 0)
+	if err != nil {
+		t.Fatalf("OpenWriter of a version-2 index: %v", err)
+	}
+	if v := w.Meta().FormatVersion; v != FormatVersion {
+		t.Errorf("format after migration = %d", v)
+	}
+	chunks := allChunks(t, openR(t, dir))["/docs/a.md"]
+	keys := make([][]byte, len(chunks))
+	for i, c := range chunks {
+		keys[i] = s.ChunkKey(testSettings.EmbedModel, c)
+	}
+	got, err := w.VectorsByKey(keys)
+	if len(keys) != 3 || err != nil || len(got) != 3 {
+		t.Errorf("VectorsByKey after migration: %d vectors, %v", len(got), err)
+	}
+	w.Close()
+	mustCheckOK(t, dir)
+}

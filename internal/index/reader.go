@@ -89,7 +89,7 @@ func (r *Reader) open() error {
 	if !found {
 		return ErrNoIndex
 	}
-	if m.FormatVersion != FormatVersion {
+	if !readable(m.FormatVersion) {
 		return &FormatError{Dir: r.dir, Found: m.FormatVersion}
 	}
 	r.meta = m
@@ -162,6 +162,9 @@ func (r *Reader) mapVectors() error {
 	return nil
 }
 
+// Dir is the index folder the snapshot was opened from.
+func (r *Reader) Dir() string { return r.dir }
+
 // Meta returns the index's metadata.
 func (r *Reader) Meta() Meta { return r.meta }
 
@@ -187,6 +190,17 @@ var littleEndian = func() bool { x := uint16(1); return *(*byte)(unsafe.Pointer(
 // On little-endian machines v points into the mapped file: it is valid until
 // Close and must not be changed.
 func (r *Reader) EachVector(fn func(id uint64, v []float32) error) error {
+	return r.EachVectorIn(0, r.meta.VecSlots, fn)
+}
+
+// Slots is the number of vector records in the snapshot, dead ones included:
+// the bound of EachVectorIn's slot range.
+func (r *Reader) Slots() int { return r.meta.VecSlots }
+
+// EachVectorIn is EachVector over the records in slots [from, to) only, so
+// that callers can load disjoint ranges side by side. It is safe to call from
+// several goroutines at once after one call has returned (which maps the file).
+func (r *Reader) EachVectorIn(from, to int, fn func(id uint64, v []float32) error) error {
 	if err := r.mapVectors(); err != nil {
 		return err
 	}
@@ -195,7 +209,7 @@ func (r *Reader) EachVector(fn func(id uint64, v []float32) error) error {
 	}
 	dim, size := r.meta.Dim, recordSize(r.meta.Dim)
 	data := r.vecs.data
-	for s := 0; s < r.meta.VecSlots; s++ {
+	for s := max(0, from); s < min(to, r.meta.VecSlots); s++ {
 		if r.dead[s] {
 			continue
 		}
@@ -268,6 +282,26 @@ func (r *Reader) Chunks(ids []uint64) ([]Chunk, error) {
 	return out, nil
 }
 
+// EachChunkPath calls fn with every chunk's id and file path.
+func (r *Reader) EachChunkPath(fn func(id uint64, path string) error) error {
+	rows, err := r.tx.Query(`SELECT id, path FROM chunks`)
+	if err != nil {
+		return fmt.Errorf("read chunk paths: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id uint64
+		var path string
+		if err := rows.Scan(&id, &path); err != nil {
+			return fmt.Errorf("read chunk paths: %w", err)
+		}
+		if err := fn(id, path); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // Hit is one full-text match.
 type Hit struct {
 	ID    uint64
@@ -322,4 +356,32 @@ func (r *Reader) Stats() (Stats, error) {
 		}
 	}
 	return s, nil
+}
+
+// Roots returns what the index records of the roots ingested into it, by
+// path; empty for an index older than format 3.
+func (r *Reader) Roots() (map[string]Root, error) {
+	if r.meta.FormatVersion < 3 {
+		return map[string]Root{}, nil
+	}
+	return readRoots(r.tx)
+}
+
+func readRoots(q querier) (map[string]Root, error) {
+	rows, err := q.Query(`SELECT path, dev, is_dir FROM roots`)
+	if err != nil {
+		return nil, fmt.Errorf("read roots: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]Root{}
+	for rows.Next() {
+		var rt Root
+		var dev int64
+		if err := rows.Scan(&rt.Path, &dev, &rt.IsDir); err != nil {
+			return nil, fmt.Errorf("read roots: %w", err)
+		}
+		rt.Dev = uint64(dev)
+		out[rt.Path] = rt
+	}
+	return out, rows.Err()
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -23,7 +24,11 @@ type Writer struct {
 	vec     *os.File
 	meta    Meta
 	files   map[string]File
+	roots   map[string]Root
 	nextID  uint64
+	// mu orders commits and vector look-ups, which may come from different
+	// goroutines (ingest commits one window while it embeds the next).
+	mu sync.Mutex
 }
 
 // Settings are what an ingest asks of the index; they must match what the index
@@ -37,6 +42,10 @@ type Settings struct {
 	// for a new index.
 	ChunkTokens        int
 	DefaultChunkTokens int
+	// ChunkKey computes a stored chunk's Key for the embedding model, when
+	// an index of an older format is migrated; nil leaves old chunks keyless
+	// (they then never lend their vectors).
+	ChunkKey func(model string, c Chunk) []byte
 }
 
 // OpenWriter takes the index's write lock, waiting up to wait for another
@@ -52,7 +61,7 @@ func OpenWriter(ctx context.Context, dir string, s Settings, wait time.Duration)
 	if err != nil {
 		return nil, err
 	}
-	w := &Writer{dir: dir, unlock: unlock, madeDir: errors.Is(statErr, fs.ErrNotExist), files: map[string]File{}, nextID: 1}
+	w := &Writer{dir: dir, unlock: unlock, madeDir: errors.Is(statErr, fs.ErrNotExist), files: map[string]File{}, roots: map[string]Root{}, nextID: 1}
 	if err := w.open(s); err != nil {
 		w.Close()
 		return nil, err
@@ -85,19 +94,27 @@ func (w *Writer) open(s Settings) error {
 		w.meta = fresh
 		return nil
 	}
-	if m.FormatVersion != FormatVersion {
+	if !readable(m.FormatVersion) {
 		return &FormatError{Dir: w.dir, Found: m.FormatVersion}
 	}
 	if !s.EmbedExplicit {
 		model = m.EmbedModel
 	}
-	if NormalizeModel(m.EmbedModel) != NormalizeModel(model) {
-		return &ModelMismatchError{Dir: w.dir, Indexed: m.EmbedModel, Requested: model}
+	if err := m.CheckModel(w.dir, model); err != nil {
+		return err
 	}
 	if s.ChunkTokens != 0 && m.ChunkTokens != s.ChunkTokens {
 		return &SettingsMismatchError{Dir: w.dir, Indexed: m.ChunkTokens, Wanted: s.ChunkTokens}
 	}
+	if m.FormatVersion < FormatVersion {
+		if m, err = migrate(db, m, s.ChunkKey); err != nil {
+			return err
+		}
+	}
 	w.meta = m
+	if w.roots, err = readRoots(db); err != nil {
+		return err
+	}
 	rows, err := db.Query(`SELECT path, size, mtime, sha256, title FROM files`)
 	if err != nil {
 		return fmt.Errorf("read file records: %w", err)
@@ -198,6 +215,10 @@ func (w *Writer) Meta() Meta { return w.meta }
 // writer's own: callers must not change it.
 func (w *Writer) Files() map[string]File { return w.files }
 
+// Roots returns what the index records of its roots, by path. The map is the
+// writer's own: callers must not change it.
+func (w *Writer) Roots() map[string]Root { return w.roots }
+
 // Put is one file's new state: its record and its chunks with their vectors.
 // A nil vector leaves its chunk pending: stored and searchable by its words,
 // embedded by a later ingest.
@@ -214,11 +235,14 @@ type Batch struct {
 	Touches []File   // records whose size or mtime changed but content did not
 	// Embedded gives vectors to chunks that were stored pending, by chunk id.
 	Embedded map[uint64][]float32
+	// Roots are recorded (or updated) as ingested; ForgetRoots are dropped.
+	Roots       []Root
+	ForgetRoots []string
 }
 
 // Empty reports whether the batch changes nothing.
 func (b *Batch) Empty() bool {
-	return len(b.Puts)+len(b.Deletes)+len(b.Touches)+len(b.Embedded) == 0
+	return len(b.Puts)+len(b.Deletes)+len(b.Touches)+len(b.Embedded)+len(b.Roots)+len(b.ForgetRoots) == 0
 }
 
 // Commit applies the batch in one transaction: all of it lands, or none.
@@ -226,6 +250,8 @@ func (w *Writer) Commit(b *Batch) error {
 	if b.Empty() {
 		return nil
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if err := w.commit(b); err != nil {
 		return fmt.Errorf("commit to index: %w", err)
 	}
@@ -319,7 +345,7 @@ func (w *Writer) commit(b *Batch) error {
 		}
 		meta.Pending -= n
 	}
-	insChunk, err := tx.Prepare(`INSERT INTO chunks(id, path, title, headings, start_line, end_line, page, text, slot) VALUES(?,?,?,?,?,?,?,?,?)`)
+	insChunk, err := tx.Prepare(`INSERT INTO chunks(id, path, title, headings, start_line, end_line, page, text, slot, vkey) VALUES(?,?,?,?,?,?,?,?,?,?)`)
 	if err != nil {
 		return err
 	}
@@ -337,7 +363,7 @@ func (w *Writer) commit(b *Batch) error {
 			} else {
 				meta.Pending++
 			}
-			if _, err := insChunk.Exec(c.ID, p.File.Path, c.Title, joinHeadings(c.Headings), c.StartLine, c.EndLine, c.Page, c.Text, slot); err != nil {
+			if _, err := insChunk.Exec(c.ID, p.File.Path, c.Title, joinHeadings(c.Headings), c.StartLine, c.EndLine, c.Page, c.Text, slot, c.Key); err != nil {
 				return fmt.Errorf("store chunk of %s: %w", p.File.Path, err)
 			}
 			if _, err := insFTS.Exec(c.ID, c.Terms); err != nil {
@@ -366,6 +392,17 @@ func (w *Writer) commit(b *Batch) error {
 			meta.Pending--
 		}
 	}
+	for _, rt := range b.Roots {
+		if _, err := tx.Exec(`INSERT INTO roots(path, dev, is_dir) VALUES(?,?,?) ON CONFLICT(path) DO UPDATE SET dev=excluded.dev, is_dir=excluded.is_dir`,
+			rt.Path, int64(rt.Dev), rt.IsDir); err != nil {
+			return fmt.Errorf("record root %s: %w", rt.Path, err)
+		}
+	}
+	for _, p := range b.ForgetRoots {
+		if _, err := tx.Exec(`DELETE FROM roots WHERE path=?`, p); err != nil {
+			return fmt.Errorf("forget root %s: %w", p, err)
+		}
+	}
 	if err := writeMeta(tx, meta); err != nil {
 		return err
 	}
@@ -373,6 +410,12 @@ func (w *Writer) commit(b *Batch) error {
 		return err
 	}
 	w.meta, w.nextID = meta, nextID
+	for _, rt := range b.Roots {
+		w.roots[rt.Path] = rt
+	}
+	for _, p := range b.ForgetRoots {
+		delete(w.roots, p)
+	}
 	for _, p := range b.Deletes {
 		delete(w.files, p)
 	}
@@ -430,6 +473,8 @@ func (w *Writer) Pending(limit int) ([]Chunk, error) {
 
 // MarkIngested records the time of a finished ingest that changed nothing.
 func (w *Writer) MarkIngested() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.db == nil {
 		if err := w.create(); err != nil {
 			return err

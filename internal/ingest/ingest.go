@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -56,8 +55,13 @@ type Options struct {
 	Extract   extract.Options
 	BatchSize int
 	Parallel  int
+	// Prune removes the files of roots that look unmounted, replaced or
+	// emptied, which a run otherwise keeps (see KeptRoot).
+	Prune bool
 	// Progress, when set, is called as files complete.
 	Progress func(Progress)
+
+	stat func(string) (fs.FileInfo, error) // for tests: os.Stat with other device ids
 }
 
 // Progress is a snapshot of a running ingest.
@@ -92,36 +96,74 @@ type Report struct {
 	// EmbedError says why embeddings are pending, "" when none are.
 	EmbedError string `json:"embed_error"`
 	// EmbedErr is the error behind EmbedError, for callers that branch on it.
-	EmbedErr     error         `json:"-"`
+	EmbedErr error `json:"-"`
+	// KeptRoots are roots whose missing files were kept (see KeptRoot).
+	KeptRoots    []KeptRoot    `json:"kept_roots"`
 	SkippedFiles []Problem     `json:"skipped_files"`
 	FailedFiles  []Problem     `json:"failed_files"`
 	Duration     time.Duration `json:"-"`
 	Seconds      float64       `json:"seconds"`
+
+	// ReadNotes lists the files indexed after being read another way than
+	// the usual one (extract.ReadNote): text decoded from an encoding other
+	// than UTF-8, a PDF repaired or read by pdftotext. Reason holds the note.
+	ReadNotes []Problem `json:"read_notes"`
 }
 
-// Run ingests opts.Roots into the index. A file that cannot be read or
-// extracted is reported and the run goes on; an error from the index or the
-// embedder (server down, model missing, cancellation) stops the run, keeping
-// everything committed before it.
+// Run ingests opts.Roots into the index; with no roots, the roots the index
+// records (refreshing what earlier runs ingested). A file that cannot be read
+// or extracted is reported and the run goes on; an error from the index or
+// the embedder (model missing, cancellation) stops the run, keeping
+// everything committed before it. A server that is or goes unreachable, or
+// keeps failing, does not stop it: the chunks are stored pending.
+//
+// Files the walk no longer finds leave the index, except under a root that
+// looks unmounted, replaced or emptied (see KeptRoot): those are kept and
+// listed in Report.KeptRoots unless opts.Prune is set.
 func Run(ctx context.Context, opts Options) (*Report, error) {
 	start := time.Now()
-	roots, missing, err := resolveRoots(opts.Roots)
-	if err != nil {
-		return nil, err
+	if opts.Index.ChunkKey == nil {
+		opts.Index.ChunkKey = storedKey
 	}
 	w, err := index.OpenWriter(ctx, opts.IndexDir, opts.Index, opts.LockWait)
 	if err != nil {
 		return nil, err
 	}
 	defer w.Close()
-	if len(missing) > 0 && len(roots) == 0 && !anyUnder(w.Files(), missing) {
+	paths := opts.Roots
+	if len(paths) == 0 {
+		for p := range w.Roots() {
+			paths = append(paths, p)
+		}
+		sort.Strings(paths)
+		if len(paths) == 0 {
+			return nil, ErrNoRoots
+		}
+	}
+	stat := os.Stat
+	if opts.stat != nil {
+		stat = opts.stat
+	}
+	roots, err := resolveRoots(paths, stat)
+	if err != nil {
+		return nil, err
+	}
+	var present, missing []string
+	for _, rt := range roots {
+		if rt.missing {
+			missing = append(missing, rt.path)
+		} else {
+			present = append(present, rt.path)
+		}
+	}
+	if len(present) == 0 && !anyUnder(w.Files(), missing) {
 		// Nothing to read and nothing indexed there: a mistyped path.
-		return nil, fmt.Errorf("%w: %s", ErrNoSuchRoot, opts.Roots[0])
+		return nil, fmt.Errorf("%w: %s", ErrNoSuchRoot, paths[0])
 	}
 	meta := w.Meta()
 	emb, ctxLen, err := opts.Embedder(ctx, meta.EmbedModel)
 	var offline error
-	if errors.Is(err, embed.ErrUnavailable) {
+	if unavailable(err) {
 		// Store and index the words now; embed on a later run.
 		emb, offline, err = nil, err, nil
 	}
@@ -134,16 +176,16 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	maxTokens -= chunk.EstimateTokens(embed.PrefixesFor(meta.EmbedModel).Document)
 	r := &run{
-		opts: opts, w: w, emb: emb, maxTokens: maxTokens, offline: offline,
+		opts: opts, w: w, maxTokens: maxTokens, offline: offline,
 		docPrefix: embed.PrefixesFor(meta.EmbedModel).Document,
-		rep:       &Report{Index: opts.IndexDir, EmbedModel: meta.EmbedModel},
+		rep:       &Report{Index: opts.IndexDir, EmbedModel: meta.EmbedModel, KeptRoots: []KeptRoot{}, ReadNotes: []Problem{}},
+	}
+	if emb != nil {
+		r.emb = embed.For(emb) // applies the model's document prefix
 	}
 	r.opts.BatchSize = cmpOr(opts.BatchSize, DefaultBatchSize)
 	r.opts.Parallel = cmpOr(opts.Parallel, DefaultParallel)
-	for _, m := range missing {
-		r.rep.FailedFiles = append(r.rep.FailedFiles, Problem{Path: m, Reason: "no such file or folder (what the index held there is removed)"})
-	}
-	err = r.run(ctx, roots, missing)
+	err = r.run(ctx, roots)
 	r.rep.Duration = time.Since(start)
 	r.rep.Seconds = r.rep.Duration.Seconds()
 	r.rep.Skipped, r.rep.Failed = len(r.rep.SkippedFiles), len(r.rep.FailedFiles)
@@ -152,7 +194,26 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	sortProblems(r.rep.SkippedFiles)
 	sortProblems(r.rep.FailedFiles)
+	sortProblems(r.rep.ReadNotes)
 	return r.rep, err
+}
+
+// unavailable reports whether err means the embedding server cannot serve
+// now (down, restarting, overloaded, timing out) rather than that the request
+// is wrong: chunks are then stored pending for a later run.
+func unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, embed.ErrUnavailable) {
+		return true
+	}
+	var sc interface{ StatusCode() int }
+	if errors.As(err, &sc) {
+		c := sc.StatusCode()
+		return c >= 500 || c == 408 || c == 429
+	}
+	return false
 }
 
 func cmpOr(v, def int) int {
@@ -164,28 +225,6 @@ func cmpOr(v, def int) int {
 
 func sortProblems(p []Problem) {
 	sort.Slice(p, func(i, j int) bool { return p[i].Path < p[j].Path })
-}
-
-// resolveRoots makes each root absolute with symlinks resolved, as the walk
-// reports paths, and fails early on a root that does not exist.
-func resolveRoots(roots []string) (found, missing []string, err error) {
-	for _, r := range roots {
-		abs, err := filepath.Abs(r)
-		if err != nil {
-			return nil, nil, fmt.Errorf("resolve %s: %w", r, err)
-		}
-		real, err := filepath.EvalSymlinks(abs)
-		if errors.Is(err, fs.ErrNotExist) {
-			// Gone from disk: what the index holds under it leaves it.
-			missing = append(missing, abs)
-			continue
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("read %s: %w", r, err)
-		}
-		found = append(found, real)
-	}
-	return found, missing, nil
 }
 
 func anyUnder(files map[string]index.File, roots []string) bool {
@@ -200,11 +239,11 @@ func anyUnder(files map[string]index.File, roots []string) bool {
 type run struct {
 	opts      Options
 	w         *index.Writer
-	emb       embed.Embedder
+	emb       *embed.Model
 	maxTokens int
 	rep       *Report
 	progress  Progress
-	docPrefix string // what the model wants before a document
+	docPrefix string // part of a chunk's embedding key; emb applies it
 	// offline is why the embedder is unavailable; while set, chunks are stored
 	// pending instead of embedded.
 	offline error
@@ -224,6 +263,7 @@ type job struct {
 	// filled by prepare
 	hash    string
 	title   string
+	note    string // extract.ReadNote of the document, for Report.ReadNotes
 	chunks  []chunk.Chunk
 	same    bool  // content unchanged: only the record's size/mtime move
 	err     error // extraction failed: the file is reported
@@ -233,7 +273,13 @@ type job struct {
 	terms   []string     // each chunk's analysed text, for the full-text index
 }
 
-func (r *run) run(ctx context.Context, roots, missing []string) error {
+func (r *run) run(ctx context.Context, roots []root) error {
+	var present []string
+	for _, rt := range roots {
+		if !rt.missing {
+			present = append(present, rt.path)
+		}
+	}
 	redo, err := r.embedPending(ctx)
 	if err != nil {
 		return err
@@ -249,7 +295,7 @@ func (r *run) run(ctx context.Context, roots, missing []string) error {
 		rec, ok := files[path]
 		return ok && rec.Size == size && rec.ModTime == mtime.UnixNano() && !redo[path]
 	}
-	err = walk.Walk(ctx, roots, wopts, func(e walk.Entry) error {
+	err = walk.Walk(ctx, present, wopts, func(e walk.Entry) error {
 		seen[e.Path] = true
 		rec, ok := files[e.Path]
 		if ok && rec.Size == e.Size && rec.ModTime == e.ModTime.UnixNano() && !redo[e.Path] {
@@ -278,16 +324,8 @@ func (r *run) run(ctx context.Context, roots, missing []string) error {
 	if err != nil {
 		return fmt.Errorf("walk: %w", err)
 	}
-	// Files the index holds under these roots that the walk no longer found.
-	var gone []string
-	for p := range files {
-		if !seen[p] && (underAny(p, roots) || underAny(p, missing)) && !underAny(p, unreadable) {
-			gone = append(gone, p)
-		}
-	}
-	sort.Strings(gone)
+	gone, recs := r.judgeRoots(roots, files, seen, unreadable)
 	r.progress = Progress{Phase: "embedding", FilesTotal: len(jobs)}
-	r.rep.Removed = len(gone)
 	// Windows are committed by a goroutine of their own, so that one window is
 	// stored while the next is read, cut and embedded.
 	commits := make(chan *index.Batch, 1)
@@ -305,7 +343,7 @@ func (r *run) run(ctx context.Context, roots, missing []string) error {
 		close(commits)
 		return <-committed
 	}
-	batch := &index.Batch{Deletes: gone}
+	batch := &index.Batch{}
 	for start := 0; start < len(jobs); {
 		end := start
 		chunks := 0
@@ -342,6 +380,15 @@ func (r *run) run(ctx context.Context, roots, missing []string) error {
 	if err := finish(); err != nil {
 		return err
 	}
+	// Removals come last: until the end of the run, a renamed or moved
+	// file's old chunks can still lend their vectors to the new ones.
+	batch.Deletes = append(batch.Deletes, gone...)
+	batch.Roots = recs
+	for _, rt := range roots {
+		if rt.missing && r.opts.Prune {
+			batch.ForgetRoots = append(batch.ForgetRoots, rt.path)
+		}
+	}
 	if !batch.Empty() {
 		if err := r.w.Commit(batch); err != nil {
 			return err
@@ -355,15 +402,6 @@ func (r *run) run(ctx context.Context, roots, missing []string) error {
 		return err
 	}
 	return r.w.Compact()
-}
-
-func underAny(path string, roots []string) bool {
-	for _, root := range roots {
-		if path == root || strings.HasPrefix(path, strings.TrimSuffix(root, string(filepath.Separator))+string(filepath.Separator)) {
-			return true
-		}
-	}
-	return false
 }
 
 // prepare reads, hashes, extracts and chunks the window's files in parallel.
@@ -407,11 +445,11 @@ func (r *run) prepareOne(ctx context.Context, j *job) {
 	doc, err := extract.Bytes(ctx, j.entry.Path, data, r.opts.Extract)
 	if err != nil {
 		j.err = err
-		j.skip = errors.Is(err, extract.ErrUnsupported) || errors.Is(err, extract.ErrBinary) ||
-			errors.Is(err, extract.ErrNoText) || errors.Is(err, extract.ErrEncrypted) || errors.Is(err, extract.ErrTooLarge)
+		j.skip = extract.Skipped(err)
 		return
 	}
 	j.title = doc.Title
+	j.note = extract.ReadNote(doc)
 	j.chunks = chunk.Split(doc, chunk.Options{MaxTokens: r.maxTokens})
 	if len(j.chunks) == 0 {
 		j.skip, j.err = true, extract.ErrNoText
@@ -463,7 +501,7 @@ func (r *run) embed(ctx context.Context, window []*job) error {
 			defer func() { <-sem }()
 			texts := make([]string, len(part))
 			for i, p := range part {
-				texts[i] = r.docPrefix + p.j.chunks[p.i].EmbedText(p.j.title)
+				texts[i] = p.j.chunks[p.i].EmbedText(p.j.title)
 			}
 			vecs, err := r.embedBatch(ctx, texts)
 			if err != nil {
@@ -487,7 +525,7 @@ func (r *run) embed(ctx context.Context, window []*job) error {
 		return err
 	}
 	if err := context.Cause(ctx); err != nil {
-		if errors.Is(err, embed.ErrUnavailable) {
+		if unavailable(err) {
 			// The server went away mid-run: keep what was embedded, store the
 			// rest pending for the next run.
 			r.offline = err
@@ -509,13 +547,13 @@ func (r *run) embed(ctx context.Context, window []*job) error {
 // because an input is over its context, each text is embedded alone, and the
 // ones still refused are left nil for the caller to cut smaller.
 func (r *run) embedBatch(ctx context.Context, texts []string) ([][]float32, error) {
-	vecs, err := r.emb.Embed(ctx, texts)
+	vecs, err := r.emb.Documents(ctx, texts)
 	if !errors.Is(err, embed.ErrInputTooLong) {
 		return vecs, err
 	}
 	vecs = make([][]float32, len(texts))
 	for i, t := range texts {
-		v, err := r.emb.Embed(ctx, []string{t})
+		v, err := r.emb.Documents(ctx, []string{t})
 		if errors.Is(err, embed.ErrInputTooLong) {
 			continue
 		}
@@ -574,7 +612,7 @@ func (r *run) splitUntilFits(ctx context.Context, c chunk.Chunk, title string, b
 	var chunks []chunk.Chunk
 	var vectors [][]float32
 	for _, p := range chunk.Resplit(c, title, budget) {
-		v, err := r.emb.Embed(ctx, []string{r.docPrefix + p.EmbedText(title)})
+		v, err := r.emb.Documents(ctx, []string{p.EmbedText(title)})
 		if errors.Is(err, embed.ErrInputTooLong) {
 			sub, subv, err := r.splitUntilFits(ctx, p, title, smaller(budget))
 			if err != nil {
@@ -612,10 +650,13 @@ func (r *run) collect(j *job, b *index.Batch) {
 		b.Touches = append(b.Touches, rec)
 		r.rep.Unchanged++
 	default:
+		if j.note != "" {
+			r.rep.ReadNotes = append(r.rep.ReadNotes, Problem{Path: j.entry.Path, Reason: j.note})
+		}
 		stored := make([]index.Chunk, len(j.chunks))
 		for i, c := range j.chunks {
 			stored[i] = index.Chunk{Title: j.title, Headings: c.Headings, StartLine: c.StartLine, EndLine: c.EndLine, Page: c.Page, Text: c.Text,
-				Terms: j.terms[i]}
+				Terms: j.terms[i], Key: embedKey(r.docPrefix + c.EmbedText(j.title))}
 		}
 		b.Puts = append(b.Puts, index.Put{File: rec, Chunks: stored, Vectors: j.vectors})
 		for _, v := range j.vectors {
@@ -640,6 +681,19 @@ func reason(err error) string {
 		}
 	}
 	return err.Error()
+}
+
+// embedKey identifies an embedding input: the exact text sent to the model,
+// prefix included. The index holds one model, so equal keys mean equal
+// vectors. 16 bytes of SHA-256 make a collision out of reach.
+func embedKey(input string) []byte {
+	sum := sha256.Sum256([]byte(input))
+	return sum[:16]
+}
+
+// storedKey is embedKey of what ingest embeds for a stored chunk of model.
+func storedKey(model string, c index.Chunk) []byte {
+	return embedKey(embed.PrefixesFor(model).Document + chunk.Chunk{Text: c.Text, Headings: c.Headings}.EmbedText(c.Title))
 }
 
 // terms is the analysed text the full-text index keeps for a chunk: its
@@ -676,7 +730,7 @@ func (r *run) embedPending(ctx context.Context) (map[string]bool, error) {
 			part := todo[start:min(start+r.opts.BatchSize, len(todo))]
 			texts := make([]string, len(part))
 			for i, c := range part {
-				texts[i] = r.docPrefix + chunk.Chunk{Text: c.Text, Headings: c.Headings}.EmbedText(c.Title)
+				texts[i] = chunk.Chunk{Text: c.Text, Headings: c.Headings}.EmbedText(c.Title)
 			}
 			vecs, err := r.embedBatch(ctx, texts)
 			for i, v := range vecs {
@@ -684,7 +738,7 @@ func (r *run) embedPending(ctx context.Context) (map[string]bool, error) {
 					redo[part[i].Path] = true
 				}
 			}
-			if errors.Is(err, embed.ErrUnavailable) {
+			if unavailable(err) {
 				r.offline = err
 				r.rep.ChunksEmbedded += len(b.Embedded)
 				return redo, r.w.Commit(b)
@@ -706,4 +760,59 @@ func (r *run) embedPending(ctx context.Context) (map[string]bool, error) {
 			return nil, err
 		}
 	}
+}
+
+// judgeRoots decides which indexed files the walk did not find leave the
+// index: all of them under a healthy root, none under a root that looks
+// unmounted, replaced or emptied (unless Prune). It returns the paths to
+// remove and the roots to record as ingested.
+func (r *run) judgeRoots(roots []root, files map[string]index.File, seen map[string]bool, unreadable []string) ([]string, []index.Root) {
+	var kept []string
+	var recs []index.Root
+	recorded := r.w.Roots()
+	for _, rt := range roots {
+		indexed, gone, found := 0, 0, 0
+		for p := range files {
+			if under(p, rt.path) {
+				indexed++
+				if !seen[p] && !underAny(p, unreadable) {
+					gone++
+				}
+			}
+		}
+		for p := range seen {
+			if under(p, rt.path) {
+				found++
+			}
+		}
+		rec, ok := recorded[rt.path]
+		reason := judge(rt, rec, ok, indexed, gone, found)
+		switch {
+		case rt.missing && indexed == 0:
+			r.rep.FailedFiles = append(r.rep.FailedFiles, Problem{Path: rt.path, Reason: "no such file or folder"})
+			continue
+		case reason != "" && !r.opts.Prune:
+			kept = append(kept, rt.path)
+			r.rep.KeptRoots = append(r.rep.KeptRoots, KeptRoot{Root: rt.path, Reason: reason, Files: indexed, Gone: gone})
+			continue
+		}
+		if !rt.missing {
+			recs = append(recs, index.Root{Path: rt.path, Dev: rt.dev, IsDir: rt.isDir})
+		}
+	}
+	var gone []string
+	for p := range files {
+		if seen[p] || underAny(p, unreadable) || underAny(p, kept) {
+			continue
+		}
+		for _, rt := range roots {
+			if under(p, rt.path) {
+				gone = append(gone, p)
+				break
+			}
+		}
+	}
+	sort.Strings(gone)
+	r.rep.Removed += len(gone)
+	return gone, recs
 }

@@ -717,3 +717,40 @@ func TestServerGoesAwayWhileEmbeddingPending(t *testing.T) {
 	}
 	t.Logf("report after the server went away: %+v", countsOf(rep))
 }
+
+// TestServerFailsForGoodMidRun: the runner starts failing with a 500 after
+// the first batch and never recovers; what was embedded stays embedded, the
+// rest is stored pending, and the run reports why instead of failing.
+func TestServerFailsForGoodMidRun(t *testing.T) {
+	fake := ollamatest.New(t, miniLM)
+	e := newEnv(t, "all-minilm")
+	const n = 6
+	for i := range n {
+		e.write(t, fmt.Sprintf("f%d.md", i), []byte(fmt.Sprintf("File number %d talks about topic%d.\n", i, i)))
+	}
+	var once sync.Once
+	opts := e.options(func(ctx context.Context, model string) (embed.Embedder, int, error) {
+		c, err := ollama.New(fake.URL)
+		if err != nil {
+			return nil, 0, err
+		}
+		return &hooked{Embedder: &ollama.Embedder{Client: c, Name: model}, after: func(int) {
+			once.Do(func() { fake.FailNext("/api/embed", 500, `{"error":"llama runner process has terminated"}`, 1<<30) })
+		}}, 512, nil
+	})
+	opts.BatchSize, opts.Parallel = 1, 1
+	rep, err := ingest.Run(t.Context(), opts)
+	if err != nil {
+		t.Fatalf("ingest: %v; want the rest stored pending", err)
+	}
+	if rep.Added != n || rep.ChunksEmbedded != 1 || rep.ChunksPending != n-1 {
+		t.Errorf("report %+v, want %d added, 1 embedded, %d pending", countsOf(rep), n, n-1)
+	}
+	if !strings.Contains(rep.EmbedError, "llama runner process has terminated") {
+		t.Errorf("EmbedError = %q", rep.EmbedError)
+	}
+	check(t, e.idx)
+	if s := read(t, e.idx); s.stats.Pending != n-1 || len(s.vecs) != 1 {
+		t.Errorf("index %+v with %d vectors", s.stats, len(s.vecs))
+	}
+}

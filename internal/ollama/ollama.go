@@ -1,8 +1,10 @@
 // Package ollama is rag's only door to an Ollama server. It wraps the official
-// client (github.com/ollama/ollama/api) with deadlines on every call and turns
-// the server's answers into errors rag can act on: an unreachable server, a
-// missing model, an input over the context length. It implements embed.Embedder
-// and llm.Client. It does not batch, retry or print.
+// client (github.com/ollama/ollama/api) with deadlines that fit the work, the
+// retry policy of package retry, and notices of long waits, and turns the
+// server's answers into errors rag can act on: an unreachable or hung server,
+// a missing model, a model used for what it cannot do, an input over the
+// context length, an answer cut short. It implements embed.Embedder and
+// llm.Client. It does not batch or print.
 package ollama
 
 import (
@@ -10,13 +12,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
-	"syscall"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ollama/ollama/api"
@@ -24,69 +27,71 @@ import (
 
 	"github.com/ragcli/rag/internal/embed"
 	"github.com/ragcli/rag/internal/llm"
-	"github.com/ragcli/rag/internal/provider"
+	"github.com/ragcli/rag/internal/retry"
 )
 
-// Deadlines for calls. A dial that does not connect within DialTimeout means the
-// server is down; the others bound a model load plus the work itself.
-const (
-	DialTimeout  = 3 * time.Second
-	EmbedTimeout = 5 * time.Minute
-	ShowTimeout  = 30 * time.Second
-	// ChatIdleTimeout bounds the wait for the first byte of an answer (a model
-	// load) and the gap between two streamed pieces.
-	ChatIdleTimeout = 5 * time.Minute
-)
+// DialTimeout: a dial that does not connect within it means the server is down.
+const DialTimeout = 3 * time.Second
 
-// UnreachableError reports that no Ollama server answered at Host.
-type UnreachableError struct {
-	Host string
-	Err  error
+// Timing holds the deadlines of a Client's calls and of its wait notices.
+type Timing struct {
+	// Show bounds one /api/show; it reads metadata and loads no model.
+	Show time.Duration
+	// Embed + EmbedPerInput × inputs bound one /api/embed request, so a big
+	// batch gets more time than a query.
+	Embed         time.Duration
+	EmbedPerInput time.Duration
+	// Load is added to the first request of each model this client sends: a
+	// real Ollama loads a model on first use, which takes seconds.
+	Load time.Duration
+	// ChatFirst bounds the wait for the first piece of an answer (the prompt's
+	// evaluation, and the load on a first call); ChatIdle the gap between
+	// two pieces.
+	ChatFirst time.Duration
+	ChatIdle  time.Duration
+	// WaitNotice is how long a call waits without an answer before OnWait is
+	// called, and WaitEvery how often after that. Zero WaitNotice: never.
+	WaitNotice time.Duration
+	WaitEvery  time.Duration
+	// Retry is the policy for transient failures of every call but Pull.
+	Retry retry.Policy
 }
 
-func (e *UnreachableError) Error() string {
-	return fmt.Sprintf("cannot reach ollama at %s", e.Host)
+// DefaultTiming is what New sets.
+func DefaultTiming() Timing {
+	return Timing{
+		Show:          15 * time.Second,
+		Embed:         30 * time.Second,
+		EmbedPerInput: 500 * time.Millisecond,
+		Load:          60 * time.Second,
+		ChatFirst:     5 * time.Minute,
+		ChatIdle:      2 * time.Minute,
+		WaitNotice:    10 * time.Second,
+		WaitEvery:     15 * time.Second,
+		Retry:         retry.Default,
+	}
 }
 
-func (e *UnreachableError) Unwrap() error { return e.Err }
-
-// Is makes an UnreachableError an embed.ErrUnavailable.
-func (e *UnreachableError) Is(target error) bool { return target == embed.ErrUnavailable }
-
-// ModelMissingError reports that the server does not have Model.
-type ModelMissingError struct {
-	Model string
-	Host  string
-}
-
-func (e *ModelMissingError) Error() string {
-	return fmt.Sprintf("model %q not found on %s", e.Model, e.Host)
-}
-
-// Is makes a ModelMissingError a provider.ErrModelMissing, as every
-// provider's is.
-func (e *ModelMissingError) Is(target error) bool { return target == provider.ErrModelMissing }
-
-// StatusError is an error answer from the server that rag has no more
-// specific error for, such as a 500. Callers can tell transient from
-// permanent failures by its StatusCode.
-type StatusError struct {
-	Host string
-	Code int
-	Msg  string
-}
-
-func (e *StatusError) Error() string {
-	return fmt.Sprintf("ollama at %s answered %d: %s", e.Host, e.Code, e.Msg)
-}
-
-// StatusCode is the HTTP status the server answered with.
-func (e *StatusError) StatusCode() int { return e.Code }
-
-// Client talks to one Ollama server.
+// Client talks to one Ollama server. Set its exported fields before the
+// first call; after that it is safe for concurrent use.
 type Client struct {
+	Timing Timing
+	// OnWait, when set, is called while a call has had no usable answer for
+	// Timing.WaitNotice (retries included), and every Timing.WaitEvery after
+	// that. Parallel waits share one notice. It is called from a goroutine of
+	// its own.
+	OnWait func(Wait)
+
 	api  *api.Client
 	host *url.URL
+	seen atomic.Bool // the server has answered this client at least once
+
+	mu     sync.Mutex
+	loaded map[string]bool      // models that have answered a call
+	shown  map[string]ModelInfo // /api/show answers, by model as asked
+
+	waitMu     sync.Mutex
+	lastNotice time.Time
 }
 
 // New returns a client for host ("http://127.0.0.1:11434"), or for OLLAMA_HOST,
@@ -102,13 +107,18 @@ func New(host string) (*Client, error) {
 		}
 	}
 	transport := &http.Transport{
-		Proxy:                 nil, // a local server: never route it through a proxy
-		DialContext:           (&net.Dialer{Timeout: DialTimeout}).DialContext,
-		ResponseHeaderTimeout: ChatIdleTimeout,
-		MaxIdleConnsPerHost:   16,
-		IdleConnTimeout:       90 * time.Second,
+		Proxy:               nil, // a local server: never route it through a proxy
+		DialContext:         (&net.Dialer{Timeout: DialTimeout}).DialContext,
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     90 * time.Second,
 	}
-	return &Client{api: api.NewClient(u, &http.Client{Transport: transport}), host: u}, nil
+	return &Client{
+		Timing: DefaultTiming(),
+		api:    api.NewClient(u, &http.Client{Transport: transport}),
+		host:   u,
+		loaded: map[string]bool{},
+		shown:  map[string]ModelInfo{},
+	}, nil
 }
 
 // parseHost reads host with the rules Ollama applies to OLLAMA_HOST: scheme
@@ -152,86 +162,191 @@ func parseHost(host string) (*url.URL, error) {
 // Host is the server's URL, for messages.
 func (c *Client) Host() string { return c.host.String() }
 
-// classify turns a transport or API error into one of the package's errors.
-func (c *Client) classify(model string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, context.Canceled) {
-		return err
-	}
-	var ae api.AuthorizationError
-	if errors.As(err, &ae) {
-		return &provider.AuthError{Host: c.Host(), Status: ae.StatusCode}
-	}
-	var se api.StatusError
-	if errors.As(err, &se) {
-		msg := strings.ToLower(se.ErrorMessage)
-		switch {
-		case se.StatusCode == http.StatusNotFound && strings.Contains(msg, "not found"):
-			return &ModelMissingError{Model: model, Host: c.Host()}
-		case se.StatusCode == http.StatusBadRequest && strings.Contains(msg, "context length"):
-			return fmt.Errorf("%w: %s", embed.ErrInputTooLong, se.ErrorMessage)
-		case se.StatusCode == http.StatusUnauthorized || se.StatusCode == http.StatusForbidden:
-			// A proxy in front of Ollama that wants credentials.
-			return &provider.AuthError{Host: c.Host(), Status: se.StatusCode, Msg: strings.TrimSpace(se.ErrorMessage)}
-		}
-		return &StatusError{Host: c.Host(), Code: se.StatusCode, Msg: strings.TrimSpace(se.ErrorMessage)}
-	}
-	var ne net.Error
-	var oe *net.OpError
-	if errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &oe) && oe.Op == "dial" ||
-		errors.As(err, &ne) && ne.Timeout() && !errors.Is(err, context.DeadlineExceeded) ||
-		// The server went away mid-request.
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
-		return &UnreachableError{Host: c.Host(), Err: err}
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) && errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("ollama at %s did not answer in time: %w", c.Host(), context.DeadlineExceeded)
-	}
-	return err
-}
-
-// Ping checks that a server answers, quickly.
+// Ping checks that a server answers, quickly, without retrying.
 func (c *Client) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*DialTimeout)
 	defer cancel()
 	if _, err := c.api.Version(ctx); err != nil {
 		return c.classify("", err)
 	}
+	c.seen.Store(true)
 	return nil
 }
 
-// Embed embeds texts with model, never truncating.
-func (c *Client) Embed(ctx context.Context, model string, texts []string) ([][]float32, error) {
-	ctx, cancel := context.WithTimeout(ctx, EmbedTimeout)
+// Deadline causes, to tell which deadline ended a call.
+var (
+	errRequestDeadline = errors.New("ollama: request deadline")
+	errCallDeadline    = errors.New("ollama: call deadline")
+)
+
+// do runs one request under its own deadline d and classifies its error: a
+// deadline of its own (or of the call, see callTimeout) becomes a
+// *TimeoutError; the caller's own deadline stays the caller's.
+func (c *Client) do(ctx context.Context, model string, d time.Duration, fn func(context.Context) error) error {
+	rctx, cancel := context.WithTimeoutCause(ctx, d, errRequestDeadline)
 	defer cancel()
+	err := fn(rctx)
+	if err == nil {
+		c.seen.Store(true)
+		return nil
+	}
+	return c.deadline(ctx, rctx, d, c.classify(model, err))
+}
+
+// deadline turns err into a *TimeoutError when rctx ended by a deadline of
+// this package's: the request's own (after d) or the whole call's.
+func (c *Client) deadline(ctx, rctx context.Context, d time.Duration, err error) error {
+	if errors.Is(context.Cause(ctx), errCallDeadline) {
+		return &TimeoutError{Host: c.Host(), After: callTimeout(ctx)}
+	}
+	if ctx.Err() == nil && errors.Is(context.Cause(rctx), errRequestDeadline) {
+		return &TimeoutError{Host: c.Host(), After: d, Seen: c.seen.Load()}
+	}
+	return err
+}
+
+type callTimeoutKey struct{}
+
+// withCallTimeout bounds a whole call, retries included, to d.
+func withCallTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	ctx = context.WithValue(ctx, callTimeoutKey{}, d)
+	return context.WithTimeoutCause(ctx, d, errCallDeadline)
+}
+
+func callTimeout(ctx context.Context) time.Duration {
+	d, _ := ctx.Value(callTimeoutKey{}).(time.Duration)
+	return d
+}
+
+// firstCall reports whether model has not yet answered this client, so its
+// next request should allow for a load.
+func (c *Client) firstCall(model string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.loaded[model]
+}
+
+func (c *Client) markLoaded(model string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.loaded[model] = true
+}
+
+// EmbedDeadline is the deadline of one /api/embed request of n inputs.
+func (c *Client) EmbedDeadline(model string, n int) time.Duration {
+	d := c.Timing.Embed + time.Duration(n)*c.Timing.EmbedPerInput
+	if c.firstCall(model) {
+		d += c.Timing.Load
+	}
+	return d
+}
+
+// Embed embeds texts with model, never truncating, retrying transient
+// failures. It refuses a model whose /api/show lacks the embedding capability.
+func (c *Client) Embed(ctx context.Context, model string, texts []string) ([][]float32, error) {
+	return c.embed(ctx, model, texts, 0)
+}
+
+// embed is Embed with an optional bound on the whole call (total > 0).
+func (c *Client) embed(ctx context.Context, model string, texts []string, total time.Duration) ([][]float32, error) {
+	if total > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = withCallTimeout(ctx, total)
+		defer cancel()
+	}
+	if err := c.require(ctx, model, CapEmbedding); err != nil {
+		return nil, err
+	}
+	w := c.watch()
+	defer w.stop()
 	no := false
-	resp, err := c.api.Embed(ctx, &api.EmbedRequest{Model: model, Input: texts, Truncate: &no})
+	var out [][]float32
+	err := retry.Do(ctx, c.Timing.Retry, func(ctx context.Context) error {
+		return w.note(c.do(ctx, model, c.EmbedDeadline(model, len(texts)), func(ctx context.Context) error {
+			resp, err := c.api.Embed(ctx, &api.EmbedRequest{Model: model, Input: texts, Truncate: &no})
+			if err != nil {
+				return err
+			}
+			c.markLoaded(model)
+			if len(resp.Embeddings) != len(texts) {
+				return retry.Permanent(fmt.Errorf("ollama returned %d embeddings for %d inputs", len(resp.Embeddings), len(texts)))
+			}
+			out = resp.Embeddings
+			return nil
+		}))
+	})
 	if err != nil {
-		return nil, c.classify(model, err)
+		return nil, c.callEnded(ctx, err)
 	}
-	if len(resp.Embeddings) != len(texts) {
-		return nil, fmt.Errorf("ollama returned %d embeddings for %d inputs", len(resp.Embeddings), len(texts))
+	return out, nil
+}
+
+// callEnded reports a call's own deadline as its *TimeoutError even when it
+// ended during a retry's wait.
+func (c *Client) callEnded(ctx context.Context, err error) error {
+	if _, ok := errors.AsType[*TimeoutError](err); !ok && errors.Is(context.Cause(ctx), errCallDeadline) {
+		return &TimeoutError{Host: c.Host(), After: callTimeout(ctx)}
 	}
-	return resp.Embeddings, nil
+	return err
 }
 
 // ModelInfo is what rag needs to know about a model.
 type ModelInfo struct {
 	ContextLength int // tokens; 0 when the server does not say
 	EmbeddingDim  int // 0 when unknown or not an embedding model
+	// Capabilities as the server lists them ("embedding", "completion",
+	// "tools", ...); empty from a server too old to say.
+	Capabilities []string
+}
+
+// CanEmbed reports whether the model makes embeddings (true when the server
+// does not list capabilities).
+func (i ModelInfo) CanEmbed() bool {
+	return len(i.Capabilities) == 0 || slices.Contains(i.Capabilities, CapEmbedding)
+}
+
+// CanChat reports whether the model answers chats (true when the server does
+// not list capabilities).
+func (i ModelInfo) CanChat() bool {
+	return len(i.Capabilities) == 0 || slices.Contains(i.Capabilities, CapCompletion)
+}
+
+// Require returns a *CapabilityError when model, described by i, lacks want
+// (CapEmbedding or CapCompletion).
+func (i ModelInfo) Require(model, want string) error {
+	if want == CapEmbedding && !i.CanEmbed() || want == CapCompletion && !i.CanChat() {
+		return &CapabilityError{Model: model, Want: want}
+	}
+	return nil
+}
+
+// require checks model's capability against the client's /api/show of it,
+// asking the server once when it has not been asked yet.
+func (c *Client) require(ctx context.Context, model, want string) error {
+	c.mu.Lock()
+	info, ok := c.shown[model]
+	c.mu.Unlock()
+	if !ok {
+		var err error
+		if info, err = c.Show(ctx, model); err != nil {
+			return err
+		}
+	}
+	return info.Require(model, want)
 }
 
 // Show asks the server about model.
 func (c *Client) Show(ctx context.Context, model string) (ModelInfo, error) {
-	ctx, cancel := context.WithTimeout(ctx, ShowTimeout)
-	defer cancel()
-	resp, err := c.api.Show(ctx, &api.ShowRequest{Model: model})
+	var resp *api.ShowResponse
+	err := retry.Do(ctx, c.Timing.Retry, func(ctx context.Context) error {
+		return c.do(ctx, model, c.Timing.Show, func(ctx context.Context) error {
+			var err error
+			resp, err = c.api.Show(ctx, &api.ShowRequest{Model: model})
+			return err
+		})
+	})
 	if err != nil {
-		return ModelInfo{}, c.classify(model, err)
+		return ModelInfo{}, c.callEnded(ctx, err)
 	}
 	var info ModelInfo
 	for k, v := range resp.ModelInfo {
@@ -246,10 +361,17 @@ func (c *Client) Show(ctx context.Context, model string) (ModelInfo, error) {
 			info.EmbeddingDim = int(n)
 		}
 	}
+	for _, cp := range resp.Capabilities {
+		info.Capabilities = append(info.Capabilities, string(cp))
+	}
+	c.mu.Lock()
+	c.shown[model] = info
+	c.mu.Unlock()
 	return info, nil
 }
 
-// Pull downloads model, reporting progress.
+// Pull downloads model, reporting progress. It is not retried: the server
+// resumes a pull itself.
 func (c *Client) Pull(ctx context.Context, model string, progress func(status string, completed, total int64)) error {
 	err := c.api.Pull(ctx, &api.PullRequest{Model: model}, func(p api.ProgressResponse) error {
 		if progress != nil {
@@ -260,12 +382,74 @@ func (c *Client) Pull(ctx context.Context, model string, progress func(status st
 	return c.classify(model, err)
 }
 
-// Chat streams one answer. Every piece resets an idle deadline, so a stalled
-// server fails instead of hanging.
+// deliveryError carries an error of the caller's onDelta through the retry
+// loop untouched and unretried.
+type deliveryError struct{ err error }
+
+func (e deliveryError) Error() string   { return e.err.Error() }
+func (e deliveryError) Unwrap() error   { return e.err }
+func (e deliveryError) Transient() bool { return false }
+
+// Chat streams one answer. A failure before any piece of the answer was
+// delivered is retried like any call; after that, the error is a *CutError,
+// since what was shown cannot be taken back. A stream that ends without its
+// final line is ErrIncomplete. It refuses a model whose /api/show lacks the
+// completion capability.
 func (c *Client) Chat(ctx context.Context, req llm.Request, onDelta func(string) error) (llm.Response, error) {
-	ctx, cancel := context.WithCancelCause(ctx)
+	if err := c.require(ctx, req.Model, CapCompletion); err != nil {
+		return llm.Response{}, err
+	}
+	w := c.watch()
+	defer w.stop()
+	delivered := false
+	deliver := func(s string) error {
+		w.touch()
+		delivered = true
+		if onDelta != nil {
+			if err := onDelta(s); err != nil {
+				return deliveryError{err}
+			}
+		}
+		return nil
+	}
+	var out llm.Response
+	err := retry.Do(ctx, c.Timing.Retry, func(ctx context.Context) error {
+		var err error
+		out, err = c.chatOnce(ctx, req, w, deliver)
+		w.note(err)
+		if err != nil && delivered {
+			if de, ok := errors.AsType[deliveryError](err); ok {
+				return de
+			}
+			if errors.Is(err, ErrIncomplete) {
+				return retry.Permanent(err)
+			}
+			if !errors.Is(err, context.Canceled) {
+				return &CutError{Err: err}
+			}
+		}
+		return err
+	})
+	if de, ok := errors.AsType[deliveryError](err); ok {
+		return out, de.err
+	}
+	if errors.Is(err, ErrIncomplete) {
+		return out, ErrIncomplete
+	}
+	return out, err
+}
+
+// chatOnce is one streamed /api/chat request. A first-piece deadline (with
+// the model's load on a first call) and an idle deadline between pieces
+// bound it, so a stalled server fails instead of hanging.
+func (c *Client) chatOnce(ctx context.Context, req llm.Request, w *waiter, deliver func(string) error) (llm.Response, error) {
+	first := c.Timing.ChatFirst
+	if c.firstCall(req.Model) {
+		first += c.Timing.Load
+	}
+	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	idle := time.AfterFunc(ChatIdleTimeout, func() { cancel(ErrChatIdle) })
+	idle := time.AfterFunc(first, func() { cancel(ErrChatIdle) })
 	defer idle.Stop()
 
 	msgs := make([]api.Message, len(req.Messages))
@@ -289,14 +473,14 @@ func (c *Client) Chat(ctx context.Context, req llm.Request, onDelta func(string)
 	var out llm.Response
 	var b strings.Builder
 	done := false
-	err := c.api.Chat(ctx, ar, func(r api.ChatResponse) error {
-		idle.Reset(ChatIdleTimeout)
+	err := c.api.Chat(rctx, ar, func(r api.ChatResponse) error {
+		c.seen.Store(true)
+		c.markLoaded(req.Model)
+		idle.Reset(c.Timing.ChatIdle)
 		if r.Message.Content != "" {
 			b.WriteString(r.Message.Content)
-			if onDelta != nil {
-				if err := onDelta(r.Message.Content); err != nil {
-					return err
-				}
+			if err := deliver(r.Message.Content); err != nil {
+				return err
 			}
 		}
 		if r.Done {
@@ -307,36 +491,50 @@ func (c *Client) Chat(ctx context.Context, req llm.Request, onDelta func(string)
 		return nil
 	})
 	out.Content = b.String()
-	if err == nil && !done {
-		// The official client ends a stream cut short (a cancellation, a
-		// dropped connection) without an error: never pass off part of an
-		// answer as the whole.
-		err = context.Cause(ctx)
-		if err == nil {
-			err = io.ErrUnexpectedEOF
+	switch {
+	case err == nil && !done:
+		if ctx.Err() != nil {
+			return out, ctx.Err()
 		}
-	}
-	if err != nil {
-		if errors.Is(context.Cause(ctx), ErrChatIdle) {
-			return out, fmt.Errorf("ollama at %s stopped answering: %w", c.Host(), ErrChatIdle)
+		if errors.Is(context.Cause(rctx), ErrChatIdle) {
+			return out, c.idleError(first, b.Len() > 0)
 		}
-		return out, c.classify(req.Model, err)
+		return out, incomplete{host: c.Host()}
+	case err == nil:
+		return out, nil
+	case errors.As(err, new(deliveryError)):
+		return out, err
+	case errors.Is(context.Cause(rctx), ErrChatIdle) && ctx.Err() == nil:
+		return out, c.idleError(first, b.Len() > 0)
 	}
-	return out, nil
+	cerr := c.classify(req.Model, err)
+	if cerr == err && !errors.As(err, new(api.StatusError)) && ctx.Err() == nil {
+		// An error line inside a 200 stream: the runner failed mid-answer.
+		cerr = &StreamError{Host: c.Host(), Msg: err.Error()}
+	}
+	return out, cerr
 }
 
-// ErrChatIdle: the server stopped streaming an answer for ChatIdleTimeout.
-var ErrChatIdle = errors.New("no answer within the idle timeout")
+func (c *Client) idleError(first time.Duration, started bool) error {
+	if !started {
+		return fmt.Errorf("%w: %w", &TimeoutError{Host: c.Host(), After: first, Seen: c.seen.Load()}, ErrChatIdle)
+	}
+	return fmt.Errorf("ollama at %s stopped answering for %s: %w", c.Host(), c.Timing.ChatIdle.Round(time.Second), ErrChatIdle)
+}
 
 // Embedder is an embed.Embedder for one model on one server.
 type Embedder struct {
 	Client *Client
 	Name   string
+	// Timeout, when set, bounds each Embed call as a whole, retries
+	// included: a query embedding's own short deadline. Past it the call
+	// fails with a *TimeoutError, which is an embed.ErrUnavailable.
+	Timeout time.Duration
 }
 
 // Embed implements embed.Embedder.
 func (e *Embedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
-	return e.Client.Embed(ctx, e.Name, texts)
+	return e.Client.embed(ctx, e.Name, texts, e.Timeout)
 }
 
 // Model implements embed.Embedder.

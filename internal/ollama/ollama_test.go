@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -20,12 +22,16 @@ import (
 	"github.com/ragcli/rag/internal/llm"
 	"github.com/ragcli/rag/internal/ollama"
 	"github.com/ragcli/rag/internal/ollamatest"
+	"github.com/ragcli/rag/internal/retry"
 )
 
 var (
 	miniLM = ollamatest.Model{Name: "all-minilm", Embedding: true, Dim: 384, ContextLength: 512}
 	llama  = ollamatest.Model{Name: "llama3.2"}
 )
+
+// fastRetry is the default policy scaled down to keep the tests quick.
+var fastRetry = retry.Policy{Initial: time.Millisecond, Max: 10 * time.Millisecond, Budget: 300 * time.Millisecond}
 
 func start(t *testing.T) (*ollamatest.Server, *ollama.Client) {
 	t.Helper()
@@ -39,6 +45,7 @@ func newClient(t *testing.T, host string) *ollama.Client {
 	if err != nil {
 		t.Fatalf("New(%q): %v", host, err)
 	}
+	c.Timing.Retry = fastRetry
 	return c
 }
 
@@ -169,6 +176,11 @@ func TestEmbedRequest(t *testing.T) {
 	var body map[string]any
 	extra := 0
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/show" {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"capabilities":["embedding"]}`)
+			return
+		}
 		if r.URL.Path != "/api/embed" {
 			http.NotFound(w, r)
 			return
@@ -265,19 +277,23 @@ func TestEmbedErrors(t *testing.T) {
 		},
 		{
 			name: "server error with JSON body", model: "all-minilm", input: "x",
-			setup: func() { fake.FailNext("/api/embed", 500, `{"error":"runner crashed"}`, 1) },
+			setup: func() { fake.FailNext("/api/embed", 500, `{"error":"runner crashed"}`, 1000) },
 			check: func(t *testing.T, err error) {
 				if err == nil || !strings.Contains(err.Error(), "answered 500: runner crashed") {
 					t.Errorf("err = %v, want answered 500: runner crashed", err)
 				}
-				if errors.Is(err, embed.ErrUnavailable) || errors.Is(err, embed.ErrInputTooLong) {
-					t.Errorf("err = %v is classified", err)
+				// Once the retries are spent, a 5xx keeps ingest's chunks pending.
+				if !errors.Is(err, embed.ErrUnavailable) || errors.Is(err, embed.ErrInputTooLong) {
+					t.Errorf("err = %v is not ErrUnavailable", err)
+				}
+				if ge, ok := errors.AsType[*retry.GaveUpError](err); !ok || ge.Attempts < 2 {
+					t.Errorf("err = %v: not retried", err)
 				}
 			},
 		},
 		{
 			name: "server error with text body", model: "all-minilm", input: "x",
-			setup: func() { fake.FailNext("/api/embed", 500, "Internal Server Error\n", 1) },
+			setup: func() { fake.FailNext("/api/embed", 500, "Internal Server Error\n", 1000) },
 			check: func(t *testing.T, err error) {
 				if err == nil || !strings.Contains(err.Error(), "answered 500: Internal Server Error") {
 					t.Errorf("err = %v", err)
@@ -287,8 +303,12 @@ func TestEmbedErrors(t *testing.T) {
 		{
 			name: "chat model cannot embed", model: "llama3.2", input: "x",
 			check: func(t *testing.T, err error) {
-				if err == nil || !strings.Contains(err.Error(), "answered 501") {
-					t.Errorf("err = %v, want answered 501", err)
+				ce, ok := errors.AsType[*ollama.CapabilityError](err)
+				if !ok || ce.Model != "llama3.2" || ce.Want != ollama.CapEmbedding {
+					t.Fatalf("err = %v (%T), want *CapabilityError{llama3.2, embedding}", err, err)
+				}
+				if err.Error() != "llama3.2 is a chat model; it cannot embed" {
+					t.Errorf("message = %q", err)
 				}
 			},
 		},
@@ -319,6 +339,7 @@ func TestEmbedErrors(t *testing.T) {
 			}
 			_, err := newClient(t, host).Embed(t.Context(), tt.model, []string{"fine", tt.input})
 			tt.check(t, err)
+			fake.ClearFaults()
 		})
 	}
 }
@@ -362,10 +383,10 @@ func TestShow(t *testing.T) {
 		model string
 		want  ollama.ModelInfo
 	}{
-		{"all-minilm", ollama.ModelInfo{ContextLength: 512, EmbeddingDim: 384}},
-		{"all-minilm:latest", ollama.ModelInfo{ContextLength: 512, EmbeddingDim: 384}},
-		{"overstated", ollama.ModelInfo{ContextLength: 8192, EmbeddingDim: 64}},
-		{"llama3.2", ollama.ModelInfo{ContextLength: ollamatest.DefaultChatContext, EmbeddingDim: 3072}},
+		{"all-minilm", ollama.ModelInfo{ContextLength: 512, EmbeddingDim: 384, Capabilities: []string{"embedding"}}},
+		{"all-minilm:latest", ollama.ModelInfo{ContextLength: 512, EmbeddingDim: 384, Capabilities: []string{"embedding"}}},
+		{"overstated", ollama.ModelInfo{ContextLength: 8192, EmbeddingDim: 64, Capabilities: []string{"embedding"}}},
+		{"llama3.2", ollama.ModelInfo{ContextLength: ollamatest.DefaultChatContext, EmbeddingDim: 3072, Capabilities: []string{"completion", "tools"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.model, func(t *testing.T) {
@@ -373,7 +394,7 @@ func TestShow(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != tt.want {
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Show = %+v, want %+v", got, tt.want)
 			}
 		})

@@ -25,7 +25,6 @@ const (
 	errInvalidInput     = "invalid input type"
 	errInvalidModelName = "invalid model name"
 	errInputTooLong     = "the input length exceeds the context length"
-	errNoEmbeddings     = "this model does not support embeddings"
 	errPullNotFound     = "pull model manifest: file does not exist"
 	notFoundPage        = "404 page not found"
 	runningText         = "Ollama is running"
@@ -53,7 +52,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.abortIfClosed()
 		return
 	}
-	if !s.wait(ctx, latency) {
+	if !s.wait(ctx, latency+s.takeHang(path)) {
 		s.abortIfClosed()
 		return
 	}
@@ -115,6 +114,26 @@ func (s *Server) takeFault(path string) (fault, bool) {
 		s.faults[path] = q
 	}
 	return f, true
+}
+
+func (s *Server) takeHang(path string) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.hangFor[path]
+	if len(q) == 0 {
+		return 0
+	}
+	d := q[0].d
+	q[0].n--
+	if q[0].n <= 0 {
+		q = q[1:]
+	}
+	if len(q) == 0 {
+		delete(s.hangFor, path)
+	} else {
+		s.hangFor[path] = q
+	}
+	return d
 }
 
 // writeRaw answers status with body, as JSON when it looks like JSON.
@@ -270,10 +289,11 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, api.EmbedResponse{Model: req.Model, Embeddings: [][]float32{}})
 		return
 	}
+	// A chat model embeds too: the real server's llama.cpp runner answers
+	// with a vector of the model's hidden size, useless for retrieval.
+	dim := m.Dim
 	if !m.Embedding {
-		// What the runner of a model without an embedding head answers.
-		writeError(w, http.StatusNotImplemented, errNoEmbeddings)
-		return
+		dim = m.show().ModelInfo[m.arch()+".embedding_length"].(int)
 	}
 	limit := m.ContextLength
 	if n := numCtx(req.Options); n > 0 && n < limit {
@@ -290,7 +310,7 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request) {
 			}
 			text, n = TruncateTokens(text, limit), limit
 		}
-		v := Embed(text, m.Dim)
+		v := Embed(text, dim)
 		if req.Dimensions > 0 && req.Dimensions < len(v) {
 			v = normalize(v[:req.Dimensions])
 		}
@@ -412,7 +432,9 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	st := newStream(w)
 	for i, piece := range pieces {
 		if brk != nil && i == brk.after {
-			st.send(map[string]string{"error": brk.message})
+			if brk.message != "" {
+				st.send(map[string]string{"error": brk.message})
+			}
 			return
 		}
 		if !s.wait(r.Context(), delay) {
@@ -427,7 +449,9 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if brk != nil {
-		st.send(map[string]string{"error": brk.message})
+		if brk.message != "" {
+			st.send(map[string]string{"error": brk.message})
+		}
 		return
 	}
 	final.CreatedAt = time.Now().UTC()

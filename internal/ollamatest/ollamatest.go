@@ -146,6 +146,7 @@ type Server struct {
 	chunkDelay  time.Duration
 	faults      map[string][]fault
 	hangs       map[string]bool
+	hangFor     map[string][]timedHang
 	breakStream []streamBreak
 	calls       map[string]int
 	embedded    int
@@ -155,7 +156,12 @@ type Server struct {
 
 type streamBreak struct {
 	after   int
-	message string
+	message string // "" ends the stream without an error and without done
+}
+
+type timedHang struct {
+	d time.Duration
+	n int
 }
 
 // New starts a fake server on 127.0.0.1 with models installed and closes it
@@ -197,6 +203,7 @@ func Listen(addr string, models ...Model) (*Server, error) {
 		pullable: make(map[string]Model),
 		faults:   make(map[string][]fault),
 		hangs:    make(map[string]bool),
+		hangFor:  make(map[string][]timedHang),
 		calls:    make(map[string]int),
 	}
 	for _, m := range models {
@@ -367,9 +374,53 @@ func (s *Server) Hang(path string, on bool) {
 	}
 }
 
+// HangFor makes the next n requests to path wait d without an answer, then
+// go on as usual: a server that stalls (a slow model load, a busy runner)
+// and recovers. A client that gives up meanwhile gets no answer. Calls queue
+// up as with FailNext.
+func (s *Server) HangFor(path string, d time.Duration, n int) {
+	if n <= 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hangFor[path] = append(s.hangFor[path], timedHang{d: d, n: n})
+}
+
+// ClearFaults drops every queued FailNext, HangFor, Hang and stream break.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.faults)
+	clear(s.hangs)
+	clear(s.hangFor)
+	s.breakStream = nil
+}
+
+// Texts the real Ollama v0.17.4 answers while a model runner crashes or
+// restarts, for FailNext and BreakNextStream.
+const (
+	// RunnerGone is /api/embed's 400 body when the runner died before the request.
+	RunnerGone = `{"error":"llama runner process no longer running: -1"}`
+	// RunnerEOF is /api/embed's 400 body when the runner died during it.
+	RunnerEOF = `{"error":"do embedding request: Post \"http://127.0.0.1:41233/embedding\": EOF"}`
+	// RunnerTerminated is the 500 body while the scheduler restarts a runner.
+	RunnerTerminated = `{"error":"llama runner process has terminated: signal: killed"}`
+	// StreamRunnerEOF is the error line that ends a chat stream whose runner died.
+	StreamRunnerEOF = "an error was encountered while running the model: unexpected EOF"
+)
+
+// EndNextStream makes the next streamed /api/chat answer stop after after
+// content chunks with neither a done line nor an error, as the real server
+// does when it cuts off a model that repeats one token.
+func (s *Server) EndNextStream(after int) {
+	s.BreakNextStream(after, "")
+}
+
 // BreakNextStream makes the next streamed /api/chat answer send after
 // content chunks and then the line {"error": message} in place of the rest,
-// as Ollama does when a runner fails mid-answer.
+// as Ollama does when a runner fails mid-answer (see StreamRunnerEOF). An
+// empty message ends the stream there without a line (see EndNextStream).
 func (s *Server) BreakNextStream(after int, message string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

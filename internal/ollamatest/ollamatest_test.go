@@ -201,8 +201,11 @@ func TestWrongModelKind(t *testing.T) {
 		func(api.ChatResponse) error { return nil })
 	statusError(t, err, http.StatusBadRequest, `"all-minilm" does not support chat`)
 
-	_, err = c.Embed(t.Context(), &api.EmbedRequest{Model: "llama3.2", Input: "hi"})
-	statusError(t, err, http.StatusNotImplemented, "this model does not support embeddings")
+	// The real server embeds with a chat model: a vector of its hidden size.
+	resp, err := c.Embed(t.Context(), &api.EmbedRequest{Model: "llama3.2", Input: "hi"})
+	if err != nil || len(resp.Embeddings) != 1 || len(resp.Embeddings[0]) != 3072 {
+		t.Errorf("embed with a chat model = %v, %v; want one 3072-d vector", resp, err)
+	}
 }
 
 func TestMissingBody(t *testing.T) {
@@ -599,5 +602,55 @@ func TestConcurrentUse(t *testing.T) {
 	wg.Wait()
 	if got := s.EmbeddedInputs(); got != 16 {
 		t.Errorf("EmbeddedInputs = %d, want 16", got)
+	}
+}
+
+func TestEndNextStream(t *testing.T) {
+	s, c := start(t)
+	s.SetChatReply(func(api.ChatRequest) string { return "one two three four five six seven" })
+	s.EndNextStream(2)
+	var chunks []api.ChatResponse
+	err := c.Chat(t.Context(), &api.ChatRequest{Model: "llama3.2", Messages: []api.Message{{Role: "user", Content: "q"}}},
+		func(r api.ChatResponse) error { chunks = append(chunks, r); return nil })
+	// The official client reads a stream that just ends as a success.
+	if err != nil || len(chunks) != 2 || chunks[1].Done {
+		t.Errorf("err = %v, chunks = %+v; want 2 chunks without done and no error", err, chunks)
+	}
+}
+
+func TestHangFor(t *testing.T) {
+	s, c := start(t)
+	s.HangFor("/api/embed", 200*time.Millisecond, 1)
+	start := time.Now()
+	if _, err := c.Embed(t.Context(), &api.EmbedRequest{Model: "all-minilm", Input: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Errorf("first request answered after %s, want the 200ms hang", d)
+	}
+	start = time.Now()
+	if _, err := c.Embed(t.Context(), &api.EmbedRequest{Model: "all-minilm", Input: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d >= 200*time.Millisecond {
+		t.Errorf("second request took %s: the hang did not clear", d)
+	}
+	// A client that gives up during the hang gets no answer.
+	s.HangFor("/api/embed", time.Minute, 1)
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := c.Embed(ctx, &api.EmbedRequest{Model: "all-minilm", Input: "x"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want the client's deadline", err)
+	}
+}
+
+func TestClearFaults(t *testing.T) {
+	s, c := start(t)
+	s.FailNext("/api/embed", 500, `{"error":"x"}`, 10)
+	s.HangFor("/api/embed", time.Minute, 10)
+	s.Hang("/api/chat", true)
+	s.ClearFaults()
+	if _, err := c.Embed(t.Context(), &api.EmbedRequest{Model: "all-minilm", Input: "x"}); err != nil {
+		t.Errorf("after ClearFaults: %v", err)
 	}
 }

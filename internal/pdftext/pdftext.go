@@ -33,6 +33,9 @@ type Result struct {
 	Title string
 	// Pages[i] is the text of page i+1; it is "" for a page with no text.
 	Pages []string
+	// Repair says what Extract mended to read the file (RepairXref), "" when
+	// it read the file as it was.
+	Repair string
 }
 
 // Errors callers branch on. Extract wraps them, so test with errors.Is.
@@ -61,8 +64,11 @@ const (
 // Extract reads the PDF at path and returns its title and the text of each
 // page. It checks ctx between pages.
 //
-// Errors wrap ErrEncrypted, ErrNoText or ErrMalformed where they apply; other
-// errors come from opening the file or from ctx.
+// When the library refuses the file as malformed, Extract rebuilds its
+// cross-reference table from the objects' own markers and tries again
+// (Result.Repair says so). Errors wrap ErrEncrypted, ErrNoText or
+// ErrMalformed where they apply, the last as a *MalformedError saying what
+// was found; other errors come from opening the file or from ctx.
 func Extract(ctx context.Context, path string) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -76,29 +82,90 @@ func Extract(ctx context.Context, path string) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stat pdf: %w", err)
 	}
-	if st.Size() <= maxGuardBytes {
-		data, err := io.ReadAll(f)
+	if st.Size() > maxGuardBytes {
+		r, err := newReader(f, st.Size())
 		if err != nil {
-			return nil, fmt.Errorf("read pdf: %w", err)
-		}
-		if err := precheck(data); err != nil {
 			return nil, err
 		}
+		return extract(ctx, r)
 	}
-	r, err := newReader(f, st.Size())
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("read pdf: %w", err)
+	}
+	res, err := extractData(ctx, data)
+	if err == nil || !errors.Is(err, ErrMalformed) || ctx.Err() != nil {
+		return res, err
+	}
+	fixed, rerr := repair(data)
+	if rerr != nil {
+		return nil, found(err, data, rerr)
+	}
+	r, rerr := newReader(bytes.NewReader(fixed), int64(len(fixed)))
+	if rerr == nil {
+		res, rerr = extract(ctx, r)
+	}
+	if rerr == nil {
+		res.Repair = RepairXref
+		return res, nil
+	}
+	if errors.Is(rerr, ErrEncrypted) || errors.Is(rerr, ErrNoText) {
+		return nil, rerr // the repaired file got further
+	}
+	return nil, found(err, data, rerr)
+}
+
+// extractData is Extract on the file's bytes, as they are.
+func extractData(ctx context.Context, data []byte) (*Result, error) {
+	if err := precheck(data); err != nil {
+		return nil, err
+	}
+	r, err := newReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return nil, err
 	}
-	res, err := extract(ctx, r)
-	if err != nil {
-		return nil, err
+	return extract(ctx, r)
+}
+
+// found turns err, a malformed-file error of the file as it was, and
+// rerr, what the attempt to repair it ended with, into a *MalformedError
+// saying what the reader found: for a file it could not open, what is wrong
+// with its structure (diagnose), otherwise the library's own words; then
+// what stopped the repaired file, when that is something else.
+func found(err error, data []byte, rerr error) error {
+	msg := err.Error()
+	what := libraryWords(msg)
+	opened := !strings.HasPrefix(msg, "open pdf: ") && !strings.HasPrefix(msg, "check xref: ")
+	if !opened {
+		what = diagnose(data)
 	}
-	return res, nil
+	if me, ok := errors.AsType[*MalformedError](rerr); ok {
+		what += "; " + me.Found
+	} else if after := libraryWords(rerr.Error()); opened && after != what || !opened {
+		what += "; with the table rebuilt: " + after
+	}
+	return fmt.Errorf("%w (%s)", &MalformedError{Found: what}, libraryWords(msg))
+}
+
+// libraryWords strips the prefixes this package and the library put before
+// what went wrong: "read page 2: malformed pdf: unknown filter LZWDecode"
+// becomes "unknown filter LZWDecode (page 2)".
+func libraryWords(msg string) string {
+	page := ""
+	if rest, ok := strings.CutPrefix(msg, "read page "); ok {
+		if n, tail, ok := strings.Cut(rest, ": "); ok {
+			page, msg = " (page "+n+")", tail
+		}
+	}
+	for _, p := range []string{"open pdf: ", "read pdf: ", "check xref: ", "read page tree: ", "malformed pdf: ", "malformed PDF file: ", "malformed PDF: "} {
+		msg = strings.ReplaceAll(msg, p, "")
+	}
+	return msg + page
 }
 
 // newReader opens the PDF and maps the library's errors and panics onto the
 // package's sentinel errors.
-func newReader(f *os.File, size int64) (r *pdf.Reader, err error) {
+func newReader(f io.ReaderAt, size int64) (r *pdf.Reader, err error) {
 	defer func() {
 		if x := recover(); x != nil {
 			r, err = nil, fmt.Errorf("open pdf: %w: %v", ErrMalformed, x)

@@ -2,11 +2,13 @@ package pdftext
 
 import (
 	"bytes"
+	"compress/zlib"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -231,7 +233,6 @@ func TestExtractErrors(t *testing.T) {
 		{"truncated", valid[:len(valid)/2], ErrMalformed},
 		{"empty file", nil, ErrMalformed},
 		{"no pages", buildPDF([]string{"<< /Type /Catalog >>"}, ""), ErrMalformed},
-		{"broken xref offsets", bytes.Replace(valid, []byte("0000000015 00000 n"), []byte("0000099999 00000 n"), 1), ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -315,9 +316,11 @@ func TestExtractHostileStructure(t *testing.T) {
 	}{
 		{"pdf 2.0 header is accepted", bytes.Replace(valid, []byte("%PDF-1.4"), []byte("%PDF-2.0"), 1), nil},
 		{"header with trailing space", bytes.Replace(valid, []byte("%PDF-1.4\n"), []byte("%PDF-1.4 "), 1), nil},
-		{"xref prev loop", selfPrev, ErrMalformed},
-		{"huge xref subsection", bytes.Replace(valid, []byte("xref\n0 "), []byte("xref\n4000000000 "), 1), ErrMalformed},
-		{"huge size", bytes.Replace(valid, []byte("/Size "), []byte("/Size 9999999999 /X "), 1), ErrMalformed},
+		// The library never sees the hostile cross-reference data: the
+		// precheck refuses it and the rebuilt table replaces it.
+		{"xref prev loop", selfPrev, nil},
+		{"huge xref subsection", bytes.Replace(valid, []byte("xref\n0 "), []byte("xref\n4000000000 "), 1), nil},
+		{"huge size", bytes.Replace(valid, []byte("/Size "), []byte("/Size 9999999999 /X "), 1), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -327,6 +330,115 @@ func TestExtractHostileStructure(t *testing.T) {
 			}
 			if tt.want == nil && res.Pages[0] != "hello" {
 				t.Errorf("pages %q", res.Pages)
+			}
+		})
+	}
+}
+
+// TestExtractRepairsCrossReferences guards the repair of files whose
+// cross-reference data is wrong or missing, generated from a valid two-page
+// file: each is read with its text, and Repair says so.
+func TestExtractRepairsCrossReferences(t *testing.T) {
+	valid := pages([]string{text(72, 700, "first page"), text(72, 700, "second page")}, "/Info 8 0 R")
+	valid = bytes.Replace(valid, []byte("xref\n"), []byte("8 0 obj\n<< /Title (Repaired) >>\nendobj\nxref\n"), 1)
+	valid = fixStartxref(valid)
+	xref := bytes.LastIndex(valid, []byte("xref\n0 "))
+	startxref := bytes.LastIndex(valid, []byte("startxref"))
+	objStm := objectStreamPDF(t)
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"wrong startxref offset", bytes.Replace(valid, valid[startxref:], []byte("startxref\n123\n%%EOF\n"), 1)},
+		{"startxref past the end", bytes.Replace(valid, valid[startxref:], []byte("startxref\n999999\n%%EOF\n"), 1)},
+		{"wrong object offsets", bytes.Replace(valid, []byte("0000000015 00000 n"), []byte("0000099999 00000 n"), 1)},
+		{"truncated tail", valid[:xref+20]},
+		{"missing xref table", append(append([]byte{}, valid[:xref]...), valid[bytes.Index(valid, []byte("trailer")):]...)},
+		{"no xref, trailer or startxref", valid[:xref]},
+		{"junk before the header", append([]byte("garbage from a mail gateway\r\n"), valid...)},
+		{"object stream without its xref stream", objStm},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := Extract(context.Background(), writeTemp(t, tt.data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Repair != RepairXref {
+				t.Errorf("Repair = %q, want %q", res.Repair, RepairXref)
+			}
+			want := []string{"first page", "second page"}
+			if tt.name == "object stream without its xref stream" {
+				want = []string{"in a stream"}
+			}
+			if !reflect.DeepEqual(res.Pages, want) {
+				t.Errorf("pages %q, want %q", res.Pages, want)
+			}
+		})
+	}
+	t.Run("a valid file is not repaired", func(t *testing.T) {
+		res, err := Extract(context.Background(), writeTemp(t, valid))
+		if err != nil || res.Repair != "" {
+			t.Fatalf("got %+v, %v; want no repair", res, err)
+		}
+	})
+}
+
+// fixStartxref points data's startxref at its last xref table.
+func fixStartxref(data []byte) []byte {
+	xref := bytes.LastIndex(data, []byte("xref\n0 "))
+	i := bytes.LastIndex(data, []byte("startxref\n"))
+	return append(data[:i:i], fmt.Sprintf("startxref\n%d\n%%%%EOF\n", xref)...)
+}
+
+// objectStreamPDF is a PDF 1.5 file whose catalog, page tree and page live
+// in a Flate-compressed object stream, with its cross-reference stream
+// missing: only the object stream's own offset table says where they are.
+func objectStreamPDF(t *testing.T) []byte {
+	t.Helper()
+	objs := []string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents 5 0 R >>",
+	}
+	ids := []int{1, 2, 4}
+	var head, body strings.Builder
+	for i, o := range objs {
+		fmt.Fprintf(&head, "%d %d ", ids[i], body.Len())
+		body.WriteString(o + "\n")
+	}
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write([]byte(head.String() + body.String()))
+	zw.Close()
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.5\n")
+	fmt.Fprintf(&b, "3 0 obj\n%s\nendobj\n", font)
+	fmt.Fprintf(&b, "5 0 obj\n%s\nendobj\n", stream(text(72, 700, "in a stream")))
+	fmt.Fprintf(&b, "6 0 obj\n<< /Type /ObjStm /N 3 /First %d /Filter /FlateDecode /Length %d >>\nstream\n", head.Len(), z.Len())
+	b.Write(z.Bytes())
+	b.WriteString("\nendstream\nendobj\nstartxref\n999\n%%EOF\n")
+	return b.Bytes()
+}
+
+// TestExtractSaysWhatItFound guards the reasons given for files that
+// cannot be repaired: what the reader found, not just "malformed".
+func TestExtractSaysWhatItFound(t *testing.T) {
+	tests := []struct {
+		name, data, want string
+	}{
+		{"not a pdf", "hello world, not a pdf at all", "malformed pdf: no %PDF- header"},
+		{"no objects", "%PDF-1.4\nxref\n0 1\ntrailer\n<< >>\nstartxref\n9\n%%EOF\n", "malformed pdf: broken cross-reference table at byte 9"},
+		{"objects but no catalog", "%PDF-1.4\n1 0 obj\n<< /A 1 >>\nendobj\nstartxref\n5000\n%%EOF\n", "malformed pdf: startxref points past the end of the file (byte 5000 of 56)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Extract(context.Background(), writeTemp(t, []byte(tt.data)))
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("got %v, want ErrMalformed", err)
+			}
+			if !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("error %q, want it to start %q", err, tt.want)
 			}
 		})
 	}

@@ -95,20 +95,31 @@ func ParseRetryAfter(h http.Header, now time.Time) time.Duration {
 }
 
 // Key is an API key. It never prints: every fmt verb, JSON and the error texts
-// of this package show "[redacted]". Env names the variable it was read from.
+// of this package show "[redacted]". The value is kept behind a function, so
+// even a struct that holds a Key in an unexported field (which fmt prints by
+// reflection, without calling Format) shows an address, not the key. Env
+// names the variable it was read from.
 type Key struct {
-	value string
+	value func() string
 	Env   string
 }
 
 // NewKey returns the key value read from the variable env.
-func NewKey(value, env string) Key { return Key{value: strings.TrimSpace(value), Env: env} }
+func NewKey(value, env string) Key {
+	value = strings.TrimSpace(value)
+	return Key{value: func() string { return value }, Env: env}
+}
 
 // Value is the key itself, for the Authorization header and nothing else.
-func (k Key) Value() string { return k.value }
+func (k Key) Value() string {
+	if k.value == nil {
+		return ""
+	}
+	return k.value()
+}
 
 // Set reports whether there is a key.
-func (k Key) Set() bool { return k.value != "" }
+func (k Key) Set() bool { return k.Value() != "" }
 
 const redacted = "[redacted]"
 
@@ -127,10 +138,11 @@ func (k Key) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 // Redact replaces every occurrence of the key in s; servers sometimes echo a
 // key they refuse.
 func (k Key) Redact(s string) string {
-	if len(k.value) < 4 {
+	v := k.Value()
+	if len(v) < 4 {
 		return s
 	}
-	return strings.ReplaceAll(s, k.value, redacted)
+	return strings.ReplaceAll(s, v, redacted)
 }
 
 // ErrInsecure reports a key or documents that would travel in clear text to

@@ -102,3 +102,13 @@ func TestRedirectElsewhereRefused(t *testing.T) {
 		t.Errorf("a redirect on the same origin is refused: %v", err)
 	}
 }
+
+func TestKeyInUnexportedField(t *testing.T) {
+	type client struct{ key Key }
+	c := &client{key: NewKey("sk-secret-abcdef", "K")}
+	for _, s := range []string{fmt.Sprintf("%v %+v %#v", c, *c, c)} {
+		if strings.Contains(s, "sk-secret") {
+			t.Errorf("key printed through an unexported field: %s", s)
+		}
+	}
+}

@@ -2,24 +2,21 @@
 // has two legs: a lexical one (BM25 over the chunks' analysed terms, in the
 // index's full-text table) that needs no model, and a vector one that embeds
 // the query and ranks every stored vector with chromem-go's exhaustive cosine
-// search. Hybrid mode fuses their rankings by reciprocal rank fusion. It reads
-// the index and returns results; it does not print or build prompts.
+// search. Hybrid mode fuses their rankings by reciprocal rank fusion.
+//
+// A Session is the one way a question reaches the index, for every caller
+// (search, ask, ask --deep, eval, the servers): it holds one snapshot of the
+// index, the embedder, the model check and the rule for leaving the vector
+// leg out, and reports what its results lack as values. It reads the index
+// and returns results; it does not print or build prompts.
 package retrieve
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"runtime"
-	"runtime/debug"
 	"sort"
-	"strconv"
 
-	chromem "github.com/philippgille/chromem-go"
-
-	"github.com/ragcli/rag/internal/embed"
 	"github.com/ragcli/rag/internal/index"
-	"github.com/ragcli/rag/internal/lexical"
 )
 
 // Mode chooses the legs a search uses.
@@ -64,90 +61,8 @@ type Result struct {
 	Lexical *Leg // likewise for the lexical leg
 }
 
-// Outcome is a search's results, and why a leg was left out, if one was.
-type Outcome struct {
-	Results []Result
-	// VectorSkipped is set when hybrid search fell back to the lexical leg
-	// alone because the embedding server was unavailable.
-	VectorSkipped error
-}
-
 // ErrEmptyQuery: there is nothing to search for.
 var ErrEmptyQuery = errors.New("the query is empty")
-
-// Search returns up to k chunks of the index for query. k larger than the
-// index returns every match. e may be nil in lexical mode.
-func Search(ctx context.Context, r *index.Reader, e embed.Embedder, query string, k int, mode Mode) (*Outcome, error) {
-	return NewSearcher(r, e).Search(ctx, query, k, mode)
-}
-
-// Searcher runs many searches over one index snapshot, loading the vectors
-// into chromem-go once.
-type Searcher struct {
-	r *index.Reader
-	e embed.Embedder
-	// shards are chromem-go collections over disjoint slices of the vectors,
-	// loaded and queried side by side: each has its own lock and map.
-	shards []*chromem.Collection
-}
-
-// NewSearcher returns a Searcher over r; e may be nil for lexical searches.
-func NewSearcher(r *index.Reader, e embed.Embedder) *Searcher { return &Searcher{r: r, e: e} }
-
-// Search is the package-level Search on the Searcher's snapshot.
-func (s *Searcher) Search(ctx context.Context, query string, k int, mode Mode) (*Outcome, error) {
-	r, e := s.r, s.e
-	if query == "" {
-		return nil, ErrEmptyQuery
-	}
-	if k <= 0 {
-		return nil, fmt.Errorf("k must be at least 1, got %d", k)
-	}
-	depth := k
-	if mode == Hybrid {
-		depth = max(k*4, minDepth)
-	}
-	out := &Outcome{}
-	var vec, lex []hit
-	var err error
-	if mode != Lexical {
-		vec, err = s.vectorLeg(ctx, r, e, query, depth)
-		if err != nil {
-			var damaged *index.DamagedError
-			if mode == Hybrid && (errors.Is(err, embed.ErrUnavailable) || errors.Is(err, embed.ErrInputTooLong) || errors.As(err, &damaged)) {
-				out.VectorSkipped = err
-			} else {
-				return nil, err
-			}
-		}
-	}
-	if mode != Vector {
-		hits, err := r.Lexical(lexical.Query(query), depth)
-		if err != nil {
-			return nil, err
-		}
-		for _, h := range hits {
-			lex = append(lex, hit{id: h.ID, score: h.Score})
-		}
-	}
-	fused := fuse(vec, lex, mode)
-	if len(fused) > k {
-		fused = fused[:k]
-	}
-	ids := make([]uint64, len(fused))
-	for i, f := range fused {
-		ids[i] = f.id
-	}
-	chunks, err := r.Chunks(ids)
-	if err != nil {
-		return nil, err
-	}
-	out.Results = make([]Result, len(fused))
-	for i, f := range fused {
-		out.Results[i] = Result{Chunk: chunks[i], Score: f.score, Vector: f.vec, Lexical: f.lex}
-	}
-	return out, nil
-}
 
 type hit struct {
 	id    uint64
@@ -203,119 +118,6 @@ func fuse(vec, lex []hit, mode Mode) []fusedHit {
 	}
 	sort.Slice(out, func(i, j int) bool { return ranksBefore(out[i].score, out[i].id, out[j].score, out[j].id) })
 	return out
-}
-
-// vectorLeg ranks every stored vector against the query's embedding.
-func (s *Searcher) vectorLeg(ctx context.Context, r *index.Reader, e embed.Embedder, query string, k int) ([]hit, error) {
-	if r.LiveVectors() == 0 && (r.Meta().Pending == 0 || e == nil) {
-		return nil, nil // nothing to rank; with chunks pending, a given embedder still tells whether the server is up
-	}
-	if e == nil {
-		return nil, fmt.Errorf("vector search: %w", embed.ErrUnavailable)
-	}
-	// Load the vectors while the server embeds the query.
-	type loaded struct {
-		shards []*chromem.Collection
-		err    error
-	}
-	ready := make(chan loaded, 1)
-	go func() {
-		shards, err := s.collections(ctx)
-		ready <- loaded{shards, err}
-	}()
-	vecs, err := e.Embed(ctx, []string{embed.PrefixesFor(e.Model()).Query + query})
-	l := <-ready
-	if err != nil {
-		return nil, fmt.Errorf("embed query: %w", err)
-	}
-	if l.err != nil {
-		return nil, l.err
-	}
-	shards := l.shards
-	if r.LiveVectors() == 0 {
-		return nil, nil // every chunk is still pending: the lexical leg has them
-	}
-	q := vecs[0]
-	if len(q) != r.Meta().Dim {
-		return nil, fmt.Errorf("query vector has dimension %d, the index %d", len(q), r.Meta().Dim)
-	}
-	var out []hit
-	for _, coll := range shards {
-		if coll.Count() == 0 {
-			continue
-		}
-		res, err := coll.QueryEmbedding(ctx, q, min(k, coll.Count()), nil, nil)
-		if err != nil {
-			return nil, fmt.Errorf("query vectors: %w", err)
-		}
-		for _, h := range res {
-			id, err := strconv.ParseUint(h.ID, 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("vector id %q: %w", h.ID, err)
-			}
-			out = append(out, hit{id: id, score: float64(h.Similarity)})
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return ranksBefore(out[i].score, out[i].id, out[j].score, out[j].id) })
-	if len(out) > k {
-		out = out[:k]
-	}
-	return out, nil
-}
-
-// minShard is the fewest vectors worth a shard (and a goroutine) of their own.
-const minShard = 4096
-
-// collections loads the snapshot's vectors into chromem-go, once, as one
-// collection per core over interleaved slices of the vectors, built in
-// parallel: chromem-go checks each vector's length and inserts it into its
-// map under the collection's lock, which would serialise a single collection.
-// The vectors are not copied: they point into the index's memory-mapped file.
-func (s *Searcher) collections(ctx context.Context) ([]*chromem.Collection, error) {
-	if s.shards != nil {
-		return s.shards, nil
-	}
-	type vec struct {
-		id uint64
-		v  []float32
-	}
-	all := make([]vec, 0, s.r.LiveVectors())
-	if err := s.r.EachVector(func(id uint64, v []float32) error {
-		all = append(all, vec{id, v})
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("load vectors: %w", err)
-	}
-	n := max(1, min(runtime.GOMAXPROCS(0), len(all)/minShard))
-	shards := make([]*chromem.Collection, n)
-	errs := make(chan error, n)
-	// 100k documents are garbage the collector cannot free while they load.
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	for i := range shards {
-		coll, err := chromem.NewDB().CreateCollection(fmt.Sprintf("rag-%d", i), nil, nil)
-		if err != nil {
-			return nil, fmt.Errorf("create vector collection: %w", err)
-		}
-		shards[i] = coll
-		go func() {
-			var err error
-			for j := i; j < len(all) && err == nil; j += n {
-				err = coll.AddDocument(ctx, chromem.Document{ID: strconv.FormatUint(all[j].id, 10), Embedding: all[j].v})
-			}
-			errs <- err
-		}()
-	}
-	var err error
-	for range shards {
-		if e := <-errs; e != nil && err == nil {
-			err = e
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load vectors: %w", err)
-	}
-	s.shards = shards
-	return shards, nil
 }
 
 // ranksBefore orders results by score, and ties by chunk id (the older chunk

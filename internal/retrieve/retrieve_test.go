@@ -79,9 +79,26 @@ func openReader(t *testing.T, dir string) *index.Reader {
 }
 
 type fixture struct {
+	dir  string
 	r    *index.Reader
 	e    embed.Embedder
 	fake *ollamatest.Server
+}
+
+// open opens a session on the fixture's index whose embedder is e (none when nil).
+func (f fixture) open(t *testing.T, e embed.Embedder) *retrieve.Session {
+	t.Helper()
+	return openSession(t, f.dir, e)
+}
+
+func openSession(t *testing.T, dir string, e embed.Embedder) *retrieve.Session {
+	t.Helper()
+	s, err := retrieve.Open(t.Context(), dir, retrieve.Options{Embedder: func(string) embed.Embedder { return e }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 func setup(t *testing.T) fixture {
@@ -93,7 +110,8 @@ func setup(t *testing.T) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fixture{r: openReader(t, buildIndex(t)), e: &ollama.Embedder{Client: c, Name: "all-minilm"}, fake: fake}
+	dir := buildIndex(t)
+	return fixture{dir: dir, r: openReader(t, dir), e: &ollama.Embedder{Client: c, Name: "all-minilm"}, fake: fake}
 }
 
 func cosine(a, b []float32) float64 {
@@ -114,9 +132,9 @@ func texts(rs []retrieve.Result) []string {
 	return out
 }
 
-func search(t *testing.T, s *retrieve.Searcher, q string, k int, mode retrieve.Mode) *retrieve.Outcome {
+func search(t *testing.T, s *retrieve.Session, q string, k int, mode retrieve.Mode) *retrieve.Outcome {
 	t.Helper()
-	out, err := s.Search(t.Context(), q, k, mode)
+	out, err := s.Search(t.Context(), retrieve.Query{Text: q, K: k, Mode: mode})
 	if err != nil {
 		t.Fatalf("Search(%q, %d, %s): %v", q, k, mode, err)
 	}
@@ -137,7 +155,7 @@ func TestLexical(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
 			// A nil embedder is fine for lexical search.
-			out := search(t, retrieve.NewSearcher(f.r, nil), tt.query, 10, retrieve.Lexical)
+			out := search(t, f.open(t, nil), tt.query, 10, retrieve.Lexical)
 			if len(out.Results) == 0 {
 				t.Fatal("no results")
 			}
@@ -159,7 +177,7 @@ func TestLexical(t *testing.T) {
 		})
 	}
 	// A word no chunk holds matches nothing.
-	out := search(t, retrieve.NewSearcher(f.r, nil), "xylophone", 10, retrieve.Lexical)
+	out := search(t, f.open(t, nil), "xylophone", 10, retrieve.Lexical)
 	if len(out.Results) != 0 {
 		t.Errorf("unknown word found %q", texts(out.Results))
 	}
@@ -169,7 +187,7 @@ func TestVectorRanksByCosine(t *testing.T) {
 	f := setup(t)
 	for _, q := range []string{"goroutines and channels", "cats purr", "fermentation brewing", "database file"} {
 		t.Run(q, func(t *testing.T) {
-			out := search(t, retrieve.NewSearcher(f.r, f.e), q, 100, retrieve.Vector)
+			out := search(t, f.open(t, f.e), q, 100, retrieve.Vector)
 			qv := ollamatest.Embed(q, dim)
 			// Every embedded chunk, best cosine first.
 			var want []float64
@@ -203,7 +221,7 @@ func TestVectorRanksByCosine(t *testing.T) {
 
 func TestHybridFuses(t *testing.T) {
 	f := setup(t)
-	s := retrieve.NewSearcher(f.r, f.e)
+	s := f.open(t, f.e)
 	out := search(t, s, "zymurgy fermentation brewing", 100, retrieve.Hybrid)
 	if len(out.Results) != len(corpus) {
 		t.Errorf("%d results, want all %d chunks (vector leg: all embedded, lexical: the pending one)", len(out.Results), len(corpus))
@@ -250,7 +268,7 @@ func TestHybridFuses(t *testing.T) {
 
 func TestK(t *testing.T) {
 	f := setup(t)
-	s := retrieve.NewSearcher(f.r, f.e)
+	s := f.open(t, f.e)
 	embedded := f.r.LiveVectors()
 	tests := []struct {
 		mode retrieve.Mode
@@ -272,7 +290,7 @@ func TestK(t *testing.T) {
 			}
 		})
 	}
-	if _, err := s.Search(t.Context(), "cats", 0, retrieve.Lexical); err == nil {
+	if _, err := s.Search(t.Context(), retrieve.Query{Text: "cats", K: 0, Mode: retrieve.Lexical}); err == nil {
 		t.Error("k=0: no error")
 	}
 }
@@ -281,7 +299,7 @@ func TestEmptyQuery(t *testing.T) {
 	f := setup(t)
 	for _, mode := range []retrieve.Mode{retrieve.Hybrid, retrieve.Vector, retrieve.Lexical} {
 		t.Run(string(mode), func(t *testing.T) {
-			_, err := retrieve.Search(t.Context(), f.r, f.e, "", 5, mode)
+			_, err := f.open(t, f.e).Search(t.Context(), retrieve.Query{Text: "", K: 5, Mode: mode})
 			if !errors.Is(err, retrieve.ErrEmptyQuery) {
 				t.Errorf("err = %v, want ErrEmptyQuery", err)
 			}
@@ -313,7 +331,7 @@ func TestVectorLegUnavailable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, err := retrieve.Search(t.Context(), f.r, tt.e, "zymurgy", 10, retrieve.Hybrid)
+			out, err := f.open(t, tt.e).Search(t.Context(), retrieve.Query{Text: "zymurgy", K: 10, Mode: retrieve.Hybrid})
 			if err != nil {
 				t.Fatalf("hybrid: %v, want a lexical fallback", err)
 			}
@@ -328,7 +346,7 @@ func TestVectorLegUnavailable(t *testing.T) {
 					t.Errorf("legs = %v, %v; want lexical only", r.Vector, r.Lexical)
 				}
 			}
-			if _, err := retrieve.Search(t.Context(), f.r, tt.e, "zymurgy", 10, retrieve.Vector); !errors.Is(err, embed.ErrUnavailable) {
+			if _, err := f.open(t, tt.e).Search(t.Context(), retrieve.Query{Text: "zymurgy", K: 10, Mode: retrieve.Vector}); !errors.Is(err, embed.ErrUnavailable) {
 				t.Errorf("vector mode: err = %v, want ErrUnavailable", err)
 			}
 		})
@@ -342,13 +360,13 @@ func TestVectorLegOtherErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Run("dimension mismatch", func(t *testing.T) {
-		_, err := retrieve.Search(t.Context(), f.r, &ollama.Embedder{Client: c, Name: "tiny"}, "cats", 3, retrieve.Hybrid)
+		_, err := f.open(t, &ollama.Embedder{Client: c, Name: "tiny"}).Search(t.Context(), retrieve.Query{Text: "cats", K: 3, Mode: retrieve.Hybrid})
 		if err == nil || !strings.Contains(err.Error(), "dimension") {
 			t.Errorf("err = %v, want a dimension mismatch", err)
 		}
 	})
 	t.Run("model missing is not skipped", func(t *testing.T) {
-		_, err := retrieve.Search(t.Context(), f.r, &ollama.Embedder{Client: c, Name: "nomic-embed-text"}, "cats", 3, retrieve.Hybrid)
+		_, err := f.open(t, &ollama.Embedder{Client: c, Name: "nomic-embed-text"}).Search(t.Context(), retrieve.Query{Text: "cats", K: 3, Mode: retrieve.Hybrid})
 		var me *ollama.ModelMissingError
 		if !errors.As(err, &me) {
 			t.Errorf("err = %v, want *ModelMissingError", err)
@@ -356,9 +374,9 @@ func TestVectorLegOtherErrors(t *testing.T) {
 	})
 }
 
-func TestSearcherReuse(t *testing.T) {
+func TestSessionReuse(t *testing.T) {
 	f := setup(t)
-	s := retrieve.NewSearcher(f.r, f.e)
+	s := f.open(t, f.e)
 	queries := []struct {
 		q     string
 		mode  retrieve.Mode
@@ -393,9 +411,9 @@ func TestSearchIsRepeatable(t *testing.T) {
 	}
 	for _, mode := range []retrieve.Mode{retrieve.Vector, retrieve.Hybrid} {
 		t.Run(string(mode), func(t *testing.T) {
-			want := ids(search(t, retrieve.NewSearcher(f.r, f.e), "goroutines", 100, mode).Results)
+			want := ids(search(t, f.open(t, f.e), "goroutines", 100, mode).Results)
 			for range 20 {
-				got := ids(search(t, retrieve.NewSearcher(f.r, f.e), "goroutines", 100, mode).Results)
+				got := ids(search(t, f.open(t, f.e), "goroutines", 100, mode).Results)
 				if !slices.Equal(got, want) {
 					t.Fatalf("result ids %v, then %v", want, got)
 				}
@@ -420,9 +438,8 @@ func TestIndexWithoutVectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := openReader(t, dir)
 	// No vectors: no embedder is needed, even in hybrid mode.
-	out, err := retrieve.Search(t.Context(), r, nil, "embedding server", 5, retrieve.Hybrid)
+	out, err := openSession(t, dir, nil).Search(t.Context(), retrieve.Query{Text: "embedding server", K: 5, Mode: retrieve.Hybrid})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func Cosine(a, b []float32) float64 {
 // ingest does) and returns the cosine of every pair: m[i][j] compares texts[i]
 // with texts[j], and m[i][i] is 1.
 func Matrix(ctx context.Context, e embed.Embedder, texts []string) ([][]float64, error) {
-	vecs, err := embedAll(ctx, e, embed.PrefixesFor(e.Model()).Document, texts)
+	vecs, err := embedAll(ctx, e, texts)
 	if err != nil {
 		return nil, err
 	}
@@ -72,18 +72,17 @@ type Ranked struct {
 // texts as documents, as rag search does, and returns the texts closest
 // first; equal scores keep the order given.
 func Rank(ctx context.Context, e embed.Embedder, query string, texts []string) ([]Ranked, error) {
-	p := embed.PrefixesFor(e.Model())
-	q, err := embedAll(ctx, e, p.Query, []string{query})
+	q, err := embed.For(e).Query(ctx, query)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("embed with %s: %w", e.Model(), err)
 	}
-	vecs, err := embedAll(ctx, e, p.Document, texts)
+	vecs, err := embedAll(ctx, e, texts)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Ranked, len(texts))
 	for i, v := range vecs {
-		out[i] = Ranked{Text: texts[i], Score: Cosine(q[0], v), Index: i}
+		out[i] = Ranked{Text: texts[i], Score: Cosine(q, v), Index: i}
 	}
 	slices.SortStableFunc(out, func(a, b Ranked) int { return cmp.Compare(b.Score, a.Score) })
 	for i := range out {
@@ -92,12 +91,9 @@ func Rank(ctx context.Context, e embed.Embedder, query string, texts []string) (
 	return out, nil
 }
 
-func embedAll(ctx context.Context, e embed.Embedder, prefix string, texts []string) ([][]float32, error) {
-	in := make([]string, len(texts))
-	for i, t := range texts {
-		in[i] = prefix + t
-	}
-	vecs, err := e.Embed(ctx, in)
+// embedAll embeds texts as documents.
+func embedAll(ctx context.Context, e embed.Embedder, texts []string) ([][]float32, error) {
+	vecs, err := embed.For(e).Documents(ctx, texts)
 	if err != nil {
 		return nil, fmt.Errorf("embed with %s: %w", e.Model(), err)
 	}

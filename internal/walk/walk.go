@@ -121,9 +121,13 @@ func Walk(ctx context.Context, roots []string, opts Options, visit func(Entry) e
 }
 
 // IsBinary reports whether the first bytes of a file look binary: a NUL byte
-// in the first 8 KiB, the test git and ripgrep use. Text in UTF-16 counts as
-// binary by this test.
+// in the first 8 KiB, the test git and ripgrep use. Text in UTF-16 with a
+// byte-order mark is not binary (extract decodes it); without one it counts
+// as binary by this test.
 func IsBinary(head []byte) bool {
+	if bytes.HasPrefix(head, []byte{0xff, 0xfe}) || bytes.HasPrefix(head, []byte{0xfe, 0xff}) {
+		return false
+	}
 	if len(head) > sniffSize {
 		head = head[:sniffSize]
 	}

@@ -454,7 +454,8 @@ func TestIsBinary(t *testing.T) {
 		{"text", []byte("hello, world\n"), false},
 		{"utf-8", []byte("héllo wörld ✓"), false},
 		{"nul", []byte("ab\x00cd"), true},
-		{"utf-16", []byte{0xff, 0xfe, 'h', 0, 'i', 0}, true},
+		{"utf-16 with a byte-order mark", []byte{0xff, 0xfe, 'h', 0, 'i', 0}, false},
+		{"utf-16 without one", []byte{'h', 0, 'i', 0}, true},
 		{"nul past 8 KiB", append(make([]byte, 0, sniffSize+1), append([]byte(strings.Repeat("a", sniffSize)), 0)...), false},
 		{"nul at 8 KiB edge", append([]byte(strings.Repeat("a", sniffSize-1)), 0), true},
 	}

@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/spf13/cobra"
+
+	"github.com/ragcli/rag/internal/embed"
+	"github.com/ragcli/rag/internal/ollama"
+	"github.com/ragcli/rag/internal/server"
+)
+
+// mcpConfigSnippet is what a client's configuration needs to start rag mcp.
+const mcpConfigSnippet = `  {
+    "mcpServers": {
+      "rag": {
+        "command": "rag",
+        "args": ["mcp"],
+        "env": {"RAG_INDEX": "/home/me/.local/share/rag/index"}
+      }
+    }
+  }`
+
+func (a *app) mcpCmd() *cobra.Command {
+	var chatModel string
+	c := &cobra.Command{
+		Use:   "mcp",
+		Short: "Serve the index to an MCP client (Claude Code, Cursor...) over stdio",
+		Long: `Serve the index to an MCP client over stdin and stdout, for a client that starts
+rag itself. The tools only read the index:
+
+  search  the passages that best match a query (k, mode, path prefix or glob)
+  get     a chunk by id, or lines of an indexed file
+  status  what the index holds
+  ask     an answer with cited sources from the local chat model
+
+The server follows the index: what an ingest commits is searchable within a
+second, without a restart. Logs go to stderr; stdout carries only the protocol.
+
+A client's configuration (Claude Desktop, Cursor, Claude Code's .mcp.json):
+
+` + mcpConfigSnippet + `
+
+With Claude Code: claude mcp add rag -- rag mcp
+For HTTP clients, see rag serve (MCP at /mcp).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.global.ChatModel = chatModel
+			return a.runMCP(cmd.Context())
+		},
+	}
+	c.Flags().StringVar(&chatModel, "chat-model", "", "Ollama chat model for ask (default $RAG_CHAT_MODEL, the config file, else llama3.2)")
+	return c
+}
+
+func (a *app) runMCP(ctx context.Context) error {
+	svc, err := a.openService()
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	t := &mcp.IOTransport{Reader: io.NopCloser(a.s.In), Writer: nopWriteCloser{a.s.Out}}
+	err = server.NewMCP(svc, version()).Run(ctx, t)
+	if ctx.Err() != nil || errors.Is(err, io.EOF) || errors.Is(err, mcp.ErrConnectionClosed) {
+		return ctx.Err() // the client hung up, or we were told to stop
+	}
+	return err
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
+
+// openService opens the long-lived query service the server commands share,
+// over the index and models the settings name.
+func (a *app) openService() (*server.Service, error) {
+	s, err := a.settings()
+	if err != nil {
+		return nil, err
+	}
+	c, err := a.client(s)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		mu     sync.Mutex
+		ctxLen int
+		known  bool
+	)
+	return server.Open(server.Config{
+		IndexDir:  s.Index,
+		Embedder:  func(model string) embed.Embedder { return &ollama.Embedder{Client: c, Name: model} },
+		Chat:      c,
+		ChatModel: s.ChatModel,
+		ChatContext: func(ctx context.Context) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if known {
+				return ctxLen, nil
+			}
+			info, err := c.Show(ctx, s.ChatModel)
+			if err != nil {
+				return 0, err
+			}
+			ctxLen, known = info.ContextLength, true
+			return ctxLen, nil
+		},
+	})
+}

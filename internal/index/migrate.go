@@ -1,0 +1,74 @@
+package index
+
+import (
+	"database/sql"
+	"fmt"
+)
+
+// migrate brings an index of an older readable format up to FormatVersion in
+// one transaction: all of it, or (on a crash or an error) none.
+//
+// Version 2 -> 3 adds the roots table and the chunks' vkey column. The keys of
+// the chunks already stored are computed with key, so that their vectors can
+// be reused from the first run of the new version on.
+func migrate(db *sql.DB, m Meta, key func(model string, c Chunk) []byte) (Meta, error) {
+	tx, err := db.Begin()
+	if err != nil {
+		return m, fmt.Errorf("migrate index: %w", err)
+	}
+	defer tx.Rollback()
+	if m.FormatVersion == 2 {
+		stmts := []string{
+			`ALTER TABLE chunks ADD COLUMN vkey BLOB`,
+			`CREATE INDEX IF NOT EXISTS chunks_vkey ON chunks(vkey) WHERE vkey IS NOT NULL`,
+			`CREATE TABLE IF NOT EXISTS roots (path TEXT PRIMARY KEY, dev INTEGER NOT NULL, is_dir INTEGER NOT NULL) WITHOUT ROWID`,
+		}
+		for _, s := range stmts {
+			if _, err := tx.Exec(s); err != nil {
+				return m, fmt.Errorf("migrate index to format 3: %w", err)
+			}
+		}
+		if key != nil {
+			if err := fillKeys(tx, m.EmbedModel, key); err != nil {
+				return m, err
+			}
+		}
+		m.FormatVersion = 3
+	}
+	if err := writeMeta(tx, m); err != nil {
+		return m, err
+	}
+	if err := tx.Commit(); err != nil {
+		return m, fmt.Errorf("migrate index: %w", err)
+	}
+	return m, nil
+}
+
+// fillKeys computes every stored chunk's key, a page of chunks at a time.
+func fillKeys(tx *sql.Tx, model string, key func(string, Chunk) []byte) error {
+	upd, err := tx.Prepare(`UPDATE chunks SET vkey=? WHERE id=?`)
+	if err != nil {
+		return err
+	}
+	defer upd.Close()
+	var after uint64
+	for {
+		rows, err := tx.Query(`SELECT `+chunkCols+` FROM chunks WHERE id > ? ORDER BY id LIMIT 1000`, after)
+		if err != nil {
+			return fmt.Errorf("migrate index: %w", err)
+		}
+		page, err := scanChunks(rows)
+		if err != nil {
+			return fmt.Errorf("migrate index: %w", err)
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		for _, c := range page {
+			if _, err := upd.Exec(key(model, c), c.ID); err != nil {
+				return fmt.Errorf("migrate index: %w", err)
+			}
+			after = c.ID
+		}
+	}
+}

@@ -1,0 +1,390 @@
+package retrieve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	chromem "github.com/philippgille/chromem-go"
+
+	"github.com/ragcli/rag/internal/embed"
+	"github.com/ragcli/rag/internal/index"
+	"github.com/ragcli/rag/internal/lexical"
+)
+
+// DefaultEmbedTimeout bounds a query's embedding call when Options leave it
+// zero. A query is one short input: a server that has not embedded it in 15 s
+// is hung or still loading, and the lexical leg answers meanwhile.
+const DefaultEmbedTimeout = 15 * time.Second
+
+// DefaultRerankDepth is how many fused candidates a Reranker sees.
+const DefaultRerankDepth = 50
+
+// Options configure a Session.
+type Options struct {
+	// Mode is the searches' default mode; a Query may ask for another.
+	Mode Mode
+	// EmbedModel, when set, is the embedding model the caller asked for: it
+	// must be the one the index was built with (*index.ModelMismatchError).
+	EmbedModel string
+	// Embedder returns the embedder for the index's model. Nil leaves the
+	// vector leg out (hybrid falls back to the lexical leg, vector fails).
+	Embedder func(model string) embed.Embedder
+	// Prepare, when set, runs once at Open with the index's embedding model
+	// before any query is embedded: to check for the model, or pull it. An
+	// error satisfying embed.ErrUnavailable makes hybrid searches lexical;
+	// any other error fails Open.
+	Prepare func(ctx context.Context, model string) error
+	// EmbedTimeout bounds each query embedding; 0 means DefaultEmbedTimeout.
+	EmbedTimeout time.Duration
+	// Rerank, when set, reorders the best fused candidates before the top k
+	// are kept.
+	Rerank Reranker
+	// RerankDepth is how many candidates Rerank sees; 0 means DefaultRerankDepth.
+	RerankDepth int
+}
+
+// A Reranker reorders candidates for a query, best first. It may drop some;
+// it must not add any.
+type Reranker interface {
+	Rerank(ctx context.Context, query string, candidates []Result) ([]Result, error)
+}
+
+// Query is one search.
+type Query struct {
+	Text string
+	K    int  // results wanted, at least 1
+	Mode Mode // "" means the session's mode
+	// Paths, when not empty, keeps only chunks of files that match one of
+	// its entries, before the top K are taken (see MatchPath).
+	Paths []string
+}
+
+// Outcome is a search's results and what they lack.
+type Outcome struct {
+	Results []Result
+	// Mode is the legs that ran: Lexical when hybrid left the vector leg out.
+	Mode Mode
+	// VectorSkipped is why a hybrid search left its vector leg out: the
+	// embedding server unavailable or too slow (errors.Is
+	// embed.ErrUnavailable), the index's vectors damaged.
+	VectorSkipped error
+	// Pending counts the chunks stored without a vector: found by their
+	// words only. 0 in lexical mode, where nothing has a vector anyway.
+	Pending int
+	// QueryCut is set when the query was longer than the embedding model's
+	// context and its vector was made from its leading part.
+	QueryCut *QueryCut
+}
+
+// QueryCut says how much of a long query was embedded.
+type QueryCut struct {
+	Words int `json:"words"` // the leading words embedded
+	Of    int `json:"of"`    // the query's words
+}
+
+// EmbedTimeoutError reports a query embedding that took longer than the
+// session's EmbedTimeout. It satisfies errors.Is(err, embed.ErrUnavailable):
+// hybrid searches go on with the lexical leg.
+type EmbedTimeoutError struct {
+	Model string
+	After time.Duration
+}
+
+func (e *EmbedTimeoutError) Error() string {
+	return fmt.Sprintf("embedding the query with %s took longer than %s", e.Model, e.After)
+}
+
+// Is makes an EmbedTimeoutError an embed.ErrUnavailable.
+func (e *EmbedTimeoutError) Is(target error) bool { return target == embed.ErrUnavailable }
+
+// Session is one snapshot of an index opened for searching. It is safe for
+// concurrent use: searches from many goroutines embed their queries at once;
+// only their reads of the index's database take turns.
+type Session struct {
+	r   *index.Reader
+	o   Options
+	emb *embed.Model // nil: no vector leg
+
+	dbMu sync.Mutex // the reader's database transaction
+
+	loadMu sync.Mutex
+	shards []*chromem.Collection
+
+	pathMu sync.Mutex
+	paths  map[uint64]string // chunk id -> file path, for filters; loaded once
+
+	mu      sync.Mutex
+	sticky  error // why every later hybrid search leaves the vector leg out
+	skipped error // the first reason any search left it out
+}
+
+// Open opens a session on the index in dir.
+func Open(ctx context.Context, dir string, o Options) (*Session, error) {
+	r, err := index.OpenReader(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open index %s: %w", dir, err)
+	}
+	s, err := newSession(ctx, r, o)
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func newSession(ctx context.Context, r *index.Reader, o Options) (*Session, error) {
+	if o.Mode == "" {
+		o.Mode = Hybrid
+	}
+	if o.EmbedTimeout <= 0 {
+		o.EmbedTimeout = DefaultEmbedTimeout
+	}
+	if o.RerankDepth <= 0 {
+		o.RerankDepth = DefaultRerankDepth
+	}
+	meta := r.Meta()
+	if err := meta.CheckModel(r.Dir(), o.EmbedModel); err != nil {
+		return nil, err
+	}
+	s := &Session{r: r, o: o}
+	if o.Mode == Lexical || r.LiveVectors() == 0 && meta.Pending == 0 {
+		return s, nil
+	}
+	if o.Prepare != nil {
+		if err := o.Prepare(ctx, meta.EmbedModel); err != nil {
+			if o.Mode != Hybrid || !errors.Is(err, embed.ErrUnavailable) {
+				return nil, err
+			}
+			s.sticky, s.skipped = err, err
+			return s, nil
+		}
+	}
+	if o.Embedder != nil {
+		if e := o.Embedder(meta.EmbedModel); e != nil {
+			s.emb = embed.For(e)
+		}
+	}
+	return s, nil
+}
+
+// Meta is the snapshot's metadata.
+func (s *Session) Meta() index.Meta { return s.r.Meta() }
+
+// Mode is the session's default mode.
+func (s *Session) Mode() Mode { return s.o.Mode }
+
+// Skipped is the first reason any search of the session left its vector leg
+// out, nil when none did.
+func (s *Session) Skipped() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.skipped
+}
+
+// Close releases the snapshot. No search may run during or after it.
+func (s *Session) Close() error { return s.r.Close() }
+
+// Search returns up to q.K chunks for q.Text, best first. K larger than the
+// index returns every match.
+func (s *Session) Search(ctx context.Context, q Query) (*Outcome, error) {
+	if strings.TrimSpace(q.Text) == "" {
+		return nil, ErrEmptyQuery
+	}
+	if q.K <= 0 {
+		return nil, fmt.Errorf("k must be at least 1, got %d", q.K)
+	}
+	mode := q.Mode
+	if mode == "" {
+		mode = s.o.Mode
+	}
+	filter, err := compileFilter(q.Paths)
+	if err != nil {
+		return nil, err
+	}
+	var allowed func(uint64) bool
+	if filter != nil {
+		if allowed, err = s.allowed(filter); err != nil {
+			return nil, err
+		}
+	}
+	depth := q.K
+	if mode == Hybrid {
+		depth = max(q.K*4, minDepth)
+	}
+	if s.o.Rerank != nil {
+		depth = max(depth, s.o.RerankDepth)
+	}
+	out := &Outcome{Mode: mode}
+	if mode != Lexical {
+		out.Pending = s.r.Meta().Pending
+	}
+	s.mu.Lock()
+	sticky := s.sticky
+	s.mu.Unlock()
+	if mode == Hybrid && sticky != nil {
+		out.Mode, out.VectorSkipped = Lexical, sticky
+	}
+
+	// The lexical leg runs beside the vector leg: one reads SQLite while
+	// the other waits for the embedding server and ranks the vectors.
+	type lexOut struct {
+		hits []hit
+		err  error
+	}
+	lexDone := make(chan lexOut, 1)
+	if mode != Vector {
+		go func() {
+			h, err := s.lexicalLeg(q.Text, depth, allowed)
+			lexDone <- lexOut{h, err}
+		}()
+	} else {
+		lexDone <- lexOut{}
+	}
+	var vec []hit
+	if mode != Lexical && out.VectorSkipped == nil {
+		vec, err = s.vectorLeg(ctx, q.Text, depth, allowed, out)
+		if err != nil {
+			if mode != Hybrid || !fallsBack(err) {
+				<-lexDone
+				return nil, err
+			}
+			s.skip(err)
+			out.Mode, out.VectorSkipped, vec = Lexical, err, nil
+		}
+	}
+	lex := <-lexDone
+	if lex.err != nil {
+		return nil, lex.err
+	}
+	if out.VectorSkipped != nil {
+		s.mu.Lock()
+		if s.skipped == nil {
+			s.skipped = out.VectorSkipped
+		}
+		s.mu.Unlock()
+	}
+	fused := fuse(vec, lex.hits, mode)
+	keep := q.K
+	if s.o.Rerank != nil {
+		keep = s.o.RerankDepth
+	}
+	if len(fused) > keep {
+		fused = fused[:keep]
+	}
+	if out.Results, err = s.results(fused); err != nil {
+		return nil, err
+	}
+	if s.o.Rerank != nil && len(out.Results) > 0 {
+		if out.Results, err = s.o.Rerank.Rerank(ctx, q.Text, out.Results); err != nil {
+			return nil, fmt.Errorf("rerank: %w", err)
+		}
+	}
+	if len(out.Results) > q.K {
+		out.Results = out.Results[:q.K]
+	}
+	return out, nil
+}
+
+// fallsBack is the one rule for leaving the vector leg out of a hybrid
+// search: the embedding server cannot be reached or is too slow, the query
+// does not fit the model even cut short, or the stored vectors are damaged.
+// The lexical leg then answers alone. Anything else (a missing model, a
+// dimension that does not match) is an error the user must fix.
+func fallsBack(err error) bool {
+	_, damaged := errors.AsType[*index.DamagedError](err)
+	return damaged || errors.Is(err, embed.ErrUnavailable) || errors.Is(err, embed.ErrInputTooLong)
+}
+
+// skip records err; a server that is down, too slow or vectors that are
+// damaged stay so for the session's later searches, which do not wait again.
+func (s *Session) skip(err error) {
+	if errors.Is(err, embed.ErrInputTooLong) {
+		return // this query's own trouble
+	}
+	s.mu.Lock()
+	if s.sticky == nil {
+		s.sticky = err
+	}
+	s.mu.Unlock()
+}
+
+func (s *Session) lexicalLeg(text string, depth int, allowed func(uint64) bool) ([]hit, error) {
+	limit := depth
+	if allowed != nil {
+		limit = -1 // filter every match, then keep depth
+	}
+	s.dbMu.Lock()
+	hits, err := s.r.Lexical(lexical.Query(text), limit)
+	s.dbMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]hit, 0, min(len(hits), depth))
+	for _, h := range hits {
+		if allowed != nil && !allowed(h.ID) {
+			continue
+		}
+		out = append(out, hit{id: h.ID, score: h.Score})
+		if len(out) == depth {
+			break
+		}
+	}
+	return out, nil
+}
+
+// results reads the fused hits' chunks.
+func (s *Session) results(fused []fusedHit) ([]Result, error) {
+	ids := make([]uint64, len(fused))
+	for i, f := range fused {
+		ids[i] = f.id
+	}
+	s.dbMu.Lock()
+	chunks, err := s.r.Chunks(ids)
+	s.dbMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Result, len(fused))
+	for i, f := range fused {
+		out[i] = Result{Chunk: chunks[i], Score: f.score, Vector: f.vec, Lexical: f.lex}
+	}
+	return out, nil
+}
+
+// allowed returns a test of chunk ids against filter, over the snapshot's
+// chunk paths (read once per session).
+func (s *Session) allowed(f *pathFilter) (func(uint64) bool, error) {
+	s.pathMu.Lock()
+	defer s.pathMu.Unlock()
+	if s.paths == nil {
+		paths := map[uint64]string{}
+		s.dbMu.Lock()
+		err := s.r.EachChunkPath(func(id uint64, p string) error {
+			paths[id] = p
+			return nil
+		})
+		s.dbMu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		s.paths = paths
+	}
+	paths := s.paths
+	var mu sync.Mutex
+	seen := map[string]bool{} // chunks of one file share the answer
+	return func(id uint64) bool {
+		p := paths[id]
+		mu.Lock()
+		defer mu.Unlock()
+		ok, done := seen[p]
+		if !done {
+			ok = f.match(p)
+			seen[p] = ok
+		}
+		return ok
+	}, nil
+}
