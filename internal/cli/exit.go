@@ -119,6 +119,8 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitOllama, cmpStr(hint, "check the server (rag doctor, ollama ps, its log); retry when it answers")
 	case errors.Is(err, index.ErrLocked):
 		return ExitLocked, cmpStr(hint, "another rag ingest is writing this index; wait for it, or give --wait a longer time")
+	case errors.As(err, new(*index.BuildingError)):
+		return ExitLocked, cmpStr(hint, "wait a few seconds and try again: it commits its work every few seconds, and rag status shows how far it has got")
 	case errors.Is(err, index.ErrNoIndex):
 		return ExitError, cmpStr(hint, "create it with: rag ingest PATH...")
 	case errors.As(err, &mm):

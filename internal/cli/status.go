@@ -22,6 +22,8 @@ type Status struct {
 	SizeBytes     int64     `json:"size_bytes"`
 	Created       time.Time `json:"created"`
 	LastIngest    time.Time `json:"last_ingest,omitzero"`
+	// Ingest is how far a running ingest has got; absent when none runs.
+	Ingest *index.Progress `json:"ingest,omitempty"`
 }
 
 func (a *app) statusCmd() *cobra.Command {
@@ -38,6 +40,10 @@ func (a *app) statusCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("open index %s: %w", s.Index, err)
 			}
+			var running *index.Progress
+			if p, ok := index.Running(s.Index); ok {
+				running = &p
+			}
 			defer r.Close()
 			st, err := r.Stats()
 			if err != nil {
@@ -46,7 +52,7 @@ func (a *app) statusCmd() *cobra.Command {
 			m := r.Meta()
 			out := Status{Index: s.Index, FormatVersion: m.FormatVersion, EmbedModel: m.EmbedModel, Dim: m.Dim,
 				ChunkTokens: m.ChunkTokens, Files: st.Files, Chunks: st.Chunks, Pending: st.Pending, SizeBytes: st.SizeBytes,
-				Created: m.Created, LastIngest: m.LastIngest}
+				Created: m.Created, LastIngest: m.LastIngest, Ingest: running}
 			if a.json {
 				return a.writeJSON(out)
 			}
@@ -60,6 +66,13 @@ func (a *app) statusCmd() *cobra.Command {
 			}
 			fmt.Fprintf(a.s.Out, "index:        %s\nembed model:  %s (%d dimensions, %d-token chunks)\nfiles:        %d\nchunks:       %d%s\nsize:         %s\nlast ingest:  %s\n",
 				out.Index, out.EmbedModel, out.Dim, out.ChunkTokens, out.Files, out.Chunks, pending, humanBytes(out.SizeBytes), last)
+			if running != nil {
+				what := "an ingest"
+				if running.First {
+					what = "the first ingest"
+				}
+				fmt.Fprintf(a.s.Out, "ingest:       %s is running (pid %d): %s; the counts above are what it has committed\n", what, running.PID, running)
+			}
 			return nil
 		},
 	}

@@ -35,6 +35,9 @@ func OpenReader(dir string) (*Reader, error) {
 		return nil, fmt.Errorf("%s is a file, not an index folder", dir)
 	}
 	if _, err := os.Stat(dbPath(dir)); errors.Is(err, fs.ErrNotExist) {
+		if p, ok := Running(dir); ok {
+			return nil, &BuildingError{Dir: dir, Progress: p}
+		}
 		return nil, ErrNoIndex
 	}
 	db, err := openDB(dbPath(dir), true)

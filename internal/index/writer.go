@@ -26,6 +26,7 @@ type Writer struct {
 	files   map[string]File
 	roots   map[string]Root
 	nextID  uint64
+	first   bool // nothing was committed when this writer opened
 	// mu orders commits and vector look-ups, which may come from different
 	// goroutines (ingest commits one window while it embeds the next).
 	mu sync.Mutex
@@ -74,7 +75,7 @@ func (w *Writer) open(s Settings) error {
 	fresh := Meta{FormatVersion: FormatVersion, EmbedModel: model,
 		ChunkTokens: cmp.Or(s.ChunkTokens, s.DefaultChunkTokens), Created: time.Now().UTC()}
 	if _, err := os.Stat(dbPath(w.dir)); errors.Is(err, fs.ErrNotExist) {
-		w.meta = fresh
+		w.meta, w.first = fresh, true
 		return nil
 	}
 	db, err := openDB(dbPath(w.dir), false)
@@ -91,7 +92,7 @@ func (w *Writer) open(s Settings) error {
 		// way through the schema: start over at the first commit.
 		db.Close()
 		w.db = nil
-		w.meta = fresh
+		w.meta, w.first = fresh, true
 		return nil
 	}
 	if !readable(m.FormatVersion) {
@@ -507,6 +508,7 @@ func (w *Writer) Close() error {
 	if w.vec != nil {
 		errs = append(errs, w.vec.Close())
 	}
+	w.removeProgress()
 	w.unlock()
 	if w.madeDir && w.db == nil {
 		// Nothing was ever stored: leave no empty index folder behind.

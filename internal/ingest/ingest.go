@@ -34,6 +34,9 @@ const (
 	minSplitTokens   = chunk.MinTokens // below this a chunk that still does not fit fails its file
 	windowFiles      = 64              // files read and embedded before a commit
 	windowChunks     = 1024
+	// DefaultCommitEvery is how much embedding work, at most, a commit
+	// waits for.
+	DefaultCommitEvery = 5 * time.Second
 )
 
 // ErrNoSuchRoot: a path given to ingest does not exist.
@@ -55,6 +58,10 @@ type Options struct {
 	Extract   extract.Options
 	BatchSize int
 	Parallel  int
+	// CommitEvery bounds the work a kill or a crash can lose: a commit at
+	// least this often while files are being embedded (DefaultCommitEvery
+	// when 0). A file is committed whole, so one huge file can take longer.
+	CommitEvery time.Duration
 	// Prune removes the files of roots that look unmounted, replaced or
 	// emptied, which a run otherwise keeps (see KeptRoot).
 	Prune bool
@@ -90,6 +97,10 @@ type Report struct {
 	Skipped        int    `json:"skipped"`
 	Failed         int    `json:"failed"`
 	ChunksEmbedded int    `json:"chunks_embedded"`
+	// ChunksReused counts chunks whose exact text already had a vector in
+	// the index (a renamed, moved or copied file, an unchanged section of an
+	// edited one): stored with that vector, not sent to the model.
+	ChunksReused int `json:"chunks_reused"`
 	// ChunksPending counts chunks stored without a vector because the
 	// embedding server was unreachable; the next ingest embeds them.
 	ChunksPending int `json:"chunks_pending"`
@@ -185,6 +196,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	r.opts.BatchSize = cmpOr(opts.BatchSize, DefaultBatchSize)
 	r.opts.Parallel = cmpOr(opts.Parallel, DefaultParallel)
+	r.commitEvery = opts.CommitEvery
+	if r.commitEvery <= 0 {
+		r.commitEvery = DefaultCommitEvery
+	}
+	r.started, r.lastCommit = start, start
+	r.current = map[string][]float32{}
 	err = r.run(ctx, roots)
 	r.rep.Duration = time.Since(start)
 	r.rep.Seconds = r.rep.Duration.Seconds()
@@ -247,11 +264,28 @@ type run struct {
 	// offline is why the embedder is unavailable; while set, chunks are stored
 	// pending instead of embedded.
 	offline error
+
+	// current holds the vectors of the batch being filled, by embedding
+	// key, and sent those of the last two batches handed to the committer:
+	// they may not be in the index yet, and still lend their vectors.
+	current map[string][]float32
+	sent    [2]map[string][]float32
+
+	commitEvery  time.Duration // see Options.CommitEvery
+	lastCommit   time.Time     // when the last batch was handed to the committer
+	lastProgress time.Time     // when the progress file was last written
+	started      time.Time
 }
 
 func (r *run) report(p Progress) {
 	if r.opts.Progress != nil {
 		r.opts.Progress(p)
+	}
+	// Readers (rag status, rag search) show how far a running ingest has
+	// got; once a second is plenty.
+	if now := time.Now(); now.Sub(r.lastProgress) >= time.Second {
+		r.lastProgress = now
+		r.w.WriteProgress(index.Progress{Started: r.started, FilesDone: p.FilesDone, FilesTotal: p.FilesTotal, ChunksEmbedded: p.ChunksEmbedded})
 	}
 }
 
@@ -270,6 +304,7 @@ type job struct {
 	skip    bool  // err is a reason to skip, not a failure
 	vectors [][]float32
 	tooLong map[int]bool // chunks the model refused as over its context
+	reused  map[int]bool // chunks whose vector came from an equal text, not the model
 	terms   []string     // each chunk's analysed text, for the full-text index
 }
 
@@ -344,6 +379,18 @@ func (r *run) run(ctx context.Context, roots []root) error {
 		return <-committed
 	}
 	batch := &index.Batch{}
+	send := func() error {
+		select {
+		case commits <- batch:
+		case err := <-committed:
+			committed <- err // a commit failed: stop at once
+			return err
+		}
+		batch, r.lastCommit = &index.Batch{}, time.Now()
+		r.sent[0], r.sent[1], r.current = r.current, r.sent[0], map[string][]float32{}
+		return nil
+	}
+	group := r.opts.BatchSize * r.opts.Parallel // chunks embedded between looks at the clock
 	for start := 0; start < len(jobs); {
 		end := start
 		chunks := 0
@@ -358,24 +405,43 @@ func (r *run) run(ctx context.Context, roots []root) error {
 			finish()
 			return err
 		}
-		if err := r.embed(ctx, window); err != nil {
+		// Embed the window a group of files at a time, and commit whenever
+		// CommitEvery has passed, so a kill on a slow server loses seconds
+		// of work, not a window's minutes. A group is sized to take about a
+		// third of CommitEvery at the rate measured so far.
+		for g := 0; g < len(window); {
+			h, n := g, 0
+			for h < len(window) && (h == g || n+len(window[h].chunks) <= group) {
+				n += len(window[h].chunks)
+				h++
+			}
+			t0 := time.Now()
+			if err := r.embed(ctx, window[g:h]); err != nil {
+				finish()
+				return err
+			}
+			if d := time.Since(t0); n > 0 && d > 0 && r.emb != nil && r.offline == nil {
+				rate := float64(n) / d.Seconds()
+				group = max(r.opts.BatchSize*r.opts.Parallel, min(windowChunks, int(rate*r.commitEvery.Seconds()/3)))
+			}
+			for _, j := range window[g:h] {
+				r.collect(j, batch)
+				// The batch holds what is stored now: let the job go, so memory
+				// stays one window deep however large the tree.
+				*j = job{entry: j.entry}
+			}
+			g = h
+			if g < len(window) && time.Since(r.lastCommit) >= r.commitEvery && !batch.Empty() {
+				if err := send(); err != nil {
+					finish()
+					return err
+				}
+			}
+		}
+		if err := send(); err != nil {
 			finish()
 			return err
 		}
-		for _, j := range window {
-			r.collect(j, batch)
-			// The batch holds what is stored now: let the job go, so memory
-			// stays one window deep however large the tree.
-			*j = job{entry: j.entry}
-		}
-		select {
-		case commits <- batch:
-		case err := <-committed:
-			committed <- err // a commit failed: stop at once
-			finish()
-			return err
-		}
-		batch = &index.Batch{}
 	}
 	if err := finish(); err != nil {
 		return err
@@ -466,18 +532,73 @@ func (r *run) embed(ctx context.Context, window []*job) error {
 		j *job
 		i int
 	}
-	var refs []ref
+	var all []ref
 	for _, j := range window {
 		if j.err != nil || j.same {
 			continue
 		}
 		j.vectors = make([][]float32, len(j.chunks))
 		j.tooLong = map[int]bool{}
+		j.reused = map[int]bool{}
 		for i := range j.chunks {
-			refs = append(refs, ref{j, i})
+			all = append(all, ref{j, i})
+		}
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	// Cost follows change: a chunk whose exact input already has a vector
+	// (in the index, in a batch still being committed, or earlier in this
+	// group) takes it; each distinct input is embedded once.
+	keys := make([]string, len(all))
+	var lookup [][]byte
+	for k, p := range all {
+		keys[k] = string(embedKey(r.docPrefix + p.j.chunks[p.i].EmbedText(p.j.title)))
+		if _, ok := r.fresh(keys[k]); !ok {
+			lookup = append(lookup, []byte(keys[k]))
+		}
+	}
+	known, err := r.w.VectorsByKey(lookup)
+	if err != nil {
+		return err
+	}
+	var refs []ref
+	first := map[string]bool{}
+	for k, p := range all {
+		if v, ok := r.fresh(keys[k]); ok {
+			p.j.vectors[p.i], p.j.reused[p.i] = v, true
+		} else if v, ok := known[keys[k]]; ok {
+			p.j.vectors[p.i], p.j.reused[p.i] = v, true
+		} else if !first[keys[k]] {
+			first[keys[k]] = true
+			refs = append(refs, p)
+		}
+	}
+	// share gives duplicates inside the group what their first got: its
+	// vector, or its place among the chunks to cut smaller. It runs before
+	// resplit renumbers any chunks.
+	share := func() {
+		tooLong := map[string]bool{}
+		for k, p := range all {
+			if v := p.j.vectors[p.i]; v != nil {
+				r.current[keys[k]] = v
+			} else if p.j.tooLong[p.i] {
+				tooLong[keys[k]] = true
+			}
+		}
+		for k, p := range all {
+			if p.j.vectors[p.i] != nil || p.j.tooLong[p.i] {
+				continue
+			}
+			if v, ok := r.current[keys[k]]; ok {
+				p.j.vectors[p.i], p.j.reused[p.i] = v, true
+			} else if tooLong[keys[k]] {
+				p.j.tooLong[p.i] = true
+			}
 		}
 	}
 	if len(refs) == 0 || r.offline != nil {
+		share()
 		return nil
 	}
 	parent := ctx
@@ -529,10 +650,12 @@ func (r *run) embed(ctx context.Context, window []*job) error {
 			// The server went away mid-run: keep what was embedded, store the
 			// rest pending for the next run.
 			r.offline = err
+			share()
 			return nil
 		}
 		return err
 	}
+	share()
 	// Chunks the model refused as too long: split them smaller and embed the
 	// pieces, halving the budget until they fit.
 	for _, j := range window {
@@ -541,6 +664,17 @@ func (r *run) embed(ctx context.Context, window []*job) error {
 		}
 	}
 	return nil
+}
+
+// fresh returns the vector for key from the batches not known to be
+// committed yet.
+func (r *run) fresh(key string) ([]float32, bool) {
+	for _, m := range [...]map[string][]float32{r.current, r.sent[0], r.sent[1]} {
+		if v, ok := m[key]; ok {
+			return v, true
+		}
+	}
+	return nil, false
 }
 
 // embedBatch embeds texts in one request. When the model refuses the batch
@@ -573,8 +707,12 @@ func (r *run) resplit(ctx context.Context, j *job) error {
 	var chunks []chunk.Chunk
 	var vectors [][]float32
 	var termList []string
+	reused := map[int]bool{}
 	for i, c := range j.chunks {
 		if !j.tooLong[i] {
+			if j.reused[i] {
+				reused[len(chunks)] = true
+			}
 			chunks, vectors, termList = append(chunks, c), append(vectors, j.vectors[i]), append(termList, j.terms[i])
 			continue
 		}
@@ -591,7 +729,7 @@ func (r *run) resplit(ctx context.Context, j *job) error {
 			termList = append(termList, terms(p))
 		}
 	}
-	j.chunks, j.vectors, j.terms = chunks, vectors, termList
+	j.chunks, j.vectors, j.terms, j.reused = chunks, vectors, termList, reused
 	return nil
 }
 
@@ -659,11 +797,14 @@ func (r *run) collect(j *job, b *index.Batch) {
 				Terms: j.terms[i], Key: embedKey(r.docPrefix + c.EmbedText(j.title))}
 		}
 		b.Puts = append(b.Puts, index.Put{File: rec, Chunks: stored, Vectors: j.vectors})
-		for _, v := range j.vectors {
-			if v != nil {
-				r.rep.ChunksEmbedded++
-			} else {
+		for i, v := range j.vectors {
+			switch {
+			case v == nil:
 				r.rep.ChunksPending++
+			case j.reused[i]:
+				r.rep.ChunksReused++
+			default:
+				r.rep.ChunksEmbedded++
 			}
 		}
 		if j.known != nil {
@@ -726,6 +867,34 @@ func (r *run) embedPending(ctx context.Context) (map[string]bool, error) {
 			return redo, nil
 		}
 		b := &index.Batch{Embedded: map[uint64][]float32{}}
+		commit := func() error {
+			r.rep.ChunksEmbedded += len(b.Embedded)
+			r.progress.ChunksEmbedded += len(b.Embedded)
+			r.report(r.progress)
+			err := r.w.Commit(b)
+			b, r.lastCommit = &index.Batch{Embedded: map[uint64][]float32{}}, time.Now()
+			return err
+		}
+		// A pending chunk whose text has a vector elsewhere in the index
+		// takes that one.
+		keys := make([][]byte, len(todo))
+		for i, c := range todo {
+			keys[i] = storedKey(r.rep.EmbedModel, c)
+		}
+		known, err := r.w.VectorsByKey(keys)
+		if err != nil {
+			return nil, err
+		}
+		rest := todo[:0:0]
+		for i, c := range todo {
+			if v, ok := known[string(keys[i])]; ok {
+				b.Embedded[c.ID], done[c.ID] = v, true
+				r.rep.ChunksReused++
+				continue
+			}
+			rest = append(rest, c)
+		}
+		todo = rest
 		for start := 0; start < len(todo); start += r.opts.BatchSize {
 			part := todo[start:min(start+r.opts.BatchSize, len(todo))]
 			texts := make([]string, len(part))
@@ -740,8 +909,7 @@ func (r *run) embedPending(ctx context.Context) (map[string]bool, error) {
 			}
 			if unavailable(err) {
 				r.offline = err
-				r.rep.ChunksEmbedded += len(b.Embedded)
-				return redo, r.w.Commit(b)
+				return redo, commit()
 			}
 			if err != nil {
 				return nil, err
@@ -752,11 +920,13 @@ func (r *run) embedPending(ctx context.Context) (map[string]bool, error) {
 					b.Embedded[c.ID] = vecs[i]
 				}
 			}
+			if time.Since(r.lastCommit) >= r.commitEvery {
+				if err := commit(); err != nil {
+					return nil, err
+				}
+			}
 		}
-		r.rep.ChunksEmbedded += len(b.Embedded)
-		r.progress.ChunksEmbedded += len(b.Embedded)
-		r.report(r.progress)
-		if err := r.w.Commit(b); err != nil {
+		if err := commit(); err != nil {
 			return nil, err
 		}
 	}

@@ -32,21 +32,29 @@ func NewMCP(svc *Service, version string) *mcp.Server {
 	readOnly := &mcp.ToolAnnotations{ReadOnlyHint: true, OpenWorldHint: new(bool)}
 	mcp.AddTool(s, &mcp.Tool{Name: "search", Description: searchDesc, Annotations: readOnly, InputSchema: searchSchema[SearchRequest]()},
 		func(ctx context.Context, _ *mcp.CallToolRequest, in SearchRequest) (*mcp.CallToolResult, *SearchResponse, error) {
+			ctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
+			defer cancel()
 			out, err := svc.Search(ctx, in)
 			return nil, out, toolError(err)
 		})
 	mcp.AddTool(s, &mcp.Tool{Name: "get", Description: getDesc, Annotations: readOnly, InputSchema: getSchema()},
 		func(ctx context.Context, _ *mcp.CallToolRequest, in GetRequest) (*mcp.CallToolResult, *GetResponse, error) {
+			ctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
+			defer cancel()
 			out, err := svc.Get(ctx, in)
 			return nil, out, toolError(err)
 		})
 	mcp.AddTool(s, &mcp.Tool{Name: "status", Description: statusDesc, Annotations: readOnly},
 		func(ctx context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, *Status, error) {
+			ctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
+			defer cancel()
 			out, err := svc.Status(ctx)
 			return nil, out, toolError(err)
 		})
 	mcp.AddTool(s, &mcp.Tool{Name: "ask", Description: askDesc, Annotations: readOnly, InputSchema: searchSchema[AskRequest]()},
 		func(ctx context.Context, req *mcp.CallToolRequest, in AskRequest) (*mcp.CallToolResult, *AskResponse, error) {
+			ctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
+			defer cancel()
 			out, err := svc.Ask(ctx, in, progress(ctx, req))
 			return nil, out, toolError(err)
 		})

@@ -510,3 +510,6 @@ func (s *Service) Ask(ctx context.Context, req AskRequest, onDelta func(string) 
 	}
 	return out, nil
 }
+
+// IndexDir is the folder of the index the Service serves.
+func (s *Service) IndexDir() string { return s.cfg.IndexDir }
