@@ -136,6 +136,12 @@ func jsonCases(dir string) map[string][]jsonCase {
 			{"ok", 0, []string{"forget", "--json", filepath.Join(docs, "a.md")}, indexed},
 			{"nothing indexed there", 1, []string{"forget", "--json", filepath.Join(dir, "nosuch")}, indexed},
 		},
+		"ls": {
+			{"roots", 0, []string{"ls", "--json"}, indexed},
+			{"files", 0, []string{"ls", "--json", docs}, indexed},
+			{"nothing there", 1, []string{"ls", "--json", filepath.Join(dir, "nosuch")}, indexed},
+			{"no index", 1, []string{"ls", "--json"}, nil},
+		},
 		"eval": {
 			{"ok", 0, []string{"eval", "--json", "--mode", "lexical", filepath.Join(dir, "questions.jsonl")}, indexed},
 			{"no such file", 1, []string{"eval", "--json", "--mode", "lexical", filepath.Join(dir, "nosuch.jsonl")}, indexed},
