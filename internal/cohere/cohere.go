@@ -26,6 +26,7 @@ import (
 	"github.com/ragcli/rag/internal/embed"
 	"github.com/ragcli/rag/internal/openai"
 	"github.com/ragcli/rag/internal/provider"
+	"github.com/ragcli/rag/internal/retry"
 	"github.com/ragcli/rag/internal/rerank"
 )
 
@@ -52,8 +53,9 @@ type Options struct {
 	Key           provider.Key
 	AllowInsecure bool
 	Timeout       time.Duration // per call; EmbedTimeout when 0
-	// Retry runs a call under the shared retry policy; nil tries once.
-	Retry func(ctx context.Context, fn func(context.Context) error) error
+	// Retry is the policy for transient failures (internal/retry); the zero
+	// value is retry.Default.
+	Retry retry.Policy
 }
 
 // Client talks to Cohere.
@@ -133,10 +135,7 @@ func (c *Client) call(ctx context.Context, method, path, model string, body, out
 		}
 		return nil
 	}
-	if c.o.Retry == nil {
-		return try(ctx)
-	}
-	return c.o.Retry(ctx, try)
+	return retry.Do(ctx, c.o.Retry, try)
 }
 
 // UnreachableError reports that Cohere did not answer.

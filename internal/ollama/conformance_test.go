@@ -23,7 +23,9 @@ func conformanceServer(t *testing.T) (*ollamatest.Server, providertest.Common) {
 	)
 	f := providertest.Proxy(srv.URL)
 	return srv, providertest.Common{
-		Faults: f,
+		Faults:   f,
+		Timeouts: true,
+		Retries:  true,
 		ErrorBody: func(status int, msg string) string {
 			b, _ := json.Marshal(map[string]string{"error": msg})
 			return string(b)
@@ -38,11 +40,7 @@ func TestConformanceEmbedding(t *testing.T) {
 	providertest.RunEmbedding(t, providertest.Embedding{
 		Common: common,
 		New: func(t testing.TB, c providertest.Config) embed.Embedder {
-			cl, err := ollama.New(url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return &ollama.Embedder{Client: cl, Name: c.Model}
+			return &ollama.Embedder{Client: conformanceClient(t, url, c), Name: c.Model}
 		},
 		Model:         "all-minilm",
 		Dim:           384,
@@ -64,15 +62,23 @@ func TestConformanceChat(t *testing.T) {
 	providertest.RunChat(t, providertest.Chat{
 		Common: common,
 		New: func(t testing.TB, c providertest.Config) llm.Client {
-			cl, err := ollama.New(url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return cl
+			return conformanceClient(t, url, c)
 		},
 		Model:         "llama3.2",
 		SetReply:      func(text string) { srv.SetChatReply(func(api.ChatRequest) string { return text }) },
 		SetChunkDelay: func(d time.Duration) { srv.SetChunkDelay(d) },
 		Usage:         true,
 	})
+}
+
+func conformanceClient(t testing.TB, url string, c providertest.Config) *ollama.Client {
+	cl, err := ollama.New(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Timeout > 0 {
+		cl.Timing.Embed, cl.Timing.EmbedPerInput, cl.Timing.Load = c.Timeout, 0, 0
+		cl.Timing.ChatFirst, cl.Timing.ChatIdle = c.Timeout, c.Timeout
+	}
+	return cl
 }

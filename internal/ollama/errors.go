@@ -16,6 +16,7 @@ import (
 	"github.com/ollama/ollama/api"
 
 	"github.com/ragcli/rag/internal/embed"
+	"github.com/ragcli/rag/internal/provider"
 	"github.com/ragcli/rag/internal/retry"
 )
 
@@ -73,6 +74,10 @@ type ModelMissingError struct {
 func (e *ModelMissingError) Error() string {
 	return fmt.Sprintf("model %q not found on %s", e.Model, e.Host)
 }
+
+// Is makes a ModelMissingError a provider.ErrModelMissing, as every
+// provider's is.
+func (e *ModelMissingError) Is(target error) bool { return target == provider.ErrModelMissing }
 
 // Capabilities a model can have, as /api/show lists them.
 const (
@@ -207,7 +212,14 @@ func (c *Client) classify(model string, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
+	if ae, ok := errors.AsType[api.AuthorizationError](err); ok {
+		// A proxy in front of Ollama that wants credentials.
+		return &provider.AuthError{Host: c.Host(), Status: ae.StatusCode}
+	}
 	if se, ok := errors.AsType[api.StatusError](err); ok {
+		if se.StatusCode == http.StatusUnauthorized || se.StatusCode == http.StatusForbidden {
+			return &provider.AuthError{Host: c.Host(), Status: se.StatusCode, Msg: strings.TrimSpace(se.ErrorMessage)}
+		}
 		return c.classifyStatus(model, se)
 	}
 	if _, ok := errors.AsType[tls.RecordHeaderError](err); ok ||

@@ -41,6 +41,7 @@ import (
 	"github.com/ragcli/rag/internal/embed"
 	"github.com/ragcli/rag/internal/llm"
 	"github.com/ragcli/rag/internal/provider"
+	"github.com/ragcli/rag/internal/retry"
 )
 
 // Defaults.
@@ -78,8 +79,9 @@ type Options struct {
 	// Dimensions, when set, asks for vectors of that many dimensions
 	// (text-embedding-3 models).
 	Dimensions int
-	// Retry runs a call under the shared retry policy; nil tries once.
-	Retry func(ctx context.Context, fn func(context.Context) error) error
+	// Retry is the policy for transient failures (internal/retry); the zero
+	// value is retry.Default.
+	Retry retry.Policy
 }
 
 // Client talks to one OpenAI-compatible server.
@@ -130,10 +132,7 @@ func (o Options) embedTimeout() time.Duration {
 func (c *Client) Host() string { return c.base.String() }
 
 func (c *Client) retry(ctx context.Context, fn func(context.Context) error) error {
-	if c.o.Retry == nil {
-		return fn(ctx)
-	}
-	return c.o.Retry(ctx, fn)
+	return retry.Do(ctx, c.o.Retry, fn)
 }
 
 // UnreachableError reports that no server answered at Host.

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ragcli/rag/internal/embed"
 )
 
 // ErrModelMissing is what every provider's "no such model" error is (errors.Is).
@@ -68,6 +70,13 @@ func (e *StatusError) Error() string {
 
 // StatusCode is the HTTP status the server answered with.
 func (e *StatusError) StatusCode() int { return e.Code }
+
+// Is makes a StatusError that another try might cure (5xx, 429, 408) an
+// embed.ErrUnavailable, so ingest stores chunks as pending once the retries
+// are spent.
+func (e *StatusError) Is(target error) bool {
+	return target == embed.ErrUnavailable && (e.Code >= 500 || e.Code == http.StatusTooManyRequests || e.Code == http.StatusRequestTimeout)
+}
 
 // RetryAfter is how long the server asked the client to wait, 0 when it did not say.
 func (e *StatusError) RetryAfter() time.Duration { return e.After }
