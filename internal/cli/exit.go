@@ -79,6 +79,7 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		he  hintError
 		ue  usageError
 		pe  partialError
+		dre doctorError
 		une *ollama.UnreachableError
 		mme *ollama.ModelMissingError
 		cpe *ollama.CapabilityError
@@ -99,6 +100,8 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitUsage, cmpStr(hint, "see: rag --help")
 	case errors.As(err, &pe):
 		return ExitPartial, hint
+	case errors.As(err, &dre):
+		return dre.code, cmpStr(hint, "each problem above has its fix")
 	case errors.As(err, &une):
 		return ExitOllama, cmpStr(hint, "start Ollama with: ollama serve (or point OLLAMA_HOST at a running server)")
 	case errors.As(err, new(*retrieve.EmbedTimeoutError)):
