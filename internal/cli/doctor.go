@@ -147,6 +147,7 @@ func (a *app) diagnose(ctx context.Context) *Doctor {
 	problem := func(area string, err error, fix string) {
 		if fix == "" {
 			_, fix = explain(ctx, err)
+			fix = strings.TrimSuffix(fix, "; rag doctor checks the whole setup")
 		}
 		d.Problems = append(d.Problems, DoctorProblem{Area: area, Problem: oneLine(iostreams.Sanitize(err.Error())), Fix: fix})
 	}
