@@ -9,12 +9,12 @@ import (
 
 // CheckReport is what Check found.
 type CheckReport struct {
-	Dir           string   `json:"index"`
-	FormatVersion int      `json:"format_version"`
-	Files         int      `json:"files"`
-	Chunks        int      `json:"chunks"`
-	Vectors       int      `json:"vectors"`
-	Pending       int      `json:"pending"`
+	Dir           string `json:"index"`
+	FormatVersion int    `json:"format_version"`
+	Files         int    `json:"files"`
+	Chunks        int    `json:"chunks"`
+	Vectors       int    `json:"vectors"`
+	Pending       int    `json:"pending"`
 	// ReadOnly: the index is on a read-only mount (or not writable by this
 	// process). It is checked all the same, except for the full-text index's
 	// own check, which SQLite runs as a write.
