@@ -34,9 +34,15 @@ const exitTable = `Exit codes:
   2    usage error (bad flag or argument)
   3    partial: finished, but some files failed (listed in the report), embeddings
        are pending because Ollama was unreachable, a hybrid search ran
+<<<<<<< HEAD
+       without its vector leg, a --deep answer has parts it could not answer,
+       or rag audit --fail-on found what it names
+  4    Ollama unreachable, or a model is missing
+=======
        without its vector leg, or a --deep answer has parts it could not answer
   4    Ollama unreachable, not answering or misconfigured, or a model is
        missing or cannot do the job (an embedding model asked to chat)
+>>>>>>> main
   5    the index is locked by another rag ingest
   6    rag check found the index damaged
   130  interrupted`

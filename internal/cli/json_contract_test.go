@@ -146,6 +146,11 @@ func jsonCases(dir string) map[string][]jsonCase {
 			{"ok", 0, []string{"eval", "--json", "--mode", "lexical", filepath.Join(dir, "questions.jsonl")}, indexed},
 			{"no such file", 1, []string{"eval", "--json", "--mode", "lexical", filepath.Join(dir, "nosuch.jsonl")}, indexed},
 		},
+		"audit": {
+			{"ok", 0, []string{"audit", "--json"}, indexed},
+			{"no index", 1, []string{"audit", "--json"}, nil},
+			{"check, server down", 4, []string{"audit", "--json", "--check"}, func(t *testing.T, e *jsonEnv) { indexed(t, e); serverDown(t, e) }},
+		},
 		"similar": {
 			{"ok", 0, []string{"similar", "--json", "cat", "kitten"}, nil},
 			{"server down", 4, []string{"similar", "--json", "cat", "kitten"}, serverDown},

@@ -115,10 +115,21 @@ func (a *app) showModel(ctx context.Context, c *ollama.Client, model string, pul
 			return info, err
 		}
 		// Still missing: exit as a missing model does, with what the server said.
-		return info, withHint(fmt.Errorf("pull %s: %s: %w", model, err, missing),
-			"check the model's name and tag (ollama list shows what the server has)")
+		hint := "check the model's name and tag (ollama list shows what the server has)"
+		if offline(err) {
+			hint = fmt.Sprintf("the Ollama server cannot reach its registry (no network?); pull %s where there is network, or copy it into OLLAMA_MODELS", model)
+		}
+		return info, withHint(fmt.Errorf("pull %s: %s: %w", model, err, missing), "%s", hint)
 	}
 	return c.Show(ctx, model)
+}
+
+// offline tells a pull that failed for want of network (the server could
+// not look up or dial its registry) from one for a name it does not have.
+func offline(err error) bool {
+	m := err.Error()
+	return strings.Contains(m, "dial tcp") || strings.Contains(m, "no such host") ||
+		strings.Contains(m, "network is unreachable") || strings.Contains(m, "i/o timeout")
 }
 
 // writeJSON prints v as one JSON document on stdout.

@@ -103,6 +103,8 @@ func init() {
 //	ollama fail PATH STATUS N BODY   the next N requests to PATH fail
 //	ollama hang PATH on|off
 //	ollama clear                 drop every queued fault
+//	ollama offline               /api/pull fails as without network
+//	ollama truncated N           chat prompts cut to their window since the last reset == N
 //	ollama hangfor PATH DURATION N   the next N requests to PATH wait DURATION, then go on
 //	ollama breakstream AFTER TEXT    the next chat stream ends after AFTER pieces with an error line
 //	ollama endstream AFTER       the next chat stream ends after AFTER pieces, without done
@@ -149,6 +151,7 @@ func cmdOllama(ts *testscript.TestScript, neg bool, args []string) {
 			f.base[p] = f.Calls(p)
 		}
 		f.base["embedded"] = f.EmbeddedInputs()
+		f.base["truncated"] = f.TruncatedPrompts()
 	case "fail":
 		status, err := strconv.Atoi(args[2])
 		ts.Check(err)
@@ -159,6 +162,10 @@ func cmdOllama(ts *testscript.TestScript, neg bool, args []string) {
 		f.Hang(args[1], args[2] == "on")
 	case "clear":
 		f.ClearFaults()
+	case "offline":
+		f.SetOffline(true)
+	case "truncated":
+		count("truncated", f.TruncatedPrompts(), args[1])
 	case "hangfor":
 		d, err := time.ParseDuration(args[2])
 		ts.Check(err)

@@ -129,7 +129,11 @@ func pdfError(err error) error {
 		if me, ok := errors.AsType[*pdftext.MalformedError](err); ok {
 			// What the reader found: "malformed pdf: broken
 			// cross-reference table at byte 1234".
-			return newError(ErrMalformed, truncate(CleanText(me.Error()), 200), err)
+			var cause error
+			if me.Library != "" {
+				cause = errors.New(me.Library)
+			}
+			return newError(ErrMalformed, truncate(CleanText(me.Error()), 200), cause)
 		}
 		return newError(ErrMalformed, "malformed pdf", err)
 	case errors.Is(err, ErrTooLarge):

@@ -24,6 +24,7 @@ import (
 	"github.com/ragcli/rag/internal/extract"
 	"github.com/ragcli/rag/internal/index"
 	"github.com/ragcli/rag/internal/lexical"
+	"github.com/ragcli/rag/internal/retry"
 	"github.com/ragcli/rag/internal/walk"
 )
 
@@ -201,7 +202,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		r.commitEvery = DefaultCommitEvery
 	}
 	r.started, r.lastCommit = start, start
-	r.current = map[string][]float32{}
+	r.current, r.stored = map[string][]float32{}, map[string]bool{}
 	err = r.run(ctx, roots)
 	r.rep.Duration = time.Since(start)
 	r.rep.Seconds = r.rep.Duration.Seconds()
@@ -222,15 +223,9 @@ func unavailable(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, embed.ErrUnavailable) {
-		return true
-	}
-	var sc interface{ StatusCode() int }
-	if errors.As(err, &sc) {
-		c := sc.StatusCode()
-		return c >= 500 || c == 408 || c == 429
-	}
-	return false
+	// The adapter has retried what was worth retrying (internal/retry);
+	// what is still transient after that is a server that is not there.
+	return errors.Is(err, embed.ErrUnavailable) || retry.IsTransient(err)
 }
 
 func cmpOr(v, def int) int {
@@ -270,6 +265,9 @@ type run struct {
 	// they may not be in the index yet, and still lend their vectors.
 	current map[string][]float32
 	sent    [2]map[string][]float32
+	// stored holds the content hashes of the files this run stored: a
+	// missing file with one of them was moved, not lost.
+	stored map[string]bool
 
 	commitEvery  time.Duration // see Options.CommitEvery
 	lastCommit   time.Time     // when the last batch was handed to the committer
@@ -359,7 +357,7 @@ func (r *run) run(ctx context.Context, roots []root) error {
 	if err != nil {
 		return fmt.Errorf("walk: %w", err)
 	}
-	gone, recs := r.judgeRoots(roots, files, seen, unreadable)
+	surveys := r.surveyRoots(roots, files, seen, unreadable)
 	r.progress = Progress{Phase: "embedding", FilesTotal: len(jobs)}
 	// Windows are committed by a goroutine of their own, so that one window is
 	// stored while the next is read, cut and embedded.
@@ -447,7 +445,9 @@ func (r *run) run(ctx context.Context, roots []root) error {
 		return err
 	}
 	// Removals come last: until the end of the run, a renamed or moved
-	// file's old chunks can still lend their vectors to the new ones.
+	// file's old chunks can still lend their vectors to the new ones, and
+	// only then is it known which missing files were moved.
+	gone, recs := r.judgeRoots(surveys, files)
 	batch.Deletes = append(batch.Deletes, gone...)
 	batch.Roots = recs
 	for _, rt := range roots {
@@ -797,6 +797,7 @@ func (r *run) collect(j *job, b *index.Batch) {
 				Terms: j.terms[i], Key: embedKey(r.docPrefix + c.EmbedText(j.title))}
 		}
 		b.Puts = append(b.Puts, index.Put{File: rec, Chunks: stored, Vectors: j.vectors})
+		r.stored[rec.Hash] = true
 		for i, v := range j.vectors {
 			switch {
 			case v == nil:
@@ -932,55 +933,87 @@ func (r *run) embedPending(ctx context.Context) (map[string]bool, error) {
 	}
 }
 
-// judgeRoots decides which indexed files the walk did not find leave the
-// index: all of them under a healthy root, none under a root that looks
-// unmounted, replaced or emptied (unless Prune). It returns the paths to
-// remove and the roots to record as ingested.
-func (r *run) judgeRoots(roots []root, files map[string]index.File, seen map[string]bool, unreadable []string) ([]string, []index.Root) {
-	var kept []string
-	var recs []index.Root
+// survey is what the walk found of one root, to judge at the end of the run
+// (when renames are known) what leaves the index.
+type survey struct {
+	rt       root
+	rec      index.Root
+	recorded bool
+	indexed  int      // files the index held under the root
+	found    int      // files the walk handed over under it
+	gone     []string // indexed files the walk did not find (unreadable folders excepted)
+}
+
+// surveyRoots counts, right after the walk, what each root has lost.
+func (r *run) surveyRoots(roots []root, files map[string]index.File, seen map[string]bool, unreadable []string) []survey {
+	out := make([]survey, len(roots))
 	recorded := r.w.Roots()
-	for _, rt := range roots {
-		indexed, gone, found := 0, 0, 0
+	for i, rt := range roots {
+		sv := survey{rt: rt}
+		sv.rec, sv.recorded = recorded[rt.path]
 		for p := range files {
 			if under(p, rt.path) {
-				indexed++
+				sv.indexed++
 				if !seen[p] && !underAny(p, unreadable) {
-					gone++
+					sv.gone = append(sv.gone, p)
 				}
 			}
 		}
 		for p := range seen {
 			if under(p, rt.path) {
-				found++
+				sv.found++
 			}
 		}
-		rec, ok := recorded[rt.path]
-		reason := judge(rt, rec, ok, indexed, gone, found)
+		out[i] = sv
+	}
+	return out
+}
+
+// judgeRoots decides which indexed files the walk did not find leave the
+// index: all of them under a healthy root, none under a root that looks
+// unmounted, replaced or emptied (unless Prune). A file whose content this
+// run stored under another path was moved, not lost: it leaves the index
+// and does not count towards those rules. It returns the paths to remove
+// and the roots to record as ingested.
+func (r *run) judgeRoots(surveys []survey, files map[string]index.File) ([]string, []index.Root) {
+	var recs []index.Root
+	remove := map[string]bool{}
+	for _, sv := range surveys {
+		var lost []string
+		for _, p := range sv.gone {
+			if r.stored[files[p].Hash] {
+				remove[p] = true // moved or renamed: its content is indexed elsewhere
+			} else {
+				lost = append(lost, p)
+			}
+		}
+		reason := judge(sv.rt, sv.rec, sv.recorded, sv.indexed-(len(sv.gone)-len(lost)), len(lost), sv.found)
 		switch {
-		case rt.missing && indexed == 0:
-			r.rep.FailedFiles = append(r.rep.FailedFiles, Problem{Path: rt.path, Reason: "no such file or folder"})
+		case sv.rt.missing && sv.indexed == 0:
+			r.rep.FailedFiles = append(r.rep.FailedFiles, Problem{Path: sv.rt.path, Reason: "no such file or folder"})
 			continue
 		case reason != "" && !r.opts.Prune:
-			kept = append(kept, rt.path)
-			r.rep.KeptRoots = append(r.rep.KeptRoots, KeptRoot{Root: rt.path, Reason: reason, Files: indexed, Gone: gone})
+			r.rep.KeptRoots = append(r.rep.KeptRoots, KeptRoot{Root: sv.rt.path, Reason: reason, Files: sv.indexed, Gone: len(lost)})
 			continue
 		}
-		if !rt.missing {
-			recs = append(recs, index.Root{Path: rt.path, Dev: rt.dev, IsDir: rt.isDir})
+		for _, p := range lost {
+			remove[p] = true
+		}
+		if !sv.rt.missing {
+			recs = append(recs, index.Root{Path: sv.rt.path, Dev: sv.rt.dev, IsDir: sv.rt.isDir})
 		}
 	}
-	var gone []string
-	for p := range files {
-		if seen[p] || underAny(p, unreadable) || underAny(p, kept) {
-			continue
-		}
-		for _, rt := range roots {
-			if under(p, rt.path) {
-				gone = append(gone, p)
-				break
+	// A file kept by one root stays, even if another root would let it go.
+	for _, k := range r.rep.KeptRoots {
+		for p := range remove {
+			if under(p, k.Root) && !r.stored[files[p].Hash] {
+				delete(remove, p)
 			}
 		}
+	}
+	gone := make([]string, 0, len(remove))
+	for p := range remove {
+		gone = append(gone, p)
 	}
 	sort.Strings(gone)
 	r.rep.Removed += len(gone)

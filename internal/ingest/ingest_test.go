@@ -734,6 +734,7 @@ func TestServerFailsForGoodMidRun(t *testing.T) {
 		if err != nil {
 			return nil, 0, err
 		}
+		c.Timing.Retry.Budget = 200 * time.Millisecond // the adapter retries; its budget is not what is tested
 		return &hooked{Embedder: &ollama.Embedder{Client: c, Name: model}, after: func(int) {
 			once.Do(func() { fake.FailNext("/api/embed", 500, `{"error":"llama runner process has terminated"}`, 1<<30) })
 		}}, 512, nil

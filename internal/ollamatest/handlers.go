@@ -26,8 +26,10 @@ const (
 	errInvalidModelName = "invalid model name"
 	errInputTooLong     = "the input length exceeds the context length"
 	errPullNotFound     = "pull model manifest: file does not exist"
-	notFoundPage        = "404 page not found"
-	runningText         = "Ollama is running"
+	// errPullOffline takes the registry path, e.g. library/all-minilm/manifests/latest.
+	errPullOffline = "pull model manifest: Get \"https://registry.ollama.ai/v2/%s\": dial tcp: lookup registry.ollama.ai on 127.0.0.53:53: no such host"
+	notFoundPage   = "404 page not found"
+	runningText    = "Ollama is running"
 )
 
 func modelNotFound(name string) string { return fmt.Sprintf("model '%s' not found", name) }
@@ -299,16 +301,23 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request) {
 	if n := numCtx(req.Options); n > 0 && n < limit {
 		limit = n
 	}
+	// The tokenizer adds special tokens to every input: [CLS] and [SEP] for
+	// a BERT model (510 words of all-MiniLM are its 512 tokens), <BOS> for a
+	// llama one. They count against the context and in prompt_eval_count.
+	special := 1
+	if m.Embedding {
+		special = 2
+	}
 	embeddings := make([][]float32, len(input))
 	tokens := 0
 	for i, text := range input {
-		n := CountTokens(text)
+		n := CountTokens(text) + special
 		if n > limit {
 			if req.Truncate != nil && !*req.Truncate {
 				writeError(w, http.StatusBadRequest, errInputTooLong)
 				return
 			}
-			text, n = TruncateTokens(text, limit), limit
+			text, n = TruncateTokens(text, limit-special), limit
 		}
 		v := Embed(text, dim)
 		if req.Dimensions > 0 && req.Dimensions < len(v) {
@@ -400,6 +409,17 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	promptTokens := 0
 	for _, msg := range req.Messages {
 		promptTokens += CountTokens(msg.Content)
+	}
+	// The real server runs a chat in num_ctx tokens (4096 unless asked,
+	// capped at the model's trained context) and silently drops the start
+	// of a longer prompt, logging "truncating input prompt".
+	window := cmp.Or(numCtx(req.Options), DefaultNumCtx)
+	window = min(window, m.ContextLength)
+	if promptTokens > window {
+		promptTokens = window
+		s.mu.Lock()
+		s.truncated++
+		s.mu.Unlock()
 	}
 	final := api.ChatResponse{
 		Model:      req.Model,
@@ -518,6 +538,12 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	delay := s.chunkDelay
+	pullErr := errPullNotFound
+	if s.offline {
+		found = false
+		n := model.ParseName(name)
+		pullErr = fmt.Sprintf(errPullOffline, n.Namespace+"/"+n.Model+"/manifests/"+n.Tag)
+	}
 	s.mu.Unlock()
 
 	digest := digestOf(display)
@@ -539,7 +565,7 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request) {
 
 	if req.Stream != nil && !*req.Stream {
 		if !found {
-			writeError(w, http.StatusInternalServerError, errPullNotFound)
+			writeError(w, http.StatusInternalServerError, pullErr)
 			return
 		}
 		for range steps {
@@ -557,7 +583,7 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !found {
-		st.send(map[string]string{"error": errPullNotFound})
+		st.send(map[string]string{"error": pullErr})
 		return
 	}
 	for _, p := range steps {

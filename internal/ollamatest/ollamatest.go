@@ -43,6 +43,9 @@ const (
 	DefaultEmbeddingDim     = 384
 	DefaultEmbeddingContext = 512
 	DefaultChatContext      = 8192
+	// DefaultNumCtx is the chat window of a request without options.num_ctx,
+	// as in Ollama v0.17.
+	DefaultNumCtx = 4096
 )
 
 // Model describes a model the fake server has installed or can pull.
@@ -152,6 +155,8 @@ type Server struct {
 	embedded    int
 	lastChat    api.ChatRequest
 	chats       int
+	truncated   int
+	offline     bool
 }
 
 type streamBreak struct {
@@ -449,6 +454,23 @@ func (s *Server) LastChat() api.ChatRequest {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.lastChat
+}
+
+// TruncatedPrompts returns how many chat prompts were longer than their
+// window (num_ctx, 4096 by default, capped at the model's context) and were
+// cut, which the real server does silently but for a log line.
+func (s *Server) TruncatedPrompts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.truncated
+}
+
+// SetOffline makes /api/pull fail as a real server without network does,
+// instead of as for a name the registry does not have.
+func (s *Server) SetOffline(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.offline = on
 }
 
 // Chats returns how many well-formed /api/chat requests arrived.

@@ -91,7 +91,7 @@ func TestEmbedBatch(t *testing.T) {
 	}
 	wantTokens := 0
 	for _, text := range texts {
-		wantTokens += ollamatest.CountTokens(text)
+		wantTokens += ollamatest.CountTokens(text) + 2 // [CLS] and [SEP], as the real server counts
 	}
 	if resp.PromptEvalCount != wantTokens {
 		t.Errorf("prompt_eval_count = %d, want %d", resp.PromptEvalCount, wantTokens)
@@ -151,8 +151,8 @@ func TestEmbedOverContextLength(t *testing.T) {
 		if err != nil {
 			t.Fatalf("truncate=%v: %v", truncate, err)
 		}
-		if want := ollamatest.Embed(ollamatest.TruncateTokens(long, 512), 384); !slices.Equal(resp.Embeddings[0], want) {
-			t.Errorf("truncate=%v: embedding is not that of the first 512 tokens", truncate)
+		if want := ollamatest.Embed(ollamatest.TruncateTokens(long, 510), 384); !slices.Equal(resp.Embeddings[0], want) {
+			t.Errorf("truncate=%v: embedding is not that of the first 510 words (512 tokens with [CLS], [SEP])", truncate)
 		}
 		if resp.PromptEvalCount != 512 {
 			t.Errorf("truncate=%v: prompt_eval_count = %d, want 512", truncate, resp.PromptEvalCount)
@@ -652,5 +652,55 @@ func TestClearFaults(t *testing.T) {
 	s.ClearFaults()
 	if _, err := c.Embed(t.Context(), &api.EmbedRequest{Model: "all-minilm", Input: "x"}); err != nil {
 		t.Errorf("after ClearFaults: %v", err)
+	}
+}
+
+// TestEmbedContextCountsSpecialTokens: as on the real all-MiniLM, 510 words
+// fill the 512-token context with [CLS] and [SEP]; 511 are too many.
+func TestEmbedContextCountsSpecialTokens(t *testing.T) {
+	_, c := start(t)
+	no := false
+	if _, err := c.Embed(t.Context(), &api.EmbedRequest{Model: "all-minilm", Input: strings.Repeat("word ", 510), Truncate: &no}); err != nil {
+		t.Errorf("510 words: %v", err)
+	}
+	_, err := c.Embed(t.Context(), &api.EmbedRequest{Model: "all-minilm", Input: strings.Repeat("word ", 511), Truncate: &no})
+	statusError(t, err, http.StatusBadRequest, "the input length exceeds the context length")
+}
+
+// TestChatPromptTruncatedToWindow: a prompt longer than num_ctx (4096 when
+// not given) is cut to it, as the real server does, and counted.
+func TestChatPromptTruncatedToWindow(t *testing.T) {
+	s, c := start(t)
+	var last api.ChatResponse
+	chat := func(content string, opts map[string]any) {
+		t.Helper()
+		err := c.Chat(t.Context(), &api.ChatRequest{Model: "llama3.2", Options: opts, Messages: []api.Message{{Role: "user", Content: content}}},
+			func(r api.ChatResponse) error { last = r; return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	chat(strings.Repeat("word ", 300), map[string]any{"num_ctx": 256})
+	if last.PromptEvalCount != 256 || s.TruncatedPrompts() != 1 {
+		t.Errorf("num_ctx 256: prompt_eval_count %d, truncated %d; want 256, 1", last.PromptEvalCount, s.TruncatedPrompts())
+	}
+	chat(strings.Repeat("word ", 5000), nil)
+	if last.PromptEvalCount != ollamatest.DefaultNumCtx || s.TruncatedPrompts() != 2 {
+		t.Errorf("default window: prompt_eval_count %d, truncated %d", last.PromptEvalCount, s.TruncatedPrompts())
+	}
+	chat("short", map[string]any{"num_ctx": 256})
+	if s.TruncatedPrompts() != 2 {
+		t.Error("a prompt that fits was counted as truncated")
+	}
+}
+
+// TestPullOffline: without network the real server fails a pull with the
+// registry's DNS lookup error.
+func TestPullOffline(t *testing.T) {
+	s, c := start(t)
+	s.SetOffline(true)
+	err := c.Pull(t.Context(), &api.PullRequest{Model: "nomic-embed-text"}, func(api.ProgressResponse) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), `pull model manifest: Get "https://registry.ollama.ai/v2/library/nomic-embed-text/manifests/latest": dial tcp: lookup registry.ollama.ai`) {
+		t.Errorf("err = %v", err)
 	}
 }

@@ -144,7 +144,11 @@ func found(err error, data []byte, rerr error) error {
 	} else if after := libraryWords(rerr.Error()); opened && after != what || !opened {
 		what += "; with the table rebuilt: " + after
 	}
-	return fmt.Errorf("%w (%s)", &MalformedError{Found: what}, libraryWords(msg))
+	me := &MalformedError{Found: what}
+	if lib := libraryWords(msg); !strings.Contains(what, lib) {
+		me.Library = lib
+	}
+	return me
 }
 
 // libraryWords strips the prefixes this package and the library put before

@@ -357,6 +357,7 @@ func TestExtractRepairsCrossReferences(t *testing.T) {
 		{"no xref, trailer or startxref", valid[:xref]},
 		{"junk before the header", append([]byte("garbage from a mail gateway\r\n"), valid...)},
 		{"object stream without its xref stream", objStm},
+		{"object without endobj", bytes.Replace(valid, []byte(">>\nendobj\n3 0 obj"), []byte(">>\n\n3 0 obj"), 1)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -382,6 +383,42 @@ func TestExtractRepairsCrossReferences(t *testing.T) {
 			t.Fatalf("got %+v, %v; want no repair", res, err)
 		}
 	})
+}
+
+// TestExtractRewritesStreams guards the streams repair decodes and writes
+// again because the library cannot read them: filters it lacks, predictors
+// other than PNG "up", inline images its lexer trips on.
+func TestExtractRewritesStreams(t *testing.T) {
+	content := text(72, 700, "decoded text")
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write([]byte(content))
+	zw.Close()
+	withStream := func(dict string, data []byte) []byte {
+		objs := []string{"<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [4 0 R] /Count 1 >>", font,
+			"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents 5 0 R >>",
+			fmt.Sprintf("<< %s /Length %d >>\nstream\n%s\nendstream", dict, len(data), data)}
+		return buildPDF(objs, "")
+	}
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"ascii hex", withStream("/Filter /ASCIIHexDecode", []byte(hexOf([]byte(content))+">"))},
+		{"predictor 1", withStream("/Filter /FlateDecode /DecodeParms << /Predictor 1 >>", z.Bytes())},
+		{"inline image", withStream("", []byte("q BI /W 2 /H 1 /BPC 8 /CS /G ID \\+\xff) EI Q\n"+content))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := Extract(context.Background(), writeTemp(t, tt.data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(res.Pages, []string{"decoded text"}) || res.Repair != RepairXref {
+				t.Errorf("got %q, repair %q", res.Pages, res.Repair)
+			}
+		})
+	}
 }
 
 // fixStartxref points data's startxref at its last xref table.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 )
 
@@ -19,7 +20,8 @@ const (
 // person can check with a hex dump: "broken cross-reference table at byte
 // 1234", "no %PDF- header", "startxref points past the end of the file".
 type MalformedError struct {
-	Found string
+	Found   string
+	Library string // what the PDF library said, when it said something else
 }
 
 func (e *MalformedError) Error() string { return "malformed pdf: " + e.Found }
@@ -62,6 +64,7 @@ type xrefEntry struct {
 	stm      int // type 2
 	index    int
 	pos      int64
+	body     int // type 1: offset in the original data just past "obj"
 }
 
 // repair rebuilds data's cross-reference data the way pdf.js, MuPDF and
@@ -91,6 +94,7 @@ func repair(data []byte) ([]byte, error) {
 		entries[n] = e
 		maxID = max(maxID, n)
 	}
+	var starts []int // where each accepted marker starts, in order
 	for _, m := range objMarkerRE.FindAllSubmatchIndex(data, -1) {
 		start := m[0]
 		if start > 0 && !isSpaceOrDelim(data[start-1]) {
@@ -104,7 +108,8 @@ func repair(data []byte) ([]byte, error) {
 		if err1 != nil || err2 != nil || gen > 65535 {
 			continue
 		}
-		put(n, xrefEntry{offset: base + int64(start), gen: gen, pos: int64(start)})
+		starts = append(starts, start)
+		put(n, xrefEntry{offset: base + int64(start), gen: gen, pos: int64(start), body: m[1]})
 		dict := objectHead(data[m[1]:])
 		switch {
 		case objStmRE.Match(dict):
@@ -159,6 +164,23 @@ func repair(data []byte) ([]byte, error) {
 	out.Grow(len(header) + len(data) + 64 + 7*(maxID+2))
 	out.WriteString(header)
 	out.Write(data)
+	// Streams the library cannot decode are written again, decoded, as
+	// later definitions of the same objects.
+	for n := 1; n <= maxID; n++ {
+		e, ok := entries[n]
+		if !ok || e.inStream {
+			continue
+		}
+		obj, ok := rewriteStream(n, e.gen, data[e.body:])
+		if !ok {
+			obj, ok = closeObject(n, e.gen, data, e.body, starts)
+		}
+		if ok {
+			e.offset = int64(out.Len()) + 1 // past the leading newline
+			entries[n] = e
+			out.Write(obj)
+		}
+	}
 	xrefID := maxID + 1
 	xrefOff := out.Len() + 1
 	var table bytes.Buffer
@@ -197,6 +219,35 @@ func repair(data []byte) ([]byte, error) {
 		return nil, &MalformedError{Found: "file too large to repair"}
 	}
 	return out.Bytes(), nil
+}
+
+// closeObject returns a new definition of object n when the one whose body
+// starts at data[body:] runs into the next object (or the cross-reference
+// table) without its "endobj": the same body, closed. ok is false when the
+// object is closed.
+func closeObject(n, gen int, data []byte, body int, starts []int) (obj []byte, ok bool) {
+	next := len(data)
+	if i, _ := slices.BinarySearch(starts, body); i < len(starts) {
+		next = starts[i]
+	}
+	region := data[body:next]
+	if bytes.Contains(region, []byte("endobj")) {
+		return nil, false
+	}
+	for _, kw := range []string{"\nxref", "\rxref", "trailer", "startxref"} {
+		if i := bytes.Index(region, []byte(kw)); i >= 0 {
+			region = region[:i]
+		}
+	}
+	region = bytes.TrimRight(region, " \t\r\n\f\x00")
+	if len(region) == 0 {
+		return nil, false
+	}
+	var out bytes.Buffer
+	fmt.Fprintf(&out, "\n%d %d obj", n, gen)
+	out.Write(region)
+	out.WriteString("\nendobj\n")
+	return out.Bytes(), true
 }
 
 func find(re *regexp.Regexp, b []byte) []byte {
