@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -105,7 +106,7 @@ func (a *app) runIngest(ctx context.Context, roots []string, o ingestOptions) er
 	rep, err := ingest.Run(ctx, opts)
 	p.Done()
 	if err != nil {
-		if rep != nil && !a.json {
+		if _, full := errors.AsType[*index.DiskFullError](err); rep != nil && !a.json && !full {
 			printIngestReport(a.s, rep, a.quiet) // what was committed before the error
 		}
 		return err
