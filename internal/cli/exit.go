@@ -148,6 +148,10 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitDamaged, cmpStr(hint, "rebuild it from its files: rag reindex (rag check lists what is wrong)")
 	case errors.Is(err, errUnhealthy):
 		return ExitDamaged, hint
+	case errors.As(err, new(*ingest.RebuildStoppedError)):
+		// A cause with a hint of its own (a missing model: ollama pull or
+		// --pull; a server that is down) was matched above.
+		return ExitError, cmpStr(hint, "fix the cause and run rag reindex again")
 	case errors.Is(err, retrieve.ErrEmptyQuery):
 		return ExitUsage, cmpStr(hint, "give the query as an argument, or pipe it on stdin")
 	}

@@ -151,6 +151,9 @@ func jsonCases(dir string) map[string][]jsonCase {
 			{"no index", 1, []string{"audit", "--json"}, nil},
 			{"check, server down", 4, []string{"audit", "--json", "--check"}, func(t *testing.T, e *jsonEnv) { indexed(t, e); serverDown(t, e) }},
 		},
+		"export": {
+			{"finetune, no question set", 1, []string{"export", "finetune", "--json", "--from", filepath.Join(dir, "nosuch"), "--out", filepath.Join(dir, "ft")}, indexed},
+		},
 		"similar": {
 			{"ok", 0, []string{"similar", "--json", "cat", "kitten"}, nil},
 			{"server down", 4, []string{"similar", "--json", "cat", "kitten"}, serverDown},

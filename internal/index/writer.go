@@ -417,6 +417,9 @@ func (w *Writer) commit(b *Batch) error {
 	for _, p := range b.ForgetRoots {
 		delete(w.roots, p)
 	}
+	if len(b.Roots)+len(b.ForgetRoots) > 0 {
+		w.writeRootsFile() // a copy for hints; the database is what counts
+	}
 	for _, p := range b.Deletes {
 		delete(w.files, p)
 	}

@@ -70,6 +70,9 @@ type Options struct {
 	Progress func(Progress)
 
 	stat func(string) (fs.FileInfo, error) // for tests: os.Stat with other device ids
+	// recordRoots, when not nil, are recorded instead of the roots walked
+	// (a rebuild walks files, and keeps the folders the index came from).
+	recordRoots []index.Root
 }
 
 // Progress is a snapshot of a running ingest.
@@ -482,6 +485,9 @@ func (r *run) run(ctx context.Context, roots []root) error {
 	// file's old chunks can still lend their vectors to the new ones, and
 	// only then is it known which missing files were moved.
 	gone, recs := r.judgeRoots(surveys, files)
+	if r.opts.recordRoots != nil {
+		recs = r.opts.recordRoots
+	}
 	batch.Deletes = append(batch.Deletes, gone...)
 	batch.Roots = recs
 	for _, rt := range roots {
