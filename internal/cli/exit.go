@@ -138,6 +138,9 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitError, cmpStr(hint, fmt.Sprintf("drop --chunk-tokens to keep %d, or build a new index with --index NEWDIR", sm.Indexed))
 	case errors.As(err, &fe):
 		return ExitError, cmpStr(hint, "rebuild it: move the folder away and run rag ingest again")
+	case errors.As(err, new(*ingest.ChunkSizeError)):
+		cse, _ := errors.AsType[*ingest.ChunkSizeError](err)
+		return ExitUsage, cmpStr(hint, fmt.Sprintf("give --chunk-tokens %d or less, or drop it for the default (capped to the model)", cse.Max))
 	case errors.Is(err, ingest.ErrNoRoots):
 		return ExitUsage, cmpStr(hint, "name the folders to index once: rag ingest PATH... (later runs without paths refresh them)")
 	case errors.As(err, new(*ingest.NotIndexedError)):

@@ -30,8 +30,11 @@ reports damage. Files deleted from disk are dropped.`,
   rag reindex --chunk-tokens 384`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.chunkTokens < 0 || o.parallel < 0 {
-				return usagef("--chunk-tokens and --parallel must not be negative")
+			if cmd.Flags().Changed("chunk-tokens") && o.chunkTokens < 1 {
+				return usagef("--chunk-tokens must be at least 1, not %d", o.chunkTokens)
+			}
+			if o.parallel < 0 {
+				return usagef("--parallel must not be negative")
 			}
 			return a.runReindex(cmd.Context(), o, force)
 		},

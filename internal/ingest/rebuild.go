@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -79,7 +80,9 @@ func Rebuild(ctx context.Context, opts RebuildOptions) (*Report, error) {
 	}
 	s.EmbedExplicit = true
 	if s.ChunkTokens == 0 {
-		s.ChunkTokens = meta.ChunkTokens
+		// Keep the index's size, as a default: capped, not refused, when
+		// the new model cannot take it.
+		s.DefaultChunkTokens = meta.ChunkTokens
 	}
 	var files []string
 	for _, p := range paths {
@@ -105,7 +108,7 @@ func Rebuild(ctx context.Context, opts RebuildOptions) (*Report, error) {
 		return nil, fmt.Errorf("clear an earlier rebuild: %w", err)
 	}
 	if opts.OnStart != nil {
-		opts.OnStart(len(files), s.EmbedModel, s.ChunkTokens)
+		opts.OnStart(len(files), s.EmbedModel, cmp.Or(s.ChunkTokens, s.DefaultChunkTokens))
 	}
 	rep, err := Run(ctx, run)
 	if err == nil && rep.EmbedErr != nil {
