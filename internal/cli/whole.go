@@ -47,9 +47,14 @@ func (o wholeOptions) check(deep bool) error {
 
 // askSources picks the passages an answer is made from: every chunk of the
 // index (or of --path), in document order, when they all fit the context
-// window limit (or --whole), else the -k best retrieved.
+// window limit (or --whole), else the -k best retrieved (always with
+// --retrieve or --rerank).
 func (a *app) askSources(ctx context.Context, s config.Settings, sess *retrieve.Session, q string, o askOptions, limit int) (*retrieve.Outcome, string, error) {
-	if !o.retrieve {
+	if o.whole && a.rerank.on {
+		return nil, "", usagef("--whole and --rerank do not go together: --rerank orders retrieved passages")
+	}
+	// --rerank asks for ranked passages: it implies retrieval.
+	if !o.retrieve && !a.rerank.on {
 		r, err := index.OpenReader(s.Index)
 		if err != nil {
 			return nil, "", fmt.Errorf("open index %s: %w", s.Index, err)
