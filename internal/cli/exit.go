@@ -29,19 +29,15 @@ const (
 
 const exitTable = `Exit codes:
   0    success
-  1    error
+  1    error (rag doctor: a problem other than the server or a model)
   2    usage error (bad flag or argument)
   3    partial: finished, but some files failed (listed in the report), embeddings
        are pending because Ollama was unreachable, a hybrid search ran
-<<<<<<< HEAD
        without its vector leg, a --deep answer has parts it could not answer,
        or rag audit --fail-on found what it names
-  4    Ollama unreachable, or a model is missing
-=======
-       without its vector leg, or a --deep answer has parts it could not answer
   4    Ollama unreachable, not answering or misconfigured, or a model is
-       missing or cannot do the job (an embedding model asked to chat)
->>>>>>> main
+       missing or cannot do the job (an embedding model asked to chat);
+       rag doctor found a server or model problem
   5    the index is locked by another rag ingest
   6    rag check found the index damaged
   130  interrupted`
@@ -79,6 +75,7 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		he  hintError
 		ue  usageError
 		pe  partialError
+		dre doctorError
 		une *ollama.UnreachableError
 		mme *ollama.ModelMissingError
 		cpe *ollama.CapabilityError
@@ -99,8 +96,10 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitUsage, cmpStr(hint, "see: rag --help")
 	case errors.As(err, &pe):
 		return ExitPartial, hint
+	case errors.As(err, &dre):
+		return dre.code, cmpStr(hint, "each problem above has its fix")
 	case errors.As(err, &une):
-		return ExitOllama, cmpStr(hint, "start Ollama with: ollama serve (or point OLLAMA_HOST at a running server)")
+		return ExitOllama, cmpStr(hint, "start Ollama with: ollama serve (or point OLLAMA_HOST at a running server); rag doctor checks the whole setup")
 	case errors.As(err, new(*retrieve.EmbedTimeoutError)):
 		return ExitOllama, cmpStr(hint, "give the server more time (--embed-timeout 60s), check it (rag doctor), or search with --mode hybrid or lexical")
 	case errors.As(err, &mme):
@@ -135,6 +134,9 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitError, cmpStr(hint, fmt.Sprintf("drop --chunk-tokens to keep %d, or build a new index with --index NEWDIR", sm.Indexed))
 	case errors.As(err, &fe):
 		return ExitError, cmpStr(hint, "rebuild it: move the folder away and run rag ingest again")
+	case errors.As(err, new(*ingest.ChunkSizeError)):
+		cse, _ := errors.AsType[*ingest.ChunkSizeError](err)
+		return ExitUsage, cmpStr(hint, fmt.Sprintf("give --chunk-tokens %d or less, or drop it for the default (capped to the model)", cse.Max))
 	case errors.Is(err, ingest.ErrNoRoots):
 		return ExitUsage, cmpStr(hint, "name the folders to index once: rag ingest PATH... (later runs without paths refresh them)")
 	case errors.As(err, new(*ingest.NotIndexedError)):
@@ -145,6 +147,10 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitDamaged, cmpStr(hint, "rebuild it from its files: rag reindex (rag check lists what is wrong)")
 	case errors.Is(err, errUnhealthy):
 		return ExitDamaged, hint
+	case errors.As(err, new(*ingest.RebuildStoppedError)):
+		// A cause with a hint of its own (a missing model: ollama pull or
+		// --pull; a server that is down) was matched above.
+		return ExitError, cmpStr(hint, "fix the cause and run rag reindex again")
 	case errors.Is(err, retrieve.ErrEmptyQuery):
 		return ExitUsage, cmpStr(hint, "give the query as an argument, or pipe it on stdin")
 	}
