@@ -74,7 +74,7 @@ func TestFormats(t *testing.T) {
 		{
 			name: "a csv without separators is text", path: "notes.csv", input: "just a line\n",
 			format: FormatText, title: "",
-			want:   []formatBlock{{"just a line", KindTable, nil, 1, 1}},
+			want: []formatBlock{{"just a line", KindTable, nil, 1, 1}},
 		},
 		{
 			name: "notebook cells without outputs", path: "analysis.ipynb", input: notebook,
