@@ -52,6 +52,9 @@ command that repairs it.`,
 				for _, p := range rep.Problems {
 					fmt.Fprintf(a.s.Out, "problem:  %s\n", p)
 				}
+				if rep.ReadOnly {
+					fmt.Fprintln(a.s.Out, "note:     read-only (a read-only mount, or a folder this user cannot write): searches work, ingest cannot write; the full-text index's own check needs a write and was skipped")
+				}
 				if rep.OK() {
 					fmt.Fprintln(a.s.Out, "status:   ok")
 				}

@@ -117,6 +117,12 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 	case errors.Is(err, embed.ErrUnavailable):
 		// A hung server, or one answering 5xx after the retries were spent.
 		return ExitOllama, cmpStr(hint, "check the server (rag doctor, ollama ps, its log); retry when it answers")
+	case errors.As(err, new(*index.ReadOnlyError)):
+		roe, _ := errors.AsType[*index.ReadOnlyError](err)
+		return ExitError, cmpStr(hint, fmt.Sprintf("remount %s read-write (or give this user write permission), or ingest into another folder with --index DIR; search, ask, status and check work on it as it is", roe.Dir))
+	case errors.As(err, new(*index.DiskFullError)):
+		dfe, _ := errors.AsType[*index.DiskFullError](err)
+		return ExitError, cmpStr(hint, diskFullHint(dfe))
 	case errors.Is(err, index.ErrLocked):
 		return ExitLocked, cmpStr(hint, "another rag ingest is writing this index; wait for it, or give --wait a longer time")
 	case errors.As(err, new(*index.BuildingError)):
@@ -143,6 +149,19 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitUsage, cmpStr(hint, "give the query as an argument, or pipe it on stdin")
 	}
 	return ExitError, hint
+}
+
+// diskFullHint names the folder, what the run still needed and what is free.
+func diskFullHint(e *index.DiskFullError) string {
+	need := ""
+	if e.Needed > 0 {
+		need = fmt.Sprintf("about %s more ", humanBytes(e.Needed))
+	}
+	free := ""
+	if e.Free >= 0 {
+		free = fmt.Sprintf(" (%s free now)", humanBytes(e.Free))
+	}
+	return fmt.Sprintf("the committed index is intact; free %son the disk holding %s%s and run rag ingest again, or ingest into another folder with --index DIR", need, e.Dir, free)
 }
 
 func cmpStr(a, b string) string {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -77,7 +78,7 @@ code is 3. --json prints a summary object on stdout.`,
 	f.Int64Var(&o.maxSize, "max-file-size", 64<<20, "skip files larger than this many bytes")
 	f.BoolVar(&o.pull, "pull", false, "pull the embedding model if Ollama does not have it")
 	f.BoolVar(&o.prune, "prune", false, "remove the files of a root that is missing, emptied or replaced, which ingest otherwise keeps")
-	f.StringVar(&o.pdf, "pdf", extract.PDFBuiltin, "PDF text extractor: builtin, or pdftotext (from poppler-utils)")
+	f.StringVar(&o.pdf, "pdf", extract.PDFAuto, "PDF text extractor: auto (built-in, then pdftotext from poppler-utils for files it cannot read), builtin, or pdftotext")
 	return c
 }
 
@@ -105,7 +106,7 @@ func (a *app) runIngest(ctx context.Context, roots []string, o ingestOptions) er
 	rep, err := ingest.Run(ctx, opts)
 	p.Done()
 	if err != nil {
-		if rep != nil && !a.json {
+		if _, full := errors.AsType[*index.DiskFullError](err); rep != nil && !a.json && !full {
 			printIngestReport(a.s, rep, a.quiet) // what was committed before the error
 		}
 		return err

@@ -15,7 +15,11 @@ type CheckReport struct {
 	Chunks        int      `json:"chunks"`
 	Vectors       int      `json:"vectors"`
 	Pending       int      `json:"pending"`
-	Problems      []string `json:"problems"`
+	// ReadOnly: the index is on a read-only mount (or not writable by this
+	// process). It is checked all the same, except for the full-text index's
+	// own check, which SQLite runs as a write.
+	ReadOnly bool     `json:"read_only"`
+	Problems []string `json:"problems"`
 }
 
 // OK reports whether the index is healthy.
@@ -32,7 +36,7 @@ func Check(dir string) (*CheckReport, error) {
 		return nil, err
 	}
 	defer r.Close()
-	rep := &CheckReport{Dir: dir, FormatVersion: r.meta.FormatVersion, Problems: []string{}}
+	rep := &CheckReport{Dir: dir, FormatVersion: r.meta.FormatVersion, ReadOnly: !writable(dir), Problems: []string{}}
 	bad := func(format string, args ...any) {
 		if len(rep.Problems) < 100 {
 			rep.Problems = append(rep.Problems, fmt.Sprintf(format, args...))
@@ -44,7 +48,7 @@ func Check(dir string) (*CheckReport, error) {
 	} else if integrity != "ok" {
 		bad("database integrity: %s", integrity)
 	}
-	if _, err := r.tx.Exec(`INSERT INTO chunks_fts(chunks_fts) VALUES('integrity-check')`); err != nil {
+	if _, err := r.tx.Exec(`INSERT INTO chunks_fts(chunks_fts) VALUES('integrity-check')`); err != nil && !rep.ReadOnly {
 		// query_only forbids even this no-op write; run it on a writable connection.
 		if db, err2 := openDB(dbPath(dir), false); err2 == nil {
 			if _, err := db.Exec(`INSERT INTO chunks_fts(chunks_fts) VALUES('integrity-check')`); err != nil {

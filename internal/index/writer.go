@@ -254,7 +254,7 @@ func (w *Writer) Commit(b *Batch) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.commit(b); err != nil {
-		return fmt.Errorf("commit to index: %w", err)
+		return diskFull(w.dir, fmt.Errorf("commit to index: %w", err))
 	}
 	return nil
 }

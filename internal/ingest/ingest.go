@@ -204,6 +204,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	r.started, r.lastCommit = start, start
 	r.current, r.stored = map[string][]float32{}, map[string]bool{}
 	err = r.run(ctx, roots)
+	if dfe, ok := errors.AsType[*index.DiskFullError](err); ok {
+		dfe.Needed = r.spaceNeeded()
+	}
 	r.rep.Duration = time.Since(start)
 	r.rep.Seconds = r.rep.Duration.Seconds()
 	r.rep.Skipped, r.rep.Failed = len(r.rep.SkippedFiles), len(r.rep.FailedFiles)
@@ -214,6 +217,26 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	sortProblems(r.rep.FailedFiles)
 	sortProblems(r.rep.ReadNotes)
 	return r.rep, err
+}
+
+// spaceNeeded estimates what the rest of a run that hit a full disk would
+// have written: the files left, times what the index takes per source byte
+// (measured on this index when it holds enough, else 4: text, terms and
+// vectors).
+func (r *run) spaceNeeded() int64 {
+	left := r.jobBytes - r.committedBytes
+	if left <= 0 {
+		return 0
+	}
+	var src int64
+	for _, f := range r.w.Files() {
+		src += f.Size
+	}
+	ratio := 4.0
+	if on := r.w.SizeOnDisk(); src > 1<<20 && on > 0 {
+		ratio = min(max(float64(on)/float64(src), 1), 20)
+	}
+	return int64(float64(left) * ratio)
 }
 
 // unavailable reports whether err means the embedding server cannot serve
@@ -268,6 +291,10 @@ type run struct {
 	// stored holds the content hashes of the files this run stored: a
 	// missing file with one of them was moved, not lost.
 	stored map[string]bool
+
+	// jobBytes is the size of the files this run reads; committedBytes of
+	// those committed so far (for a full disk's hint).
+	jobBytes, committedBytes int64
 
 	commitEvery  time.Duration // see Options.CommitEvery
 	lastCommit   time.Time     // when the last batch was handed to the committer
@@ -363,11 +390,18 @@ func (r *run) run(ctx context.Context, roots []root) error {
 	// stored while the next is read, cut and embedded.
 	commits := make(chan *index.Batch, 1)
 	committed := make(chan error, 1)
+	for _, j := range jobs {
+		r.jobBytes += j.entry.Size
+	}
 	go func() {
 		var err error
 		for b := range commits {
 			if err == nil {
-				err = r.w.Commit(b)
+				if err = r.w.Commit(b); err == nil {
+					for _, p := range b.Puts {
+						r.committedBytes += p.File.Size
+					}
+				}
 			}
 		}
 		committed <- err
