@@ -82,6 +82,9 @@ func (a *app) runChat(ctx context.Context, o chatOptions) error {
 		return err
 	}
 	defer svc.Close()
+	if _, err := svc.Status(ctx); errors.Is(err, server.ErrNoIndex) {
+		return withHint(fmt.Errorf("no index at %s yet", s.Index), "index some documents first: rag ingest PATH")
+	}
 	sess := &chat.Session{Asker: svc, Chat: c, Model: s.ChatModel, K: o.k, Mode: o.mode}
 	// SIGINT reaches rag chat itself (see OwnsInterrupt): on a terminal it
 	// cancels the answer under way; in a pipe it ends the run, as elsewhere.
