@@ -134,11 +134,19 @@ func (a *app) runAsk(ctx context.Context, q string, o askOptions) error {
 	}
 	// In a pipe the answer streams as it arrives; on a terminal it streams, then
 	// is redrawn as rendered Markdown; with --json it is printed whole at the end.
+	// Until the first words arrive (a model loading or thinking), a spinner
+	// on a terminal says what rag waits for.
+	var spin *iostreams.Spinner
+	if !a.quiet {
+		spin = a.s.NewSpinner(fmt.Sprintf("waiting for %s to answer", s.ChatModel))
+	}
+	defer spin.Stop()
 	var shown strings.Builder
 	onDelta := func(d string) error {
 		if a.json {
 			return nil
 		}
+		spin.Stop()
 		d = iostreams.Sanitize(d)
 		shown.WriteString(d)
 		_, err := fmt.Fprint(a.s.Out, d)
@@ -146,6 +154,7 @@ func (a *app) runAsk(ctx context.Context, q string, o askOptions) error {
 	}
 	limit := answer.Limit(o.maxContext, info.ContextLength)
 	ans, err := answer.Ask(ctx, c, q, out.Results, answer.Options{Model: s.ChatModel, ContextLength: limit}, onDelta)
+	spin.Stop()
 	if err != nil {
 		if errors.Is(err, answer.ErrTooLong) {
 			return withHint(err, "ask with fewer passages (-k), a larger --max-context or a chat model with a larger context")

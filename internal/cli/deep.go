@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/charmbracelet/glamour"
 	"github.com/mattn/go-runewidth"
 
 	"github.com/ragcli/rag/internal/answer"
@@ -183,20 +182,6 @@ func deepJSON(res *deep.Result, model string) DeepResult {
 			Verification: DeepVerification{Checked: v.Checked, Supported: v.Supported, Critique: v.Critique, Checks: v.Checks},
 			Attempts:     p.Attempts,
 		})
-	}
-	return out
-}
-
-// renderMarkdown renders text with glamour for the terminal, or returns it
-// as it is when that fails.
-func renderMarkdown(text string, width int) string {
-	r, err := glamour.NewTermRenderer(glamour.WithAutoStyle(), glamour.WithWordWrap(min(width, 100)))
-	if err != nil {
-		return text
-	}
-	out, err := r.Render(text)
-	if err != nil {
-		return text
 	}
 	return out
 }

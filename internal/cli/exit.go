@@ -135,6 +135,9 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitError, cmpStr(hint, fmt.Sprintf("drop --chunk-tokens to keep %d, or build a new index with --index NEWDIR", sm.Indexed))
 	case errors.As(err, &fe):
 		return ExitError, cmpStr(hint, "rebuild it: move the folder away and run rag ingest again")
+	case errors.As(err, new(*ingest.ChunkSizeError)):
+		cse, _ := errors.AsType[*ingest.ChunkSizeError](err)
+		return ExitUsage, cmpStr(hint, fmt.Sprintf("give --chunk-tokens %d or less, or drop it for the default (capped to the model)", cse.Max))
 	case errors.Is(err, ingest.ErrNoRoots):
 		return ExitUsage, cmpStr(hint, "name the folders to index once: rag ingest PATH... (later runs without paths refresh them)")
 	case errors.As(err, new(*ingest.NotIndexedError)):
@@ -145,6 +148,10 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitDamaged, cmpStr(hint, "rebuild it from its files: rag reindex (rag check lists what is wrong)")
 	case errors.Is(err, errUnhealthy):
 		return ExitDamaged, hint
+	case errors.As(err, new(*ingest.RebuildStoppedError)):
+		// A cause with a hint of its own (a missing model: ollama pull or
+		// --pull; a server that is down) was matched above.
+		return ExitError, cmpStr(hint, "fix the cause and run rag reindex again")
 	case errors.Is(err, retrieve.ErrEmptyQuery):
 		return ExitUsage, cmpStr(hint, "give the query as an argument, or pipe it on stdin")
 	}

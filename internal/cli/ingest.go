@@ -65,6 +65,9 @@ code is 3. --json prints a summary object on stdout.`,
   rag ingest                               # refresh every indexed folder
   */15 * * * *  rag ingest --quiet           # from cron`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("chunk-tokens") && o.chunkTokens < 1 {
+				return usagef("--chunk-tokens must be at least 1, not %d", o.chunkTokens)
+			}
 			return a.runIngest(cmd.Context(), args, o)
 		},
 	}

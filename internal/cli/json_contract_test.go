@@ -156,6 +156,9 @@ func jsonCases(dir string) map[string][]jsonCase {
 		"chat": {
 			{"no index", 1, []string{"chat", "--json"}, nil},
 		},
+		"export": {
+			{"finetune, no question set", 1, []string{"export", "finetune", "--json", "--from", filepath.Join(dir, "nosuch"), "--out", filepath.Join(dir, "ft")}, indexed},
+		},
 		"similar": {
 			{"ok", 0, []string{"similar", "--json", "cat", "kitten"}, nil},
 			{"server down", 4, []string{"similar", "--json", "cat", "kitten"}, serverDown},

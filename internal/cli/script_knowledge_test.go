@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 	"time"
@@ -10,6 +11,14 @@ import (
 
 func init() {
 	registerCmd("age", cmdAge)
+	registerCmd("chatformat", cmdChatFormat)
+}
+
+// cmdChatFormat prints the structured-output format (a JSON schema) of the
+// fake Ollama's last chat request: chatformat.
+func cmdChatFormat(ts *testscript.TestScript, neg bool, args []string) {
+	f := ts.Value(fakeKey{}).(*fake)
+	fmt.Fprintln(ts.Stdout(), string(f.LastChat().Format))
 }
 
 // cmdAge makes a file look old: age PATH DAYS sets its modification time to

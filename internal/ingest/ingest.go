@@ -70,6 +70,9 @@ type Options struct {
 	Progress func(Progress)
 
 	stat func(string) (fs.FileInfo, error) // for tests: os.Stat with other device ids
+	// recordRoots, when not nil, are recorded instead of the roots walked
+	// (a rebuild walks files, and keeps the folders the index came from).
+	recordRoots []index.Root
 }
 
 // Progress is a snapshot of a running ingest.
@@ -183,8 +186,17 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	maxTokens := meta.ChunkTokens
-	if ctxLen > 0 {
-		maxTokens = min(maxTokens, ctxLen*9/10)
+	if fits := ctxLen * 9 / 10; ctxLen > 0 && maxTokens > fits {
+		// An index records the chunk size its chunks really have: a size
+		// the model cannot take is refused when asked for, and capped (and
+		// recorded capped) when it is the default.
+		if opts.Index.ChunkTokens > 0 && w.Fresh() {
+			return nil, &ChunkSizeError{Requested: opts.Index.ChunkTokens, Max: fits, Model: meta.EmbedModel, Context: ctxLen}
+		}
+		maxTokens = fits
+		if w.Fresh() {
+			w.SetChunkTokens(fits)
+		}
 	}
 	maxTokens -= chunk.EstimateTokens(embed.PrefixesFor(meta.EmbedModel).Document)
 	r := &run{
@@ -237,6 +249,17 @@ func (r *run) spaceNeeded() int64 {
 		ratio = min(max(float64(on)/float64(src), 1), 20)
 	}
 	return int64(float64(left) * ratio)
+}
+
+// ChunkSizeError refuses a chunk size the embedding model cannot take.
+type ChunkSizeError struct {
+	Requested, Max int
+	Model          string
+	Context        int // the model's context length, in tokens
+}
+
+func (e *ChunkSizeError) Error() string {
+	return fmt.Sprintf("chunks of %d tokens do not fit %s, whose context is %d tokens: at most %d", e.Requested, e.Model, e.Context, e.Max)
 }
 
 // unavailable reports whether err means the embedding server cannot serve
@@ -482,6 +505,9 @@ func (r *run) run(ctx context.Context, roots []root) error {
 	// file's old chunks can still lend their vectors to the new ones, and
 	// only then is it known which missing files were moved.
 	gone, recs := r.judgeRoots(surveys, files)
+	if r.opts.recordRoots != nil {
+		recs = r.opts.recordRoots
+	}
 	batch.Deletes = append(batch.Deletes, gone...)
 	batch.Roots = recs
 	for _, rt := range roots {
