@@ -107,7 +107,7 @@ func (a *app) runDeep(ctx context.Context, q string, o askOptions, s config.Sett
 		return false, nil
 	}
 	if _, ok := errors.AsType[*deep.AllFailedError](err); ok && ctx.Err() == nil {
-		return true, withHint(err, "each part's reason is above; check the server (rag status), give slow models more time (--worker-timeout), or ask without --deep")
+		return true, withHint(err, "each part's reason is above; check the server (rag doctor), give slow models more time (--worker-timeout), or ask without --deep")
 	}
 	if err != nil {
 		return true, err

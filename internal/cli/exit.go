@@ -29,19 +29,15 @@ const (
 
 const exitTable = `Exit codes:
   0    success
-  1    error
+  1    error (rag doctor: a problem other than the server or a model)
   2    usage error (bad flag or argument)
   3    partial: finished, but some files failed (listed in the report), embeddings
        are pending because Ollama was unreachable, a hybrid search ran
-<<<<<<< HEAD
        without its vector leg, a --deep answer has parts it could not answer,
        or rag audit --fail-on found what it names
-  4    Ollama unreachable, or a model is missing
-=======
-       without its vector leg, or a --deep answer has parts it could not answer
   4    Ollama unreachable, not answering or misconfigured, or a model is
-       missing or cannot do the job (an embedding model asked to chat)
->>>>>>> main
+       missing or cannot do the job (an embedding model asked to chat);
+       rag doctor found a server or model problem
   5    the index is locked by another rag ingest
   6    rag check found the index damaged
   130  interrupted`
@@ -79,6 +75,7 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		he  hintError
 		ue  usageError
 		pe  partialError
+		dre doctorError
 		une *ollama.UnreachableError
 		mme *ollama.ModelMissingError
 		cpe *ollama.CapabilityError
@@ -99,8 +96,10 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitUsage, cmpStr(hint, "see: rag --help")
 	case errors.As(err, &pe):
 		return ExitPartial, hint
+	case errors.As(err, &dre):
+		return dre.code, cmpStr(hint, "each problem above has its fix")
 	case errors.As(err, &une):
-		return ExitOllama, cmpStr(hint, "start Ollama with: ollama serve (or point OLLAMA_HOST at a running server)")
+		return ExitOllama, cmpStr(hint, "start Ollama with: ollama serve (or point OLLAMA_HOST at a running server); rag doctor checks the whole setup")
 	case errors.As(err, new(*retrieve.EmbedTimeoutError)):
 		return ExitOllama, cmpStr(hint, "give the server more time (--embed-timeout 60s), check it (rag doctor), or search with --mode hybrid or lexical")
 	case errors.As(err, &mme):

@@ -136,6 +136,11 @@ func jsonCases(dir string) map[string][]jsonCase {
 			{"ok", 0, []string{"forget", "--json", filepath.Join(docs, "a.md")}, indexed},
 			{"nothing indexed there", 1, []string{"forget", "--json", filepath.Join(dir, "nosuch")}, indexed},
 		},
+		"doctor": {
+			{"ok", 0, []string{"doctor", "--json"}, indexed},
+			{"no index yet", 0, []string{"doctor", "--json"}, nil},
+			{"server down", 4, []string{"doctor", "--json"}, serverDown},
+		},
 		"ls": {
 			{"roots", 0, []string{"ls", "--json"}, indexed},
 			{"files", 0, []string{"ls", "--json", docs}, indexed},
