@@ -58,9 +58,9 @@ type Service struct {
 	reloads   atomic.Int64
 	applied   atomic.Int64
 	mu        sync.RWMutex
-	cur  *snapshot // nil while there is no index
-	stop chan struct{}
-	done chan struct{}
+	cur       *snapshot // nil while there is no index
+	stop      chan struct{}
+	done      chan struct{}
 }
 
 // Open starts a Service over cfg.IndexDir. A folder without an index yet is
