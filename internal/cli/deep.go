@@ -14,6 +14,7 @@ import (
 	"github.com/ragcli/rag/internal/config"
 	"github.com/ragcli/rag/internal/deep"
 	"github.com/ragcli/rag/internal/iostreams"
+	"github.com/ragcli/rag/internal/llm"
 	"github.com/ragcli/rag/internal/ollama"
 	"github.com/ragcli/rag/internal/retrieve"
 )
@@ -77,7 +78,7 @@ func (d deepOptions) check() error {
 // snapshot, their retrievals side by side. answered is false, with no error,
 // when the model's plan was unusable: runDeep has told the user, and runAsk
 // goes on with a plain answer.
-func (a *app) runDeep(ctx context.Context, q string, o askOptions, s config.Settings, c *ollama.Client, info ollama.ModelInfo, sess *retrieve.Session) (answered bool, err error) {
+func (a *app) runDeep(ctx context.Context, q string, o askOptions, s config.Settings, c llm.Client, info ollama.ModelInfo, sess *retrieve.Session) (answered bool, err error) {
 	d := o.deepOptions
 	parallel := d.parallel
 	if parallel == 0 {

@@ -82,6 +82,7 @@ Lexical mode needs no Ollama. Tune on the train split; report the test split.`,
 	f.StringVar(&o.split, "split", eval.DefaultSplit, "which qrels split to score (test, train, dev)")
 	f.StringVar(&o.mode, "mode", "hybrid", "retrieval: hybrid, vector or lexical (needs no Ollama)")
 	f.DurationVar(&o.embedTimeout, "embed-timeout", retrieve.DefaultEmbedTimeout, "longest wait for a query's embedding; past it hybrid retrieval goes on with the lexical leg")
+	a.rerankFlags(f, &a.rerank)
 	f.BoolVar(&o.perQuery, "per-query", false, "with --json, include every query's metrics")
 	f.BoolVar(&a.json, "json", false, "print the metrics as JSON on stdout")
 	f.IntVar(&o.ingest.chunkTokens, "chunk-tokens", 0, "chunk size for the throwaway index")

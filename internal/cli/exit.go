@@ -12,6 +12,7 @@ import (
 	"github.com/ragcli/rag/internal/ingest"
 	"github.com/ragcli/rag/internal/iostreams"
 	"github.com/ragcli/rag/internal/ollama"
+	"github.com/ragcli/rag/internal/provider"
 	"github.com/ragcli/rag/internal/retrieve"
 )
 
@@ -104,6 +105,8 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitOllama, cmpStr(hint, "give the server more time (--embed-timeout 60s), check it (rag doctor), or search with --mode hybrid or lexical")
 	case errors.As(err, &mme):
 		return ExitOllama, cmpStr(hint, fmt.Sprintf("run: ollama pull %s (or add --pull)", mme.Model))
+	case errors.As(err, new(*provider.AuthError)), errors.As(err, new(*provider.ModelMissingError)), errors.Is(err, provider.ErrInsecure):
+		return providerExit(err, hint) // providers.go
 	case errors.As(err, &cpe):
 		if cpe.Want == ollama.CapEmbedding {
 			return ExitOllama, cmpStr(hint, "choose an embedding model with --embed-model (ollama list shows what the server has), such as all-minilm or nomic-embed-text")

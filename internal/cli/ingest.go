@@ -210,11 +210,7 @@ func (a *app) ingestOptions(roots []string, s config.Settings, client *ollama.Cl
 			if client == nil {
 				return nil, 0, embed.ErrUnavailable
 			}
-			info, err := a.embedModel(ctx, client, model, o.pull)
-			if err != nil {
-				return nil, 0, err
-			}
-			return &ollama.Embedder{Client: client, Name: model}, info.ContextLength, nil
+			return a.embeddersFor(s, client, o.pull)(ctx, model, false) // providers.go
 		},
 		LockWait:  o.wait,
 		Prune:     o.prune,

@@ -395,7 +395,7 @@ func (r *run) run(ctx context.Context, roots []root) error {
 		jobs = append(jobs, j)
 		return nil
 	}, func(s walk.Skip) {
-		if s.Reason == "permission denied" || strings.HasPrefix(s.Reason, "unreadable") {
+		if s.Kind.Unreadable() {
 			// Not read this time is not deleted: keep what the index holds
 			// there, and say the run was partial.
 			unreadable = append(unreadable, s.Path)
