@@ -83,6 +83,7 @@ stdin ("-" or no argument in a pipe).
 	f.StringVar(&o.mode, "mode", "hybrid", "retrieval: hybrid, vector or lexical")
 	f.IntVar(&o.maxContext, "max-context", answer.DefaultMaxContext, "largest chat context window (num_ctx) to ask for, in tokens; the lowest-ranked passages are left out to fit")
 	f.DurationVar(&o.embedTimeout, "embed-timeout", retrieve.DefaultEmbedTimeout, "longest wait for the question's embedding; past it hybrid retrieval goes on with the lexical leg")
+	a.rerankFlags(f, &a.rerank)
 	f.BoolVar(&o.deep, "deep", false, "plan sub-questions and answer each with its own agent, checked against its sources (see docs/deep.md)")
 	f.IntVar(&o.maxAgents, "max-agents", deep.DefaultMaxAgents, "with --deep: most sub-questions, hence agents")
 	f.IntVar(&o.parallel, "parallel", 0, "with --deep: agents at work at once (default $OLLAMA_NUM_PARALLEL, else 4)")
@@ -108,7 +109,7 @@ func (a *app) runAsk(ctx context.Context, q string, o askOptions) error {
 		return err
 	}
 	// The chat model is checked first: without it there is no answer to give.
-	info, err := a.chatModel(ctx, c, s.ChatModel, o.pull)
+	chat, info, err := a.chatFor(ctx, s, c, o.pull) // providers.go
 	if err != nil {
 		return err
 	}
@@ -118,7 +119,7 @@ func (a *app) runAsk(ctx context.Context, q string, o askOptions) error {
 	}
 	defer sess.Close()
 	if o.deep {
-		answered, err := a.runDeep(ctx, q, o, s, c, info, sess)
+		answered, err := a.runDeep(ctx, q, o, s, chat, info, sess)
 		if answered || err != nil {
 			return err
 		}
@@ -129,23 +130,33 @@ func (a *app) runAsk(ctx context.Context, q string, o askOptions) error {
 		return err
 	}
 	partial := a.warnRetrieval(out.Pending, out.VectorSkipped)
+	partial = a.warnRerank(out.RerankSkipped) || partial
 	if len(out.Results) == 0 {
 		return withHint(answer.ErrNoSources, "try other words, or see what is indexed: rag status")
 	}
 	// In a pipe the answer streams as it arrives; on a terminal it streams, then
 	// is redrawn as rendered Markdown; with --json it is printed whole at the end.
+	// Until the first words arrive (a model loading or thinking), a spinner
+	// on a terminal says what rag waits for.
+	var spin *iostreams.Spinner
+	if !a.quiet {
+		spin = a.s.NewSpinner(fmt.Sprintf("waiting for %s to answer", s.ChatModel))
+	}
+	defer spin.Stop()
 	var shown strings.Builder
 	onDelta := func(d string) error {
 		if a.json {
 			return nil
 		}
+		spin.Stop()
 		d = iostreams.Sanitize(d)
 		shown.WriteString(d)
 		_, err := fmt.Fprint(a.s.Out, d)
 		return err
 	}
 	limit := answer.Limit(o.maxContext, info.ContextLength)
-	ans, err := answer.Ask(ctx, c, q, out.Results, answer.Options{Model: s.ChatModel, ContextLength: limit}, onDelta)
+	ans, err := answer.Ask(ctx, chat, q, out.Results, answer.Options{Model: s.ChatModel, ContextLength: limit}, onDelta)
+	spin.Stop()
 	if err != nil {
 		if errors.Is(err, answer.ErrTooLong) {
 			return withHint(err, "ask with fewer passages (-k), a larger --max-context or a chat model with a larger context")

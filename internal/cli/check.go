@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -31,14 +32,15 @@ command that repairs it.`,
 			var fe *index.FormatError
 			if err != nil && !errors.Is(err, index.ErrNoIndex) && !errors.As(err, &fe) {
 				// The database itself cannot be read: that is damage too.
-				rep = &index.CheckReport{Dir: s.Index, Problems: []string{"database: " + err.Error()}}
+				rep = &index.CheckReport{Dir: s.Index, Problems: []string{"database: " + err.Error()}, Roots: []string{}}
+				rep.Roots = append(rep.Roots, index.RecordedRoots(s.Index)...)
 				if a.json {
 					a.writeJSON(rep)
 				} else {
 					fmt.Fprintf(a.s.Out, "index:    %s\nproblem:  %s\n", rep.Dir, rep.Problems[0])
 				}
-				return withHint(fmt.Errorf("%w: its database cannot be read", errUnhealthy),
-					"move the index folder away and run rag ingest on your folders again")
+				// rag reindex reads the file list from the database: it cannot help.
+				return withHint(fmt.Errorf("%w: its database cannot be read", errUnhealthy), "%s", freshStart(s.Index, rep.Roots))
 			}
 			if err != nil {
 				return fmt.Errorf("check index %s: %w", s.Index, err)
@@ -52,17 +54,34 @@ command that repairs it.`,
 				for _, p := range rep.Problems {
 					fmt.Fprintf(a.s.Out, "problem:  %s\n", p)
 				}
+				if rep.ReadOnly {
+					fmt.Fprintln(a.s.Out, "note:     read-only (a read-only mount, or a folder this user cannot write): searches work, ingest cannot write; the full-text index's own check needs a write and was skipped")
+				}
 				if rep.OK() {
 					fmt.Fprintln(a.s.Out, "status:   ok")
 				}
 			}
 			if !rep.OK() {
 				return withHint(fmt.Errorf("%w: %d found", errUnhealthy, len(rep.Problems)),
-					"rebuild it with: rag reindex (your documents are not touched)")
+					"repair it with: rag reindex (it rebuilds from your files, which are not touched); if that fails, %s", freshStart(s.Index, rep.Roots))
 			}
 			return nil
 		},
 	}
 	c.Flags().BoolVar(&a.json, "json", false, "print the report as JSON on stdout")
 	return c
+}
+
+// freshStart is the fallback for an index that cannot be repaired: move it
+// away and ingest its roots again, named when the index recorded them.
+func freshStart(dir string, roots []string) string {
+	what := "rag ingest PATH... (your folders)"
+	if len(roots) > 0 {
+		q := make([]string, len(roots))
+		for i, r := range roots {
+			q[i] = shellQuote(r)
+		}
+		what = "rag ingest " + strings.Join(q, " ")
+	}
+	return fmt.Sprintf("move the index away (mv %s %s.damaged) and run: %s", shellQuote(dir), shellQuote(dir), what)
 }

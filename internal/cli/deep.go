@@ -8,13 +8,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/charmbracelet/glamour"
 	"github.com/mattn/go-runewidth"
 
 	"github.com/ragcli/rag/internal/answer"
 	"github.com/ragcli/rag/internal/config"
 	"github.com/ragcli/rag/internal/deep"
 	"github.com/ragcli/rag/internal/iostreams"
+	"github.com/ragcli/rag/internal/llm"
 	"github.com/ragcli/rag/internal/ollama"
 	"github.com/ragcli/rag/internal/retrieve"
 )
@@ -78,7 +78,7 @@ func (d deepOptions) check() error {
 // snapshot, their retrievals side by side. answered is false, with no error,
 // when the model's plan was unusable: runDeep has told the user, and runAsk
 // goes on with a plain answer.
-func (a *app) runDeep(ctx context.Context, q string, o askOptions, s config.Settings, c *ollama.Client, info ollama.ModelInfo, sess *retrieve.Session) (answered bool, err error) {
+func (a *app) runDeep(ctx context.Context, q string, o askOptions, s config.Settings, c llm.Client, info ollama.ModelInfo, sess *retrieve.Session) (answered bool, err error) {
 	d := o.deepOptions
 	parallel := d.parallel
 	if parallel == 0 {
@@ -108,7 +108,7 @@ func (a *app) runDeep(ctx context.Context, q string, o askOptions, s config.Sett
 		return false, nil
 	}
 	if _, ok := errors.AsType[*deep.AllFailedError](err); ok && ctx.Err() == nil {
-		return true, withHint(err, "each part's reason is above; check the server (rag status), give slow models more time (--worker-timeout), or ask without --deep")
+		return true, withHint(err, "each part's reason is above; check the server (rag doctor), give slow models more time (--worker-timeout), or ask without --deep")
 	}
 	if err != nil {
 		return true, err
@@ -183,20 +183,6 @@ func deepJSON(res *deep.Result, model string) DeepResult {
 			Verification: DeepVerification{Checked: v.Checked, Supported: v.Supported, Critique: v.Critique, Checks: v.Checks},
 			Attempts:     p.Attempts,
 		})
-	}
-	return out
-}
-
-// renderMarkdown renders text with glamour for the terminal, or returns it
-// as it is when that fails.
-func renderMarkdown(text string, width int) string {
-	r, err := glamour.NewTermRenderer(glamour.WithAutoStyle(), glamour.WithWordWrap(min(width, 100)))
-	if err != nil {
-		return text
-	}
-	out, err := r.Render(text)
-	if err != nil {
-		return text
 	}
 	return out
 }

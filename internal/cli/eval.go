@@ -25,6 +25,7 @@ type evalOptions struct {
 	// embedTimeout bounds each query's embedding.
 	embedTimeout time.Duration
 	ingest       ingestOptions
+	gen          generateOptions // --generate (evalgen.go)
 }
 
 // EvalResult is `rag eval --json`.
@@ -33,6 +34,8 @@ type EvalResult struct {
 	Mode       string `json:"mode"`
 	eval.Metrics
 	PerQuery []eval.PerQuery `json:"per_query,omitempty"`
+	// Split is "train" or "test" for a file of a generated set (rag eval --generate).
+	Split string `json:"split,omitempty"`
 }
 
 func (a *app) evalCmd() *cobra.Command {
@@ -58,6 +61,9 @@ Lexical mode needs no Ollama. Tune on the train split; report the test split.`,
   rag eval questions.jsonl --per-query --json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.gen.n > 0 {
+				return a.runGenerate(cmd.Context(), args, o.gen)
+			}
 			switch {
 			case o.beir == "" && len(args) == 0:
 				return usagef("give --beir DIR or a QUESTIONS.jsonl file")
@@ -76,9 +82,11 @@ Lexical mode needs no Ollama. Tune on the train split; report the test split.`,
 	f.StringVar(&o.split, "split", eval.DefaultSplit, "which qrels split to score (test, train, dev)")
 	f.StringVar(&o.mode, "mode", "hybrid", "retrieval: hybrid, vector or lexical (needs no Ollama)")
 	f.DurationVar(&o.embedTimeout, "embed-timeout", retrieve.DefaultEmbedTimeout, "longest wait for a query's embedding; past it hybrid retrieval goes on with the lexical leg")
+	a.rerankFlags(f, &a.rerank)
 	f.BoolVar(&o.perQuery, "per-query", false, "with --json, include every query's metrics")
 	f.BoolVar(&a.json, "json", false, "print the metrics as JSON on stdout")
 	f.IntVar(&o.ingest.chunkTokens, "chunk-tokens", 0, "chunk size for the throwaway index")
+	a.generateFlags(f, &o.gen)
 	f.IntVar(&o.ingest.parallel, "parallel", 0, fmt.Sprintf("embedding requests in flight (default $OLLAMA_NUM_PARALLEL, else %d)", ingest.DefaultParallel))
 	return c
 }
@@ -172,7 +180,8 @@ func (a *app) runEval(ctx context.Context, keepIndex bool, questions string, o e
 		fmt.Fprintf(a.s.Err, "rag: %d queries in %.1fs (%.1f ms each)\n", len(coll.Queries), res.Elapsed.Seconds(),
 			float64(res.Elapsed.Milliseconds())/float64(max(1, len(coll.Queries))))
 	}
-	if err := a.renderEval(coll, mode, res, o.perQuery); err != nil {
+	split, _ := eval.SplitOf(questions)
+	if err := a.renderEval(coll, mode, res, o.perQuery, split); err != nil {
 		return err
 	}
 	if partial {
@@ -181,10 +190,10 @@ func (a *app) runEval(ctx context.Context, keepIndex bool, questions string, o e
 	return nil
 }
 
-func (a *app) renderEval(coll *eval.Collection, mode retrieve.Mode, res *eval.Result, perQuery bool) error {
+func (a *app) renderEval(coll *eval.Collection, mode retrieve.Mode, res *eval.Result, perQuery bool, split string) error {
 	m := res.Metrics
 	if a.json {
-		out := EvalResult{Collection: coll.Name, Mode: string(mode), Metrics: m}
+		out := EvalResult{Collection: coll.Name, Mode: string(mode), Metrics: m, Split: split}
 		if perQuery {
 			out.PerQuery = res.PerQuery
 		}
@@ -192,5 +201,11 @@ func (a *app) renderEval(coll *eval.Collection, mode retrieve.Mode, res *eval.Re
 	}
 	fmt.Fprintf(a.s.Out, "collection:  %s (%s mode, %d queries)\nnDCG@10:     %.4f\nRecall@10:   %.4f\nRecall@100:  %.4f\nMRR@10:      %.4f\n",
 		coll.Name, mode, m.Queries, m.NDCG10, m.Recall10, m.Recall100, m.MRR10)
+	switch split {
+	case "test":
+		fmt.Fprintln(a.s.Out, "split:       test (held out: report this figure, once)")
+	case "train":
+		fmt.Fprintln(a.s.Out, "split:       train (tune on it; the test split gives the figure to report)")
+	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/ragcli/rag/internal/ingest"
 	"github.com/ragcli/rag/internal/iostreams"
 	"github.com/ragcli/rag/internal/ollama"
+	"github.com/ragcli/rag/internal/provider"
 	"github.com/ragcli/rag/internal/retrieve"
 )
 
@@ -29,13 +30,15 @@ const (
 
 const exitTable = `Exit codes:
   0    success
-  1    error
+  1    error (rag doctor: a problem other than the server or a model)
   2    usage error (bad flag or argument)
   3    partial: finished, but some files failed (listed in the report), embeddings
        are pending because Ollama was unreachable, a hybrid search ran
-       without its vector leg, or a --deep answer has parts it could not answer
+       without its vector leg, a --deep answer has parts it could not answer,
+       or rag audit --fail-on found what it names
   4    Ollama unreachable, not answering or misconfigured, or a model is
-       missing or cannot do the job (an embedding model asked to chat)
+       missing or cannot do the job (an embedding model asked to chat);
+       rag doctor found a server or model problem
   5    the index is locked by another rag ingest
   6    rag check found the index damaged
   130  interrupted`
@@ -73,6 +76,7 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		he  hintError
 		ue  usageError
 		pe  partialError
+		dre doctorError
 		une *ollama.UnreachableError
 		mme *ollama.ModelMissingError
 		cpe *ollama.CapabilityError
@@ -93,12 +97,16 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitUsage, cmpStr(hint, "see: rag --help")
 	case errors.As(err, &pe):
 		return ExitPartial, hint
+	case errors.As(err, &dre):
+		return dre.code, cmpStr(hint, "each problem above has its fix")
 	case errors.As(err, &une):
-		return ExitOllama, cmpStr(hint, "start Ollama with: ollama serve (or point OLLAMA_HOST at a running server)")
+		return ExitOllama, cmpStr(hint, "start Ollama with: ollama serve (or point OLLAMA_HOST at a running server); rag doctor checks the whole setup")
 	case errors.As(err, new(*retrieve.EmbedTimeoutError)):
 		return ExitOllama, cmpStr(hint, "give the server more time (--embed-timeout 60s), check it (rag doctor), or search with --mode hybrid or lexical")
 	case errors.As(err, &mme):
 		return ExitOllama, cmpStr(hint, fmt.Sprintf("run: ollama pull %s (or add --pull)", mme.Model))
+	case errors.As(err, new(*provider.AuthError)), errors.As(err, new(*provider.ModelMissingError)), errors.Is(err, provider.ErrInsecure):
+		return providerExit(err, hint) // providers.go
 	case errors.As(err, &cpe):
 		if cpe.Want == ollama.CapEmbedding {
 			return ExitOllama, cmpStr(hint, "choose an embedding model with --embed-model (ollama list shows what the server has), such as all-minilm or nomic-embed-text")
@@ -111,6 +119,12 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 	case errors.Is(err, embed.ErrUnavailable):
 		// A hung server, or one answering 5xx after the retries were spent.
 		return ExitOllama, cmpStr(hint, "check the server (rag doctor, ollama ps, its log); retry when it answers")
+	case errors.As(err, new(*index.ReadOnlyError)):
+		roe, _ := errors.AsType[*index.ReadOnlyError](err)
+		return ExitError, cmpStr(hint, fmt.Sprintf("remount %s read-write (or give this user write permission), or ingest into another folder with --index DIR; search, ask, status and check work on it as it is", roe.Dir))
+	case errors.As(err, new(*index.DiskFullError)):
+		dfe, _ := errors.AsType[*index.DiskFullError](err)
+		return ExitError, cmpStr(hint, diskFullHint(dfe))
 	case errors.Is(err, index.ErrLocked):
 		return ExitLocked, cmpStr(hint, "another rag ingest is writing this index; wait for it, or give --wait a longer time")
 	case errors.As(err, new(*index.BuildingError)):
@@ -123,6 +137,9 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitError, cmpStr(hint, fmt.Sprintf("drop --chunk-tokens to keep %d, or build a new index with --index NEWDIR", sm.Indexed))
 	case errors.As(err, &fe):
 		return ExitError, cmpStr(hint, "rebuild it: move the folder away and run rag ingest again")
+	case errors.As(err, new(*ingest.ChunkSizeError)):
+		cse, _ := errors.AsType[*ingest.ChunkSizeError](err)
+		return ExitUsage, cmpStr(hint, fmt.Sprintf("give --chunk-tokens %d or less, or drop it for the default (capped to the model)", cse.Max))
 	case errors.Is(err, ingest.ErrNoRoots):
 		return ExitUsage, cmpStr(hint, "name the folders to index once: rag ingest PATH... (later runs without paths refresh them)")
 	case errors.As(err, new(*ingest.NotIndexedError)):
@@ -133,10 +150,27 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitDamaged, cmpStr(hint, "rebuild it from its files: rag reindex (rag check lists what is wrong)")
 	case errors.Is(err, errUnhealthy):
 		return ExitDamaged, hint
+	case errors.As(err, new(*ingest.RebuildStoppedError)):
+		// A cause with a hint of its own (a missing model: ollama pull or
+		// --pull; a server that is down) was matched above.
+		return ExitError, cmpStr(hint, "fix the cause and run rag reindex again")
 	case errors.Is(err, retrieve.ErrEmptyQuery):
 		return ExitUsage, cmpStr(hint, "give the query as an argument, or pipe it on stdin")
 	}
 	return ExitError, hint
+}
+
+// diskFullHint names the folder, what the run still needed and what is free.
+func diskFullHint(e *index.DiskFullError) string {
+	need := ""
+	if e.Needed > 0 {
+		need = fmt.Sprintf("about %s more ", humanBytes(e.Needed))
+	}
+	free := ""
+	if e.Free >= 0 {
+		free = fmt.Sprintf(" (%s free now)", humanBytes(e.Free))
+	}
+	return fmt.Sprintf("the committed index is intact; free %son the disk holding %s%s and run rag ingest again, or ingest into another folder with --index DIR", need, e.Dir, free)
 }
 
 func cmpStr(a, b string) string {

@@ -47,7 +47,7 @@ func (a *app) extractChildCmd() *cobra.Command {
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&opts.PDF, "pdf", extract.PDFBuiltin, "PDF extractor: builtin or pdftotext")
+	f.StringVar(&opts.PDF, "pdf", extract.PDFAuto, "PDF extractor: auto, builtin or pdftotext")
 	f.Int64Var(&opts.MaxBytes, "max-bytes", extract.DefaultMaxBytes, "refuse files larger than this many bytes")
 	return c
 }
@@ -55,16 +55,16 @@ func (a *app) extractChildCmd() *cobra.Command {
 // checkPDF reports a --pdf value rag ingest cannot use.
 func checkPDF(pdf string) error {
 	switch pdf {
-	case "", extract.PDFBuiltin:
+	case "", extract.PDFAuto, extract.PDFBuiltin:
 		return nil
 	case extract.PDFToText:
 		if _, err := exec.LookPath("pdftotext"); err != nil {
 			return withHint(errors.New("--pdf=pdftotext: pdftotext not found on PATH"),
-				"install poppler-utils, or leave out --pdf to use the built-in extractor")
+				"install poppler-utils, or leave out --pdf to use the built-in extractor (and pdftotext once installed)")
 		}
 		return nil
 	}
-	return usagef("--pdf must be %s or %s, not %q", extract.PDFBuiltin, extract.PDFToText, pdf)
+	return usagef("--pdf must be %s, %s or %s, not %q", extract.PDFAuto, extract.PDFBuiltin, extract.PDFToText, pdf)
 }
 
 // extractOptions are the extraction options of rag ingest: PDF and DOCX

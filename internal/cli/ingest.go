@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -64,6 +65,9 @@ code is 3. --json prints a summary object on stdout.`,
   rag ingest                               # refresh every indexed folder
   */15 * * * *  rag ingest --quiet           # from cron`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("chunk-tokens") && o.chunkTokens < 1 {
+				return usagef("--chunk-tokens must be at least 1, not %d", o.chunkTokens)
+			}
 			return a.runIngest(cmd.Context(), args, o)
 		},
 	}
@@ -77,7 +81,7 @@ code is 3. --json prints a summary object on stdout.`,
 	f.Int64Var(&o.maxSize, "max-file-size", 64<<20, "skip files larger than this many bytes")
 	f.BoolVar(&o.pull, "pull", false, "pull the embedding model if Ollama does not have it")
 	f.BoolVar(&o.prune, "prune", false, "remove the files of a root that is missing, emptied or replaced, which ingest otherwise keeps")
-	f.StringVar(&o.pdf, "pdf", extract.PDFBuiltin, "PDF text extractor: builtin, or pdftotext (from poppler-utils)")
+	f.StringVar(&o.pdf, "pdf", extract.PDFAuto, "PDF text extractor: auto (built-in, then pdftotext from poppler-utils for files it cannot read), builtin, or pdftotext")
 	return c
 }
 
@@ -105,7 +109,7 @@ func (a *app) runIngest(ctx context.Context, roots []string, o ingestOptions) er
 	rep, err := ingest.Run(ctx, opts)
 	p.Done()
 	if err != nil {
-		if rep != nil && !a.json {
+		if _, full := errors.AsType[*index.DiskFullError](err); rep != nil && !a.json && !full {
 			printIngestReport(a.s, rep, a.quiet) // what was committed before the error
 		}
 		return err
@@ -206,11 +210,7 @@ func (a *app) ingestOptions(roots []string, s config.Settings, client *ollama.Cl
 			if client == nil {
 				return nil, 0, embed.ErrUnavailable
 			}
-			info, err := a.embedModel(ctx, client, model, o.pull)
-			if err != nil {
-				return nil, 0, err
-			}
-			return &ollama.Embedder{Client: client, Name: model}, info.ContextLength, nil
+			return a.embeddersFor(s, client, o.pull)(ctx, model, false) // providers.go
 		},
 		LockWait:  o.wait,
 		Prune:     o.prune,

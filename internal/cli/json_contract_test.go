@@ -136,6 +136,11 @@ func jsonCases(dir string) map[string][]jsonCase {
 			{"ok", 0, []string{"forget", "--json", filepath.Join(docs, "a.md")}, indexed},
 			{"nothing indexed there", 1, []string{"forget", "--json", filepath.Join(dir, "nosuch")}, indexed},
 		},
+		"doctor": {
+			{"ok", 0, []string{"doctor", "--json"}, indexed},
+			{"no index yet", 0, []string{"doctor", "--json"}, nil},
+			{"server down", 4, []string{"doctor", "--json"}, serverDown},
+		},
 		"ls": {
 			{"roots", 0, []string{"ls", "--json"}, indexed},
 			{"files", 0, []string{"ls", "--json", docs}, indexed},
@@ -145,6 +150,14 @@ func jsonCases(dir string) map[string][]jsonCase {
 		"eval": {
 			{"ok", 0, []string{"eval", "--json", "--mode", "lexical", filepath.Join(dir, "questions.jsonl")}, indexed},
 			{"no such file", 1, []string{"eval", "--json", "--mode", "lexical", filepath.Join(dir, "nosuch.jsonl")}, indexed},
+		},
+		"audit": {
+			{"ok", 0, []string{"audit", "--json"}, indexed},
+			{"no index", 1, []string{"audit", "--json"}, nil},
+			{"check, server down", 4, []string{"audit", "--json", "--check"}, func(t *testing.T, e *jsonEnv) { indexed(t, e); serverDown(t, e) }},
+		},
+		"export": {
+			{"finetune, no question set", 1, []string{"export", "finetune", "--json", "--from", filepath.Join(dir, "nosuch"), "--out", filepath.Join(dir, "ft")}, indexed},
 		},
 		"similar": {
 			{"ok", 0, []string{"similar", "--json", "cat", "kitten"}, nil},

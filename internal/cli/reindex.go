@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,8 +30,11 @@ reports damage. Files deleted from disk are dropped.`,
   rag reindex --chunk-tokens 384`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.chunkTokens < 0 || o.parallel < 0 {
-				return usagef("--chunk-tokens and --parallel must not be negative")
+			if cmd.Flags().Changed("chunk-tokens") && o.chunkTokens < 1 {
+				return usagef("--chunk-tokens must be at least 1, not %d", o.chunkTokens)
+			}
+			if o.parallel < 0 {
+				return usagef("--parallel must not be negative")
 			}
 			return a.runReindex(cmd.Context(), o, force)
 		},
@@ -52,85 +54,37 @@ func (a *app) runReindex(ctx context.Context, o ingestOptions, force bool) error
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(index.DBPath(s.Index)); err != nil {
-		return fmt.Errorf("open index %s: %w", s.Index, index.ErrNoIndex)
-	}
-	unlock, err := index.Lock(ctx, s.Index, o.wait)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	r, err := index.OpenReader(s.Index)
-	if err != nil {
-		var fe *index.FormatError
-		if errors.As(err, &fe) {
-			return withHint(err, "this rag cannot read that index's file list: ingest your folders into a new index (--index NEWDIR)")
-		}
-		return fmt.Errorf("open index %s: %w", s.Index, err)
-	}
-	paths, err := r.FilePaths()
-	meta := r.Meta()
-	r.Close()
-	if err != nil {
-		return err
-	}
-	if !s.EmbedExplicit {
-		s.EmbedModel = meta.EmbedModel
-	}
-	s.EmbedExplicit = true
-	s.ChunkTokens = meta.ChunkTokens
 	if o.chunkTokens > 0 {
 		s.ChunkTokens = o.chunkTokens
-	}
-	var roots []string
-	for _, p := range paths {
-		if _, err := os.Stat(p); err == nil {
-			roots = append(roots, p)
-		}
-	}
-	if len(roots) == 0 {
-		return errors.New("none of the indexed files exists any more: nothing to rebuild from")
-	}
-	// Every file was indexed once: take them all again, secrets that were
-	// included explicitly too.
-	o.include = []string{"*"}
-	live := s.Index
-	s.Index = index.RebuildDir(live)
-	if err := os.RemoveAll(s.Index); err != nil {
-		return fmt.Errorf("clear an earlier rebuild: %w", err)
+	} else {
+		s.ChunkTokens = 0 // keep the index's
 	}
 	client, err := a.client(s)
 	if err != nil {
 		return err
 	}
-	if !a.quiet {
-		fmt.Fprintf(a.s.Err, "rag: rebuilding %d files with %s, %d-token chunks\n", len(roots), s.EmbedModel, s.ChunkTokens)
-	}
 	p := a.progress()
-	rep, err := ingest.Run(ctx, a.ingestOptions(roots, s, client, o, p))
+	defer p.Done()
+	opts := ingest.RebuildOptions{Options: a.ingestOptions(nil, s, client, o, p), Force: force}
+	opts.OnStart = func(files int, model string, chunkTokens int) {
+		if !a.quiet {
+			fmt.Fprintf(a.s.Err, "rag: rebuilding %d files with %s, %d-token chunks\n", files, model, chunkTokens)
+		}
+	}
+	rep, err := ingest.Rebuild(ctx, opts)
 	p.Done()
-	if err == nil && rep.EmbedErr != nil {
-		err = fmt.Errorf("embed: %w", rep.EmbedErr)
+	if fe, ok := errors.AsType[*index.FormatError](err); ok {
+		return withHint(fe, "this rag cannot read that index's file list: ingest your folders into a new index (--index NEWDIR)")
+	}
+	if lost, ok := errors.AsType[*ingest.RebuildLostFilesError](err); ok {
+		if !a.json {
+			printIngestReport(a.s, lost.Report, a.quiet)
+		}
+		return withHint(err, "fix or remove those files and run rag reindex again, or add --force to drop them")
 	}
 	if err != nil {
-		os.RemoveAll(s.Index)
-		return withHint(fmt.Errorf("rebuild stopped, the index is unchanged: %w", err), "fix the cause and run rag reindex again")
-	}
-	if rep.Failed > 0 && !force {
-		os.RemoveAll(s.Index)
-		if !a.json {
-			printIngestReport(a.s, rep, a.quiet)
-		}
-		return withHint(fmt.Errorf("%d files could not be read again; the index is unchanged", rep.Failed),
-			"fix or remove those files and run rag reindex again, or add --force to drop them")
-	}
-	if err := index.MarkRebuilt(live); err != nil {
 		return err
 	}
-	if err := index.Swap(live); err != nil {
-		return err
-	}
-	rep.Index = live
 	if a.json {
 		if err := a.writeJSON(rep); err != nil {
 			return err

@@ -39,6 +39,7 @@ type app struct {
 	getenv func(string) string
 	global config.Settings // flags shared by all commands
 	json   bool            // the running command's --json
+	rerank rerankOptions   // the running question's --rerank flags
 	quiet  bool            // --quiet: no progress or summaries on stderr
 	// ran is set once a command's RunE starts: cobra's own command-line
 	// errors (unknown command or flag, wrong number of arguments) all come
@@ -58,6 +59,7 @@ func (a *app) settings() (config.Settings, error) {
 	if abs, err := filepath.Abs(s.Index); err == nil {
 		s.Index = abs // reports name the index the same way from any folder
 	}
+	qualifyEmbedModel(&s) // providers.go
 	return s, nil
 }
 
@@ -153,9 +155,11 @@ then all-minilm and llama3.2. OLLAMA_HOST picks the Ollama server.
 	pf.StringVar(&a.global.EmbedModel, "embed-model", "", "Ollama embedding model (default $RAG_EMBED_MODEL, the index's model, else all-minilm)")
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print no progress or summary on stderr (errors still are)")
 	pf.StringVar(&a.global.OllamaHost, "ollama-host", "", "Ollama server URL (default $OLLAMA_HOST, else http://127.0.0.1:11434)")
+	a.providerFlags(pf) // providers.go
 	root.AddCommand(a.ingestCmd(), a.searchCmd(), a.askCmd(), a.statusCmd(), a.checkCmd(), a.reindexCmd(), a.forgetCmd(), a.evalCmd(), a.similarCmd(), a.versionCmd(), a.extractChildCmd())
-	root.AddCommand(a.mcpCmd(), a.serveCmd()) // the long-lived server commands (internal/server)
-	root.AddCommand(a.lsCmd()) // what the index holds, and what rag depends on
+	root.AddCommand(a.mcpCmd(), a.serveCmd(), a.watchCmd()) // the long-lived server commands (internal/server)
+	root.AddCommand(a.lsCmd(), a.doctorCmd())               // what the index holds, and what rag depends on
+	root.AddCommand(a.auditCmd(), a.exportCmd())            // knowledge: the data's health (internal/audit), fine-tuning data (internal/finetune)
 	root.CompletionOptions.HiddenDefaultCmd = true
 	a.markRun(root)
 	return root

@@ -37,6 +37,8 @@ type SearchResult struct {
 	// Vector and Lexical are each leg's rank and score, with --explain.
 	Vector  *retrieve.Leg `json:"vector,omitempty"`
 	Lexical *retrieve.Leg `json:"lexical,omitempty"`
+	// Rerank is the reranker's rank and score, with --rerank --explain.
+	Rerank *retrieve.Leg `json:"rerank,omitempty"`
 }
 
 func (a *app) searchCmd() *cobra.Command {
@@ -67,6 +69,7 @@ retrieval alone, for people and for scripts. The query may also come on stdin.
 	c.Flags().StringVar(&o.mode, "mode", "hybrid", "retrieval: hybrid (words and meaning), vector (meaning) or lexical (words; needs no Ollama)")
 	c.Flags().BoolVar(&o.explain, "explain", false, "show each result's rank and score in the vector and lexical legs")
 	c.Flags().DurationVar(&o.embedTimeout, "embed-timeout", retrieve.DefaultEmbedTimeout, "longest wait for the query's embedding; past it hybrid search goes on with the lexical leg")
+	a.rerankFlags(c.Flags(), &a.rerank)
 	return c
 }
 
@@ -96,14 +99,32 @@ func (a *app) readQuery(args []string) (string, error) {
 // pull set, a missing embedding model is pulled first.
 func (a *app) openSession(ctx context.Context, s config.Settings, c *ollama.Client, mode retrieve.Mode, pull bool, embedTimeout time.Duration) (*retrieve.Session, error) {
 	o := retrieve.Options{Mode: mode, EmbedTimeout: embedTimeout}
-	if c != nil {
-		o.Embedder = func(model string) embed.Embedder { return &ollama.Embedder{Client: c, Name: model} }
-		if pull {
-			o.Prepare = func(ctx context.Context, model string) error {
-				_, err := a.showModel(ctx, c, model, true)
-				return err
-			}
+	rr, err := a.rerankerFor(s, a.rerank)
+	if err != nil {
+		return nil, err
+	}
+	if rr != nil {
+		o.Rerank, o.RerankDepth = rr, rerankCandidates(s)
+	}
+	embedFor := a.embeddersFor(s, c, false)
+	o.Embedder = func(id string) embed.Embedder {
+		e, _, err := embedFor(context.Background(), id, true)
+		if err != nil {
+			return nil // checked by Prepare
 		}
+		return e
+	}
+	o.Prepare = func(ctx context.Context, id string) error {
+		if prov, _ := splitModelID(id); prov != config.Ollama {
+			// Another provider's settings (base URL, key) are checked here.
+			_, _, err := embedFor(ctx, id, true)
+			return err
+		}
+		if c != nil && pull {
+			_, err := a.showModel(ctx, c, id, true)
+			return err
+		}
+		return nil
 	}
 	if s.EmbedExplicit {
 		o.EmbedModel = s.EmbedModel
@@ -171,6 +192,7 @@ func (a *app) runSearch(ctx context.Context, q string, o searchOptions) error {
 		return err
 	}
 	partial := a.warnRetrieval(out.Pending, out.VectorSkipped)
+	partial = a.warnRerank(out.RerankSkipped) || partial
 	if o.explain {
 		a.explainCut(out.QueryCut, sess.Meta().EmbedModel)
 	}
@@ -194,7 +216,7 @@ func (a *app) renderSearch(q string, out *retrieve.Outcome, o searchOptions) err
 		for i, r := range res {
 			doc.Results[i] = SearchResult{Path: r.Path, Score: r.Score, Text: r.Text, StartLine: r.StartLine, EndLine: r.EndLine, Page: r.Page, Headings: r.Headings}
 			if o.explain {
-				doc.Results[i].Vector, doc.Results[i].Lexical = r.Vector, r.Lexical
+				doc.Results[i].Vector, doc.Results[i].Lexical, doc.Results[i].Rerank = r.Vector, r.Lexical, r.Rerank
 			}
 		}
 		if o.explain {
@@ -239,7 +261,11 @@ func explainLegs(r retrieve.Result) string {
 		}
 		return fmt.Sprintf("%s #%d (%.3f)", name, l.Rank, l.Score)
 	}
-	return "[" + leg("vector", r.Vector) + ", " + leg("lexical", r.Lexical) + "]"
+	s := "[" + leg("vector", r.Vector) + ", " + leg("lexical", r.Lexical)
+	if r.Rerank != nil {
+		s += ", " + leg("rerank", r.Rerank)
+	}
+	return s + "]"
 }
 
 // sourceRef formats a chunk's place: path:12-30, path#page=4 or path.

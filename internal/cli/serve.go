@@ -22,6 +22,8 @@ type serveOptions struct {
 	timeout       time.Duration
 	maxConcurrent int
 	drain         time.Duration
+	watch         []string
+	watchOptions
 }
 
 func (a *app) serveCmd() *cobra.Command {
@@ -46,7 +48,9 @@ refused unless a token is set, with --token-file or RAG_SERVE_TOKEN; every
 request must then carry "Authorization: Bearer TOKEN". Requests whose Host is
 not a loopback name (without a token) or whose Origin is another site are
 refused, against DNS rebinding from a browser page. Bodies, k, time and the
-requests worked on at once are bounded.`,
+requests worked on at once are bounded.
+
+--watch PATH keeps those folders indexed as they change (see rag watch).`,
 		Example: `  rag serve
   curl -s localhost:7341/v1/search -d '{"query": "retry policy", "k": 3}'
   RAG_SERVE_TOKEN=$(cat ~/.config/rag/token) rag serve --addr 0.0.0.0:7341`,
@@ -63,6 +67,8 @@ requests worked on at once are bounded.`,
 	f.DurationVar(&o.timeout, "timeout", server.DefaultTimeout, "deadline of every request")
 	f.IntVar(&o.maxConcurrent, "max-concurrent", server.DefaultMaxConcurrent, "requests worked on at once; more wait their turn")
 	f.DurationVar(&o.drain, "drain", 30*time.Second, "on SIGTERM, how long requests under way may run before they are cut off")
+	f.StringSliceVar(&o.watch, "watch", nil, "also keep these folders indexed as they change, as rag watch does (repeatable)")
+	watchFlags(c, &o.watchOptions)
 	return c
 }
 
@@ -110,6 +116,15 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	if !a.quiet {
 		log = slog.New(slog.NewTextHandler(a.s.Err, nil))
 		fmt.Fprintf(a.s.Err, "rag: serving %s on http://%s (MCP at /mcp)\n", svc.IndexDir(), l.Addr())
+	}
+	if len(o.watch) > 0 {
+		wctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			if err := a.runWatch(wctx, o.watch, o.watchOptions); err != nil && wctx.Err() == nil {
+				fmt.Fprintf(a.s.Err, "rag: error: watch stopped: %s\n", firstLine(err.Error()))
+			}
+		}()
 	}
 	h := server.NewHandler(svc, version(), server.HTTPOptions{Token: token, Timeout: o.timeout, MaxConcurrent: o.maxConcurrent, Log: log})
 	err = server.Serve(ctx, l, h, o.drain)

@@ -26,8 +26,8 @@ import (
 	"github.com/ragcli/rag/internal/embed"
 	"github.com/ragcli/rag/internal/openai"
 	"github.com/ragcli/rag/internal/provider"
-	"github.com/ragcli/rag/internal/retry"
 	"github.com/ragcli/rag/internal/rerank"
+	"github.com/ragcli/rag/internal/retry"
 )
 
 // Defaults.

@@ -49,6 +49,20 @@ type Server struct {
 // New starts a fake with embedding models, the rerank models of rerankers
 // and the chat models of chat, requiring key; closed when the test ends.
 func New(t testing.TB, key string, embedding []Model, rerankers []string, chat []string) *Server {
+	s := NewServer(key, embedding, rerankers, chat)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Close stops the server and the fakes behind it.
+func (s *Server) Close() {
+	s.ts.Close()
+	s.rerank.Close()
+	s.compat.Close()
+}
+
+// NewServer is New for callers without a testing.TB; the caller must Close it.
+func NewServer(key string, embedding []Model, rerankers []string, chat []string) *Server {
 	s := &Server{key: key, models: map[string]Model{}}
 	for _, m := range embedding {
 		if m.Dim == 0 {
@@ -59,14 +73,13 @@ func New(t testing.TB, key string, embedding []Model, rerankers []string, chat [
 		}
 		s.models[m.Name] = m
 	}
-	s.rerank = reranktest.New(t, key, rerankers...)
+	s.rerank = reranktest.NewServer(key, rerankers...)
 	var cm []openaitest.Model
 	for _, c := range chat {
 		cm = append(cm, openaitest.Model{ID: c})
 	}
-	s.compat = openaitest.New(t, openaitest.OpenAI, key, cm...)
+	s.compat = openaitest.NewServer(openaitest.OpenAI, key, cm...)
 	s.ts = httptest.NewServer(s)
-	t.Cleanup(s.ts.Close)
 	s.URL = s.ts.URL
 	return s
 }

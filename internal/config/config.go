@@ -34,6 +34,9 @@ type Settings struct {
 	ChunkTokens   int    `yaml:"chunk_tokens"`
 	EmbedExplicit bool   `yaml:"-"` // the embedding model was chosen by the user, not defaulted
 
+	// Providers are the model-server settings (providers.go).
+	Providers `yaml:",inline"`
+
 	// Sources says where each resolved value came from, by its config file
 	// key (embed_model, chat_model, ollama_host, index, chunk_tokens).
 	Sources map[string]Source `yaml:"-"`
@@ -206,6 +209,11 @@ func Resolve(flags Settings, getenv func(string) string) (Settings, error) {
 		}
 		s.Index = filepath.Join(d, "index")
 		s.Sources["index"] = Source{Origin: FromDefault}
+	}
+
+	var err error
+	if s.Providers, err = resolveProviders(flags.Providers, file.Providers, getenv, path, s.Sources); err != nil {
+		return Settings{}, err
 	}
 
 	s.ChunkTokens = flags.ChunkTokens

@@ -2,15 +2,10 @@ package deep
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"syscall"
 	"time"
 
-	"github.com/ragcli/rag/internal/embed"
-	"github.com/ragcli/rag/internal/ollama"
+	"github.com/ragcli/rag/internal/retry"
 )
 
 // PlanError reports that the model's plan could not be used: not valid JSON,
@@ -54,37 +49,10 @@ func (e *TimeoutError) Error() string {
 // Unwrap makes a TimeoutError a context.DeadlineExceeded.
 func (e *TimeoutError) Unwrap() error { return context.DeadlineExceeded }
 
-// StatusCoder is implemented by errors that carry the HTTP status a server
-// answered with, such as *ollama.StatusError.
-type StatusCoder interface {
-	error
-	StatusCode() int
-}
-
-// Transient reports whether err is worth one more try: a timeout, a 5xx (or
-// 408, 429) answer, a connection refused, reset or cut short. A 4xx answer, a
-// missing model or a cancellation is not.
+// Transient reports whether err is worth one more try: what the model
+// adapter marks transient (retry.IsTransient: a timeout, a 5xx, 408 or 429
+// answer, a connection refused, reset or cut short), and a step that hit its
+// own deadline. A 4xx answer, a missing model or a cancellation is not.
 func Transient(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) {
-		return false
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	if sc, ok := errors.AsType[StatusCoder](err); ok {
-		return transientStatus(sc.StatusCode())
-	}
-	if errors.Is(err, embed.ErrUnavailable) || // the ollama package's unreachable server
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return true
-	}
-	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-		return true
-	}
-	return errors.Is(err, ollama.ErrChatIdle)
-}
-
-func transientStatus(code int) bool {
-	return code >= 500 || code == 408 || code == 429
+	return retry.IsTransient(err)
 }

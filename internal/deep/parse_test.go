@@ -17,6 +17,7 @@ import (
 	"github.com/ragcli/rag/internal/index"
 	"github.com/ragcli/rag/internal/ollama"
 	"github.com/ragcli/rag/internal/retrieve"
+	"github.com/ragcli/rag/internal/retry"
 )
 
 type statusErr int
@@ -47,12 +48,16 @@ func TestTransient(t *testing.T) {
 		{&ollama.StatusError{Code: 404, Msg: "not found"}, false},
 		{fmt.Errorf("x: %w", statusErr(502)), true},
 		{fmt.Errorf("x: %w", statusErr(422)), false},
-		{fmt.Errorf("cannot reach ollama: %w", embed.ErrUnavailable), true},
+		// What the adapter marks decides (package retry): a server seen
+		// before that stops answering is worth a try, one never reached is not.
+		{&ollama.UnreachableError{Host: "http://x", Err: syscall.ECONNREFUSED, Seen: true}, true},
+		{retry.Transient(fmt.Errorf("cannot reach ollama: %w", embed.ErrUnavailable)), true},
+		{retry.Permanent(fmt.Errorf("cannot reach ollama: %w", embed.ErrUnavailable)), false},
 		{&url.Error{Op: "Post", URL: "http://x", Err: syscall.ECONNRESET}, true},
 		{&net.OpError{Op: "read", Err: syscall.ECONNREFUSED}, true},
 		{io.ErrUnexpectedEOF, true},
 		{&url.Error{Op: "Post", URL: "http://x", Err: timeoutErr{}}, true},
-		{fmt.Errorf("ollama at http://x stopped answering: %w", ollama.ErrChatIdle), true},
+		{retry.Transient(fmt.Errorf("ollama at http://x stopped answering: %w", ollama.ErrChatIdle)), true},
 		{answer.ErrNoSources, false},
 		{answer.ErrTooLong, false},
 		{errors.New(`model "qwen" not found on http://x`), false},

@@ -28,6 +28,10 @@ var prefixTable = []struct {
 // without a namespace such as "library/").
 func PrefixesFor(model string) Prefixes {
 	name := strings.ToLower(model)
+	// A model of another provider is recorded as "openai:NAME" or "cohere:NAME".
+	for _, p := range []string{"openai:", "cohere:"} {
+		name = strings.TrimPrefix(name, p)
+	}
 	if i := strings.LastIndex(name, "/"); i >= 0 {
 		name = name[i+1:]
 	}

@@ -27,7 +27,8 @@ const DefaultMaxBytes int64 = 64 << 20
 type Options struct {
 	MaxBytes int64 // refuse files larger than this (0 = 64 MiB default)
 
-	// PDF picks the PDF text extractor: PDFBuiltin (also "") or PDFToText.
+	// PDF picks the PDF text extractor: PDFAuto (also ""), PDFBuiltin or
+	// PDFToText.
 	PDF string
 
 	// Sandbox, when set, extracts PDF and DOCX files, whose parsers take

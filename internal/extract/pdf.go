@@ -20,9 +20,12 @@ import (
 
 // PDF extractors for Options.PDF.
 const (
-	// PDFBuiltin is rag's own extractor (internal/pdftext); the default.
+	// PDFAuto, the default (also ""), is the built-in extractor first and,
+	// for a file it cannot read, pdftotext when it is on PATH.
+	PDFAuto = "auto"
+	// PDFBuiltin is rag's own extractor (internal/pdftext) alone.
 	PDFBuiltin = "builtin"
-	// PDFToText runs poppler's pdftotext, which must be on PATH.
+	// PDFToText runs poppler's pdftotext alone, which must be on PATH.
 	PDFToText = "pdftotext"
 )
 
@@ -34,35 +37,80 @@ var ErrCrashed = errors.New("extractor crashed")
 // pdfExtract is the built-in PDF text extractor; tests replace it.
 var pdfExtract = pdftext.Extract
 
-// pdfEngine returns the extractor Options.PDF names.
-func pdfEngine(opts Options) (func(context.Context, string) (*pdftext.Result, error), error) {
+// pdfToTextPath finds pdftotext; tests replace it.
+var pdfToTextPath = func() (string, error) { return exec.LookPath("pdftotext") }
+
+// pdfRead is what a PDF engine returns: the text, which engine read it
+// (PDFBuiltin or PDFToText) and, when the file could not be read, whether
+// pdftotext, which is not installed, might have.
+type pdfRead struct {
+	res     *pdftext.Result
+	engine  string
+	suggest bool
+}
+
+// readPDF runs the engine opts.PDF names on path.
+func readPDF(ctx context.Context, path string, opts Options) (pdfRead, error) {
+	limit := opts.maxBytes()
 	switch opts.PDF {
-	case "", PDFBuiltin:
-		return pdfExtract, nil
+	case PDFBuiltin:
+		res, err := pdfExtract(ctx, path)
+		return pdfRead{res: res, engine: PDFBuiltin}, err
 	case PDFToText:
-		limit := opts.maxBytes()
-		return func(ctx context.Context, path string) (*pdftext.Result, error) {
-			return pdfToText(ctx, path, limit)
-		}, nil
+		res, err := pdfToText(ctx, path, limit)
+		return pdfRead{res: res, engine: PDFToText}, err
+	case "", PDFAuto:
+		res, err := pdfExtract(ctx, path)
+		if err == nil || ctx.Err() != nil {
+			return pdfRead{res: res, engine: PDFBuiltin}, err
+		}
+		if !errors.Is(err, pdftext.ErrMalformed) && !errors.Is(err, pdftext.ErrNoText) && !errors.Is(err, pdftext.ErrEncrypted) {
+			return pdfRead{engine: PDFBuiltin}, err
+		}
+		// pdftotext reads many damaged files, fonts and security handlers
+		// the built-in reader does not (a file it cannot decrypt either
+		// stays encrypted; a scan has no text for it either).
+		if _, lerr := pdfToTextPath(); lerr != nil {
+			return pdfRead{engine: PDFBuiltin, suggest: errors.Is(err, pdftext.ErrMalformed)}, err
+		}
+		if res2, err2 := pdfToText(ctx, path, limit); err2 == nil && hasPageText(res2) {
+			return pdfRead{res: res2, engine: PDFToText}, nil
+		} else if ctx.Err() != nil {
+			return pdfRead{}, ctx.Err()
+		}
+		return pdfRead{engine: PDFBuiltin}, err // the built-in reader says more precisely why
 	}
-	return nil, fmt.Errorf("unknown PDF extractor %q (want %s or %s)", opts.PDF, PDFBuiltin, PDFToText)
+	return pdfRead{}, fmt.Errorf("unknown PDF extractor %q (want %s, %s or %s)", opts.PDF, PDFAuto, PDFBuiltin, PDFToText)
+}
+
+func hasPageText(res *pdftext.Result) bool {
+	if res == nil {
+		return false
+	}
+	for _, p := range res.Pages {
+		if strings.TrimSpace(p) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // extractPDFFile returns one block per paragraph of each page, paragraphs
 // being separated by blank lines in the page text.
 func extractPDFFile(ctx context.Context, path string, opts Options) (*Document, error) {
-	engine, err := pdfEngine(opts)
+	read, err := readPDF(ctx, path, opts)
 	if err != nil {
+		err = pdfError(err)
+		if e, ok := errors.AsType[*extractError](err); ok && read.suggest {
+			e.reason += " (install poppler-utils: rag then tries pdftotext on such files)"
+		}
 		return nil, err
 	}
-	res, err := engine(ctx, path)
-	if err != nil {
-		return nil, pdfError(err)
-	}
+	res := read.res
 	if res == nil {
 		return nil, newError(ErrNoText, "no text layer", nil)
 	}
-	doc := &Document{Path: path, Format: FormatPDF, Title: res.Title, Engine: engineName(opts), Repair: res.Repair}
+	doc := &Document{Path: path, Format: FormatPDF, Title: res.Title, Engine: read.engine, Repair: res.Repair}
 	for i, page := range res.Pages {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -75,14 +123,6 @@ func extractPDFFile(ctx context.Context, path string, opts Options) (*Document, 
 		return nil, newError(ErrNoText, "no text layer", nil)
 	}
 	return finish(doc)
-}
-
-// engineName is the name of the engine opts.PDF picks.
-func engineName(opts Options) string {
-	if opts.PDF == "" {
-		return PDFBuiltin
-	}
-	return opts.PDF
 }
 
 // extractPDFBytes hands data to the PDF extractor through a temporary file,
@@ -284,7 +324,7 @@ func SandboxFunc(exe string, lim sandbox.Limits) func(ctx context.Context, path 
 	return func(ctx context.Context, path string, opts Options) (*Document, error) {
 		pdf := opts.PDF
 		if pdf == "" {
-			pdf = PDFBuiltin
+			pdf = PDFAuto
 		}
 		cmd := exec.Command(exe, ChildCommand, "--pdf", pdf,
 			"--max-bytes", strconv.FormatInt(opts.maxBytes(), 10), "--", path)

@@ -105,3 +105,51 @@ func TestPDFErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestPDFAuto guards the default engine: the built-in reader first, then
+// pdftotext for a file it cannot read, the document saying which engine
+// read it; without pdftotext the reason suggests installing poppler-utils.
+func TestPDFAuto(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "paper.pdf")
+	if err := os.WriteFile(path, minimalPDF("Read by poppler"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	t.Run("built-in reads it", func(t *testing.T) {
+		doc, err := File(ctx, path, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if doc.Engine != PDFBuiltin || ReadNote(doc) != "" {
+			t.Errorf("Engine %q, note %q; want builtin, no note", doc.Engine, ReadNote(doc))
+		}
+	})
+	malformed := &pdftext.MalformedError{Found: "broken cross-reference table at byte 9"}
+	t.Run("pdftotext reads what the built-in reader cannot", func(t *testing.T) {
+		if _, err := pdfToTextPath(); err != nil {
+			t.Skip("pdftotext is not installed")
+		}
+		fakePDF(t, nil, malformed)
+		doc, err := File(ctx, path, Options{PDF: PDFAuto})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if doc.Engine != PDFToText || ReadNote(doc) != "read by pdftotext" || doc.Blocks[0].Text != "Read by poppler" {
+			t.Errorf("Engine %q, note %q, blocks %+v", doc.Engine, ReadNote(doc), doc.Blocks)
+		}
+		if _, err := File(ctx, path, Options{PDF: PDFBuiltin}); !errors.Is(err, ErrMalformed) {
+			t.Errorf("--pdf builtin: %v, want it to stay the built-in reader alone", err)
+		}
+	})
+	t.Run("without pdftotext the reason suggests poppler-utils", func(t *testing.T) {
+		fakePDF(t, nil, malformed)
+		old := pdfToTextPath
+		pdfToTextPath = func() (string, error) { return "", errors.New("not found") }
+		t.Cleanup(func() { pdfToTextPath = old })
+		_, err := File(ctx, path, Options{})
+		want := "malformed pdf: broken cross-reference table at byte 9 (install poppler-utils: rag then tries pdftotext on such files)"
+		if !errors.Is(err, ErrMalformed) || Reason(err) != want {
+			t.Errorf("err %v, reason %q; want %q", err, Reason(err), want)
+		}
+	})
+}

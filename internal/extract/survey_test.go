@@ -25,7 +25,10 @@ func sharedPDFs(t *testing.T) string { return shareddata.Dir(t, "pdfs") }
 // measurement, run on demand:
 //
 //	RAG_PDF_SURVEY=1 go test -run TestPDFSurveySandboxed -v ./internal/extract
-//	RAG_PDF_SURVEY=1 RAG_PDF_SURVEY_ENGINE=pdftotext go test ...
+//	RAG_PDF_SURVEY=1 RAG_PDF_SURVEY_ENGINE=builtin go test ...
+//
+// The engine is auto (the default) unless RAG_PDF_SURVEY_ENGINE names
+// builtin or pdftotext.
 func TestPDFSurveySandboxed(t *testing.T) {
 	if os.Getenv("RAG_PDF_SURVEY") != "1" {
 		t.Skip("set RAG_PDF_SURVEY=1 to survey the shared PDF corpus")
@@ -86,7 +89,11 @@ func TestPDFSurveySandboxed(t *testing.T) {
 				counts[o]++
 				rel, _ := filepath.Rel(root, p)
 				if doc != nil {
-					notes = append(notes, rel+": indexed, "+strconv.Itoa(len(doc.Blocks))+" blocks")
+					notes = append(notes, rel+": indexed, "+strconv.Itoa(len(doc.Blocks))+" blocks, "+doc.Engine+" "+doc.Repair)
+					counts["read by "+doc.Engine]++
+					if doc.Repair != "" {
+						counts["repaired"]++
+					}
 				} else {
 					notes = append(notes, rel+": "+o+": "+Reason(err))
 				}
@@ -108,6 +115,9 @@ func TestPDFSurveySandboxed(t *testing.T) {
 	for _, k := range []string{"indexed", "encrypted", "no text layer", "malformed", "too large", "timed out", "out of memory", "crashed", "other error"} {
 		t.Logf("%-14s %4d", k, counts[k])
 		total += counts[k]
+	}
+	for _, k := range []string{"read by " + PDFBuiltin, "read by " + PDFToText, "repaired"} {
+		t.Logf("%-14s %4d", k, counts[k])
 	}
 	t.Logf("total %d of %d files, wall %.1fs, parent peak RSS %s", total, len(paths), wall.Seconds(), peakRSS())
 	if total != len(paths) {

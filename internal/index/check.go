@@ -5,17 +5,25 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 )
 
 // CheckReport is what Check found.
 type CheckReport struct {
-	Dir           string   `json:"index"`
-	FormatVersion int      `json:"format_version"`
-	Files         int      `json:"files"`
-	Chunks        int      `json:"chunks"`
-	Vectors       int      `json:"vectors"`
-	Pending       int      `json:"pending"`
-	Problems      []string `json:"problems"`
+	Dir           string `json:"index"`
+	FormatVersion int    `json:"format_version"`
+	Files         int    `json:"files"`
+	Chunks        int    `json:"chunks"`
+	Vectors       int    `json:"vectors"`
+	Pending       int    `json:"pending"`
+	// ReadOnly: the index is on a read-only mount (or not writable by this
+	// process). It is checked all the same, except for the full-text index's
+	// own check, which SQLite runs as a write.
+	ReadOnly bool     `json:"read_only"`
+	Problems []string `json:"problems"`
+	// Roots are the folders and files the index was built from: what to
+	// ingest again if it must be rebuilt from scratch.
+	Roots []string `json:"roots"`
 }
 
 // OK reports whether the index is healthy.
@@ -32,7 +40,13 @@ func Check(dir string) (*CheckReport, error) {
 		return nil, err
 	}
 	defer r.Close()
-	rep := &CheckReport{Dir: dir, FormatVersion: r.meta.FormatVersion, Problems: []string{}}
+	rep := &CheckReport{Dir: dir, FormatVersion: r.meta.FormatVersion, ReadOnly: !writable(dir), Problems: []string{}, Roots: []string{}}
+	if roots, err := r.Roots(); err == nil {
+		for p := range roots {
+			rep.Roots = append(rep.Roots, p)
+		}
+		sort.Strings(rep.Roots)
+	}
 	bad := func(format string, args ...any) {
 		if len(rep.Problems) < 100 {
 			rep.Problems = append(rep.Problems, fmt.Sprintf(format, args...))
@@ -44,7 +58,7 @@ func Check(dir string) (*CheckReport, error) {
 	} else if integrity != "ok" {
 		bad("database integrity: %s", integrity)
 	}
-	if _, err := r.tx.Exec(`INSERT INTO chunks_fts(chunks_fts) VALUES('integrity-check')`); err != nil {
+	if _, err := r.tx.Exec(`INSERT INTO chunks_fts(chunks_fts) VALUES('integrity-check')`); err != nil && !rep.ReadOnly {
 		// query_only forbids even this no-op write; run it on a writable connection.
 		if db, err2 := openDB(dbPath(dir), false); err2 == nil {
 			if _, err := db.Exec(`INSERT INTO chunks_fts(chunks_fts) VALUES('integrity-check')`); err != nil {

@@ -229,6 +229,12 @@ func openDB(path string, readOnly bool) (*sql.DB, error) {
 	dsn := "file:" + path + "?_pragma=busy_timeout(30000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
 	if readOnly {
 		dsn = "file:" + path + "?_pragma=busy_timeout(30000)&_pragma=query_only(1)"
+		if !writable(filepath.Dir(path)) {
+			// A read-only mount: SQLite cannot make the WAL's shared-memory
+			// file, and nobody can change the database meanwhile, so it is
+			// read as the immutable file it is.
+			dsn = "file:" + path + "?mode=ro&immutable=1&_pragma=query_only(1)"
+		}
 	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {

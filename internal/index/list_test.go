@@ -10,7 +10,7 @@ func TestListRootsAndFiles(t *testing.T) {
 	dir := t.TempDir()
 	w := openW(t, dir)
 	b := &Batch{
-		Puts: []Put{put("a.md", 3, 1, true), put("sub/b.md", 2, 2, false), put("sub/c.md", 1, 3, true)},
+		Puts:  []Put{put("a.md", 3, 1, true), put("sub/b.md", 2, 2, false), put("sub/c.md", 1, 3, true)},
 		Roots: []Root{{Path: "/docs", IsDir: true}, {Path: "/docs/sub", IsDir: true}},
 	}
 	// Paths that share a prefix with a root but lie outside it.

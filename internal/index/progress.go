@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -99,4 +101,53 @@ func Running(dir string) (Progress, bool) {
 		return Progress{}, false
 	}
 	return p, true
+}
+
+// RootsFile keeps the recorded roots' paths beside the database, one per
+// line, so that a hint can list them even when the database cannot be read.
+const RootsFile = "roots.txt"
+
+func (w *Writer) writeRootsFile() error {
+	paths := make([]string, 0, len(w.roots))
+	for p := range w.roots {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	tmp := filepath.Join(w.dir, RootsFile+".tmp")
+	data := strings.Join(paths, "\n")
+	if data != "" {
+		data += "\n"
+	}
+	if err := os.WriteFile(tmp, []byte(data), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(w.dir, RootsFile))
+}
+
+// RecordedRoots lists the roots the index in dir was built from: from its
+// database when it can be read, else from the copy beside it; nil when
+// neither says.
+func RecordedRoots(dir string) []string {
+	if r, err := OpenReader(dir); err == nil {
+		defer r.Close()
+		if roots, err := r.Roots(); err == nil && len(roots) > 0 {
+			out := make([]string, 0, len(roots))
+			for p := range roots {
+				out = append(out, p)
+			}
+			sort.Strings(out)
+			return out
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, RootsFile))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
 }

@@ -28,7 +28,13 @@ func RebuildDir(dir string) string { return filepath.Clean(dir) + rebuildSuffix 
 // returned function releases it.
 func Lock(ctx context.Context, dir string, wait time.Duration) (func(), error) {
 	if err := ensureDir(dir); err != nil {
+		if isReadOnlyErr(err) {
+			return nil, &ReadOnlyError{Dir: dir, Err: errors.Unwrap(err)}
+		}
 		return nil, err
+	}
+	if !writable(dir) {
+		return nil, &ReadOnlyError{Dir: dir, Err: errors.New("this process cannot write to it (mounted read-only?)")}
 	}
 	lk := flock.New(filepath.Join(dir, LockFile), flock.SetPermissions(0o600))
 	ok, err := lk.TryLock()
@@ -44,6 +50,9 @@ func Lock(ctx context.Context, dir string, wait time.Duration) (func(), error) {
 		}
 	}
 	if err != nil {
+		if isReadOnlyErr(err) {
+			return nil, &ReadOnlyError{Dir: dir, Err: err}
+		}
 		return nil, fmt.Errorf("lock index: %w", err)
 	}
 	if !ok {

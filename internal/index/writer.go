@@ -209,6 +209,18 @@ func (w *Writer) createVectors(gen, dim int) (*os.File, error) {
 	return f, syncDir(w.dir)
 }
 
+// Fresh reports whether nothing has been committed to the index yet: its
+// settings can still change.
+func (w *Writer) Fresh() bool { return w.db == nil }
+
+// SetChunkTokens changes the chunk size a fresh index records (see Fresh);
+// it does nothing once the index holds anything.
+func (w *Writer) SetChunkTokens(n int) {
+	if w.db == nil && n > 0 {
+		w.meta.ChunkTokens = n
+	}
+}
+
 // Meta returns the index's metadata as of the last commit.
 func (w *Writer) Meta() Meta { return w.meta }
 
@@ -254,7 +266,7 @@ func (w *Writer) Commit(b *Batch) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.commit(b); err != nil {
-		return fmt.Errorf("commit to index: %w", err)
+		return diskFull(w.dir, fmt.Errorf("commit to index: %w", err))
 	}
 	return nil
 }
@@ -416,6 +428,9 @@ func (w *Writer) commit(b *Batch) error {
 	}
 	for _, p := range b.ForgetRoots {
 		delete(w.roots, p)
+	}
+	if len(b.Roots)+len(b.ForgetRoots) > 0 {
+		w.writeRootsFile() // a copy for hints; the database is what counts
 	}
 	for _, p := range b.Deletes {
 		delete(w.files, p)

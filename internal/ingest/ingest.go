@@ -70,6 +70,9 @@ type Options struct {
 	Progress func(Progress)
 
 	stat func(string) (fs.FileInfo, error) // for tests: os.Stat with other device ids
+	// recordRoots, when not nil, are recorded instead of the roots walked
+	// (a rebuild walks files, and keeps the folders the index came from).
+	recordRoots []index.Root
 }
 
 // Progress is a snapshot of a running ingest.
@@ -183,8 +186,17 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	maxTokens := meta.ChunkTokens
-	if ctxLen > 0 {
-		maxTokens = min(maxTokens, ctxLen*9/10)
+	if fits := ctxLen * 9 / 10; ctxLen > 0 && maxTokens > fits {
+		// An index records the chunk size its chunks really have: a size
+		// the model cannot take is refused when asked for, and capped (and
+		// recorded capped) when it is the default.
+		if opts.Index.ChunkTokens > 0 && w.Fresh() {
+			return nil, &ChunkSizeError{Requested: opts.Index.ChunkTokens, Max: fits, Model: meta.EmbedModel, Context: ctxLen}
+		}
+		maxTokens = fits
+		if w.Fresh() {
+			w.SetChunkTokens(fits)
+		}
 	}
 	maxTokens -= chunk.EstimateTokens(embed.PrefixesFor(meta.EmbedModel).Document)
 	r := &run{
@@ -204,6 +216,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	r.started, r.lastCommit = start, start
 	r.current, r.stored = map[string][]float32{}, map[string]bool{}
 	err = r.run(ctx, roots)
+	if dfe, ok := errors.AsType[*index.DiskFullError](err); ok {
+		dfe.Needed = r.spaceNeeded()
+	}
 	r.rep.Duration = time.Since(start)
 	r.rep.Seconds = r.rep.Duration.Seconds()
 	r.rep.Skipped, r.rep.Failed = len(r.rep.SkippedFiles), len(r.rep.FailedFiles)
@@ -214,6 +229,37 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	sortProblems(r.rep.FailedFiles)
 	sortProblems(r.rep.ReadNotes)
 	return r.rep, err
+}
+
+// spaceNeeded estimates what the rest of a run that hit a full disk would
+// have written: the files left, times what the index takes per source byte
+// (measured on this index when it holds enough, else 4: text, terms and
+// vectors).
+func (r *run) spaceNeeded() int64 {
+	left := r.jobBytes - r.committedBytes
+	if left <= 0 {
+		return 0
+	}
+	var src int64
+	for _, f := range r.w.Files() {
+		src += f.Size
+	}
+	ratio := 4.0
+	if on := r.w.SizeOnDisk(); src > 1<<20 && on > 0 {
+		ratio = min(max(float64(on)/float64(src), 1), 20)
+	}
+	return int64(float64(left) * ratio)
+}
+
+// ChunkSizeError refuses a chunk size the embedding model cannot take.
+type ChunkSizeError struct {
+	Requested, Max int
+	Model          string
+	Context        int // the model's context length, in tokens
+}
+
+func (e *ChunkSizeError) Error() string {
+	return fmt.Sprintf("chunks of %d tokens do not fit %s, whose context is %d tokens: at most %d", e.Requested, e.Model, e.Context, e.Max)
 }
 
 // unavailable reports whether err means the embedding server cannot serve
@@ -268,6 +314,10 @@ type run struct {
 	// stored holds the content hashes of the files this run stored: a
 	// missing file with one of them was moved, not lost.
 	stored map[string]bool
+
+	// jobBytes is the size of the files this run reads; committedBytes of
+	// those committed so far (for a full disk's hint).
+	jobBytes, committedBytes int64
 
 	commitEvery  time.Duration // see Options.CommitEvery
 	lastCommit   time.Time     // when the last batch was handed to the committer
@@ -345,7 +395,7 @@ func (r *run) run(ctx context.Context, roots []root) error {
 		jobs = append(jobs, j)
 		return nil
 	}, func(s walk.Skip) {
-		if s.Reason == "permission denied" || strings.HasPrefix(s.Reason, "unreadable") {
+		if s.Kind.Unreadable() {
 			// Not read this time is not deleted: keep what the index holds
 			// there, and say the run was partial.
 			unreadable = append(unreadable, s.Path)
@@ -363,11 +413,18 @@ func (r *run) run(ctx context.Context, roots []root) error {
 	// stored while the next is read, cut and embedded.
 	commits := make(chan *index.Batch, 1)
 	committed := make(chan error, 1)
+	for _, j := range jobs {
+		r.jobBytes += j.entry.Size
+	}
 	go func() {
 		var err error
 		for b := range commits {
 			if err == nil {
-				err = r.w.Commit(b)
+				if err = r.w.Commit(b); err == nil {
+					for _, p := range b.Puts {
+						r.committedBytes += p.File.Size
+					}
+				}
 			}
 		}
 		committed <- err
@@ -448,6 +505,9 @@ func (r *run) run(ctx context.Context, roots []root) error {
 	// file's old chunks can still lend their vectors to the new ones, and
 	// only then is it known which missing files were moved.
 	gone, recs := r.judgeRoots(surveys, files)
+	if r.opts.recordRoots != nil {
+		recs = r.opts.recordRoots
+	}
 	batch.Deletes = append(batch.Deletes, gone...)
 	batch.Roots = recs
 	for _, rt := range roots {

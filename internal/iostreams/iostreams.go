@@ -118,3 +118,72 @@ func (p *Progress) Done() {
 		p.shown = false
 	}
 }
+
+// spinnerFrames turn once a second at the spinner's rate.
+var spinnerFrames = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+
+// Spinner is a turning mark and a message on a terminal's stderr, for a wait
+// with nothing else to show (a model thinking before its first word). Off a
+// terminal it prints nothing.
+type Spinner struct {
+	mu      sync.Mutex
+	w       io.Writer
+	msg     string
+	stopped bool
+	shown   bool
+	done    chan struct{}
+}
+
+// NewSpinner starts a spinner with msg on s.Err when it is a terminal.
+func (s *Streams) NewSpinner(msg string) *Spinner {
+	sp := &Spinner{w: s.Err, msg: Sanitize(msg), done: make(chan struct{})}
+	if !s.ErrTTY {
+		sp.stopped = true
+		return sp
+	}
+	if r := []rune(sp.msg); len(r) > s.Width-3 {
+		sp.msg = string(r[:max(0, s.Width-3)])
+	}
+	sp.draw(0)
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for i := 1; ; i++ {
+			select {
+			case <-sp.done:
+				return
+			case <-t.C:
+				sp.draw(i)
+			}
+		}
+	}()
+	return sp
+}
+
+func (sp *Spinner) draw(i int) {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if sp.stopped {
+		return
+	}
+	fmt.Fprintf(sp.w, "\r\x1b[K%s %s", spinnerFrames[i%len(spinnerFrames)], sp.msg)
+	sp.shown = true
+}
+
+// Stop clears the spinner's line, leaving the cursor at its start. After Stop
+// returns the spinner writes nothing more. It may be called more than once.
+func (sp *Spinner) Stop() {
+	if sp == nil {
+		return
+	}
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if sp.stopped {
+		return
+	}
+	sp.stopped = true
+	close(sp.done)
+	if sp.shown {
+		fmt.Fprint(sp.w, "\r\x1b[K")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -141,5 +142,56 @@ func TestProgressNilAndConcurrent(t *testing.T) {
 	q.Done()
 	if !strings.HasSuffix(buf.String(), "\r\x1b[K") {
 		t.Errorf("Done did not clear the line: %q", buf.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the spinner's goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestSpinner(t *testing.T) {
+	var errBuf syncBuffer
+	s := &Streams{Err: &errBuf, ErrTTY: true, Width: 80}
+	sp := s.NewSpinner("waiting for llama3.2\x1b[31m")
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(errBuf.String(), "waiting for llama3.2") < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	sp.Stop()
+	sp.Stop()
+	got := errBuf.String()
+	if strings.Count(got, "waiting for llama3.2") < 2 {
+		t.Fatalf("the spinner did not turn: %q", got)
+	}
+	if strings.Contains(got, "\x1b[31m") {
+		t.Error("the message was not sanitized")
+	}
+	if !strings.HasSuffix(got, "\r\x1b[K") {
+		t.Errorf("Stop did not clear the line: %q", got)
+	}
+	time.Sleep(250 * time.Millisecond)
+	if errBuf.String() != got {
+		t.Error("the spinner wrote after Stop")
+	}
+
+	var pipe syncBuffer
+	p := (&Streams{Err: &pipe, Width: 80}).NewSpinner("x")
+	p.Stop()
+	if pipe.String() != "" {
+		t.Errorf("off a terminal the spinner wrote %q", pipe.String())
 	}
 }

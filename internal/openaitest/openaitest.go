@@ -75,6 +75,13 @@ type Server struct {
 // empty key accepts any request (a local server); otherwise a request must
 // carry "Authorization: Bearer key".
 func New(t testing.TB, flavor Flavor, key string, models ...Model) *Server {
+	s := NewServer(flavor, key, models...)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// NewServer is New for callers without a testing.TB; the caller must Close it.
+func NewServer(flavor Flavor, key string, models ...Model) *Server {
 	s := &Server{Flavor: flavor, key: key, models: map[string]Model{}, calls: map[string]int{},
 		reply: "According to the sources, the answer is in the first document [1]."}
 	for _, m := range models {
@@ -90,11 +97,13 @@ func New(t testing.TB, flavor Flavor, key string, models ...Model) *Server {
 		s.models[m.ID] = m
 	}
 	s.ts = httptest.NewServer(s)
-	t.Cleanup(s.ts.Close)
 	s.Origin = s.ts.URL
 	s.URL = s.ts.URL + "/v1"
 	return s
 }
+
+// Close stops the server.
+func (s *Server) Close() { s.ts.Close() }
 
 // Handler is the fake's HTTP handler, to put a middleware in front.
 func (s *Server) Handler() http.Handler { return s }

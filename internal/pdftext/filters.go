@@ -111,8 +111,10 @@ func decodeStream(dict, raw []byte) ([]byte, error) {
 			}
 			r = bytes.NewReader(out)
 		case "LZWDecode", "LZW":
+			// Damaged LZW data keeps what decoded before the damage, as
+			// pdf.js does.
 			out, err := lzwDecode(data, intKey(earlyRE, dict, 1) == 1)
-			if err != nil {
+			if err != nil && len(out) == 0 {
 				return nil, err
 			}
 			r = bytes.NewReader(out)

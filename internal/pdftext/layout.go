@@ -236,6 +236,16 @@ type block struct {
 // and separate the column blocks above and below them.
 func readingOrder(lines []*line, depth int) []block {
 	gutter, ok := findGutter(lines)
+	if !ok && depth == 0 {
+		// A paper's title, authors and affiliations run across the
+		// gutter above the columns, too many lines for findGutter to
+		// allow: read them as one block, then look for columns below.
+		if head := spanningHead(lines); head > 0 && head < len(lines) {
+			if _, ok := findGutter(lines[head:]); ok {
+				return append([]block{{lines: lines[:head]}}, readingOrder(lines[head:], depth+1)...)
+			}
+		}
+	}
 	if !ok || depth > 2 {
 		return []block{{lines: lines}}
 	}
@@ -277,6 +287,23 @@ func readingOrder(lines []*line, depth int) []block {
 	}
 	flush()
 	return out
+}
+
+// spanningHead returns how many lines at the top of the page hold a single
+// run of text across the page's middle, as a centred title block does.
+func spanningHead(lines []*line) int {
+	minX, maxX := math.Inf(1), math.Inf(-1)
+	for _, l := range lines {
+		for _, p := range l.pieces {
+			minX, maxX = math.Min(minX, p[0]), math.Max(maxX, p[1])
+		}
+	}
+	mid := (minX + maxX) / 2
+	n := 0
+	for n < len(lines) && len(lines[n].pieces) == 1 && crosses(lines[n], mid) {
+		n++
+	}
+	return n
 }
 
 func subLine(l *line, gs []glyph) *line {

@@ -59,6 +59,9 @@ type Result struct {
 	Score   float64
 	Vector  *Leg // nil when the vector leg did not find it (or did not run)
 	Lexical *Leg // likewise for the lexical leg
+	// Rerank is the reranker's rank and score, nil when it did not score
+	// this result (no reranker, past its candidates, or it failed).
+	Rerank *Leg
 }
 
 // ErrEmptyQuery: there is nothing to search for.

@@ -75,6 +75,9 @@ type Outcome struct {
 	// Pending counts the chunks stored without a vector: found by their
 	// words only. 0 in lexical mode, where nothing has a vector anyway.
 	Pending int
+	// RerankSkipped is why the reranker left the fused order as it was
+	// (down, slower than its deadline, a bad answer); nil when it reranked.
+	RerankSkipped error
 	// QueryCut is set when the query was longer than the embedding model's
 	// context and its vector was made from its leading part.
 	QueryCut *QueryCut
@@ -279,8 +282,16 @@ func (s *Session) Search(ctx context.Context, q Query) (*Outcome, error) {
 		return nil, err
 	}
 	if s.o.Rerank != nil && len(out.Results) > 0 {
-		if out.Results, err = s.o.Rerank.Rerank(ctx, q.Text, out.Results); err != nil {
-			return nil, fmt.Errorf("rerank: %w", err)
+		reranked, err := s.o.Rerank.Rerank(ctx, q.Text, out.Results)
+		switch {
+		case err == nil:
+			out.Results = reranked
+		case ctx.Err() != nil:
+			return nil, err
+		default:
+			// A reranker that is down or slow never fails a search: the
+			// fused order stands, and the caller warns.
+			out.RerankSkipped = err
 		}
 	}
 	if len(out.Results) > q.K {

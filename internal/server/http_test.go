@@ -299,7 +299,9 @@ func TestDrain(t *testing.T) {
 	url := "http://" + l.Addr().String()
 	ctx, stop := context.WithCancel(t.Context())
 	served := make(chan error, 1)
-	go func() { served <- server.Serve(ctx, l, server.NewHandler(f.svc, "test", server.HTTPOptions{}), 10*time.Second) }()
+	go func() {
+		served <- server.Serve(ctx, l, server.NewHandler(f.svc, "test", server.HTTPOptions{}), 10*time.Second)
+	}()
 	type result struct {
 		body string
 		err  error

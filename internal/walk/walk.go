@@ -57,9 +57,29 @@ type Entry struct {
 
 // Skip is a file Walk left out for a reason a user would want to know.
 type Skip struct {
-	Path   string // absolute path
-	Reason string // short lowercase reason, such as "binary file"
+	Path   string   // absolute path
+	Kind   SkipKind // why, for callers that branch on it
+	Reason string   // short lowercase reason for people, such as "binary file"
 }
+
+// SkipKind says why Walk left a file or folder out.
+type SkipKind int
+
+// The kinds of Skip.
+const (
+	SkipSecret     SkipKind = iota + 1 // looks like a secret (.env, a private key...)
+	SkipTooLarge                       // over Options.MaxFileSize
+	SkipSymlink                        // a symbolic link, never followed
+	SkipBinary                         // binary content
+	SkipNotRegular                     // a device, socket or pipe
+	SkipPermission                     // could not be read: permission denied
+	SkipUnreadable                     // could not be read: another error
+)
+
+// Unreadable reports whether the file or folder was left out because it
+// could not be read this time, not for what it is: what it held may still
+// be there.
+func (k SkipKind) Unreadable() bool { return k == SkipPermission || k == SkipUnreadable }
 
 // Walk visits every file under roots (each a folder or a single file) in a
 // stable, sorted order: roots in the order given, then each folder's entries
@@ -161,7 +181,7 @@ func (w *walker) walkRoot(root string) error {
 	info, err := os.Stat(root)
 	if err != nil {
 		if errors.Is(err, fs.ErrPermission) {
-			w.report(root, "permission denied")
+			w.report(root, SkipPermission, "permission denied")
 			return nil
 		}
 		return fmt.Errorf("stat root: %w", err)
@@ -180,7 +200,7 @@ func (w *walker) walkRoot(root string) error {
 				rule = secretAncestorRule(filepath.Dir(root))
 			}
 			if rule != "" {
-				w.report(root, "secret file ("+rule+")")
+				w.report(root, SkipSecret, "secret file ("+rule+")")
 				return nil
 			}
 		}
@@ -189,7 +209,7 @@ func (w *walker) walkRoot(root string) error {
 		}
 		return w.act(w.checkFile(root, info, w.buffer(0)))
 	default:
-		w.report(root, "not a regular file")
+		w.report(root, SkipNotRegular, "not a regular file")
 		return nil
 	}
 }
@@ -209,6 +229,7 @@ const (
 type verdict struct {
 	act       action
 	abs       string
+	kind      SkipKind    // for actReport
 	reason    string      // for actReport
 	info      fs.FileInfo // for actVisit
 	secretDir string      // for actDir: rule making its files secrets
@@ -230,9 +251,9 @@ func (w *walker) dir(abs, secretDir string, inHidden bool) error {
 		case errors.Is(err, fs.ErrNotExist):
 			// Removed while we walked: nothing to report.
 		case errors.Is(err, fs.ErrPermission):
-			w.report(abs, "permission denied")
+			w.report(abs, SkipPermission, "permission denied")
 		default:
-			w.report(abs, "unreadable folder")
+			w.report(abs, SkipUnreadable, "unreadable folder")
 		}
 		return nil
 	}
@@ -302,9 +323,9 @@ func (w *walker) decide(abs string, e os.DirEntry, secretDir string, inHidden bo
 	case hidden && !typ.IsRegular():
 		return verdict{act: actNone}
 	case typ&fs.ModeSymlink != 0:
-		return verdict{act: actReport, abs: abs, reason: "symbolic link"}
+		return verdict{act: actReport, abs: abs, kind: SkipSymlink, reason: "symbolic link"}
 	case !typ.IsRegular():
-		return verdict{act: actReport, abs: abs, reason: "not a regular file"}
+		return verdict{act: actReport, abs: abs, kind: SkipNotRegular, reason: "not a regular file"}
 	}
 	if !included {
 		rule := secretRule(name)
@@ -312,7 +333,7 @@ func (w *walker) decide(abs string, e os.DirEntry, secretDir string, inHidden bo
 			rule = secretDir
 		}
 		if rule != "" {
-			return verdict{act: actReport, abs: abs, reason: "secret file (" + rule + ")"}
+			return verdict{act: actReport, abs: abs, kind: SkipSecret, reason: "secret file (" + rule + ")"}
 		}
 		if hidden {
 			return verdict{act: actNone}
@@ -360,7 +381,7 @@ func (w *walker) checkEntry(abs string, e os.DirEntry, buf []byte) verdict {
 		if errors.Is(err, fs.ErrNotExist) {
 			return verdict{act: actNone}
 		}
-		return verdict{act: actReport, abs: abs, reason: "unreadable file"}
+		return verdict{act: actReport, abs: abs, kind: SkipUnreadable, reason: "unreadable file"}
 	}
 	return w.checkFile(abs, info, buf)
 }
@@ -369,7 +390,7 @@ func (w *walker) checkEntry(abs string, e os.DirEntry, buf []byte) verdict {
 // for the sniff.
 func (w *walker) checkFile(abs string, info fs.FileInfo, buf []byte) verdict {
 	if limit := w.opts.MaxFileSize; limit > 0 && info.Size() > limit {
-		return verdict{act: actReport, abs: abs, reason: "larger than " + formatSize(limit)}
+		return verdict{act: actReport, abs: abs, kind: SkipTooLarge, reason: "larger than " + formatSize(limit)}
 	}
 	if documentExts[strings.ToLower(filepath.Ext(abs))] ||
 		(w.opts.Unchanged != nil && w.opts.Unchanged(abs, info.Size(), info.ModTime())) {
@@ -380,11 +401,11 @@ func (w *walker) checkFile(abs string, info fs.FileInfo, buf []byte) verdict {
 	case errors.Is(err, fs.ErrNotExist):
 		return verdict{act: actNone}
 	case errors.Is(err, fs.ErrPermission):
-		return verdict{act: actReport, abs: abs, reason: "permission denied"}
+		return verdict{act: actReport, abs: abs, kind: SkipPermission, reason: "permission denied"}
 	case err != nil:
-		return verdict{act: actReport, abs: abs, reason: "unreadable file"}
+		return verdict{act: actReport, abs: abs, kind: SkipUnreadable, reason: "unreadable file"}
 	case binary:
-		return verdict{act: actReport, abs: abs, reason: "binary file"}
+		return verdict{act: actReport, abs: abs, kind: SkipBinary, reason: "binary file"}
 	}
 	return verdict{act: actVisit, abs: abs, info: info}
 }
@@ -393,7 +414,7 @@ func (w *walker) checkFile(abs string, info fs.FileInfo, buf []byte) verdict {
 func (w *walker) act(v verdict) error {
 	switch v.act {
 	case actReport:
-		w.report(v.abs, v.reason)
+		w.report(v.abs, v.kind, v.reason)
 	case actVisit:
 		if _, ok := w.seen[v.abs]; ok {
 			return nil
@@ -413,12 +434,12 @@ func (w *walker) buffer(k int) []byte {
 }
 
 // report passes a left-out file to skip, once per path.
-func (w *walker) report(abs, reason string) {
+func (w *walker) report(abs string, kind SkipKind, reason string) {
 	if _, ok := w.seen[abs]; ok {
 		return
 	}
 	w.seen[abs] = struct{}{}
-	w.skip(Skip{Path: abs, Reason: reason})
+	w.skip(Skip{Path: abs, Kind: kind, Reason: reason})
 }
 
 // formatSize writes a byte count the way a user set it: "10 MiB", "1.5 MiB",

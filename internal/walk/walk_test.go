@@ -600,3 +600,34 @@ func TestWalkUnchangedSkipsSniff(t *testing.T) {
 		t.Errorf("Unchanged asked about %v, want %v", asked, wantAsked)
 	}
 }
+
+// TestSkipKinds: every reported skip carries a kind callers can branch on,
+// and only the cannot-read kinds say Unreadable.
+func TestSkipKinds(t *testing.T) {
+	dir := tempDir(t)
+	makeTree(t, dir, map[string]string{
+		"ok.md":   "fine",
+		".env":    "KEY=1",
+		"big.txt": strings.Repeat("x", 2000),
+		"bin.dat": "a\x00b",
+	})
+	symlink(t, filepath.Join(dir, "ok.md"), filepath.Join(dir, "link.md"))
+	got := map[string]SkipKind{}
+	err := Walk(context.Background(), []string{dir}, Options{MaxFileSize: 1000}, func(Entry) error { return nil },
+		func(s Skip) { got[filepath.Base(s.Path)] = s.Kind })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]SkipKind{".env": SkipSecret, "big.txt": SkipTooLarge, "bin.dat": SkipBinary, "link.md": SkipSymlink}
+	for name, k := range want {
+		if got[name] != k {
+			t.Errorf("%s: kind %d, want %d", name, got[name], k)
+		}
+		if k.Unreadable() {
+			t.Errorf("%s: kind %d says unreadable", name, k)
+		}
+	}
+	if !SkipPermission.Unreadable() || !SkipUnreadable.Unreadable() {
+		t.Error("SkipPermission and SkipUnreadable must be Unreadable")
+	}
+}

@@ -1,0 +1,287 @@
+package cli
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/ragcli/rag/internal/cohere"
+	"github.com/ragcli/rag/internal/config"
+	"github.com/ragcli/rag/internal/embed"
+	"github.com/ragcli/rag/internal/llm"
+	"github.com/ragcli/rag/internal/ollama"
+	"github.com/ragcli/rag/internal/openai"
+	"github.com/ragcli/rag/internal/provider"
+	"github.com/ragcli/rag/internal/rerank"
+	"github.com/ragcli/rag/internal/retrieve"
+)
+
+// providerFlags are the model-server flags every command takes.
+func (a *app) providerFlags(pf *pflag.FlagSet) {
+	g := &a.global.Providers
+	pf.StringVar(&g.Provider, "provider", "", "model provider for embedding and chat: ollama (default), openai (any OpenAI-compatible server) or cohere")
+	pf.StringVar(&g.EmbedProvider, "embed-provider", "", "provider of the embedding model (default --provider, the index's own, else ollama)")
+	pf.StringVar(&g.ChatProvider, "chat-provider", "", "provider of the chat model (default --provider, else ollama)")
+	pf.StringVar(&g.BaseURL, "base-url", "", "base URL of the openai provider, e.g. http://127.0.0.1:8080/v1 (default $OPENAI_BASE_URL)")
+	pf.StringVar(&g.APIKeyEnv, "api-key-env", "", "environment variable that holds the API key (default OPENAI_API_KEY or COHERE_API_KEY)")
+	pf.BoolVar(&g.AllowInsecureRemote, "allow-insecure-remote", false, "allow an API key over plain HTTP to a host other than this machine")
+	pf.IntVar(&g.EmbedContext, "embed-context", 0, "context length of the embedding model in tokens, when its server does not tell it (openai default 512)")
+	pf.IntVar(&g.ChatContext, "chat-context", 0, "context length of the chat model in tokens, when its server does not tell it (openai default 4096)")
+}
+
+// rerankOptions are a question's reranking flags.
+type rerankOptions struct {
+	on      bool
+	timeout time.Duration
+}
+
+func (a *app) rerankFlags(f *pflag.FlagSet, o *rerankOptions) {
+	r := &a.global.Rerank
+	f.BoolVar(&o.on, "rerank", false, "rerank the best fused candidates with a reranking model before the top k are cut")
+	f.StringVar(&r.Provider, "rerank-provider", "", "reranker API: openai (llama-server, vLLM, Jina: POST BASE/rerank), tei, or cohere (default $RAG_RERANK_PROVIDER, the config file, else openai)")
+	f.StringVar(&r.BaseURL, "rerank-base-url", "", "reranker base URL, e.g. http://127.0.0.1:8081/v1 (default $RAG_RERANK_BASE_URL)")
+	f.StringVar(&r.Model, "rerank-model", "", "reranking model (default $RAG_RERANK_MODEL)")
+	f.IntVar(&r.Candidates, "rerank-candidates", 0, "fused candidates the reranker sees (default 40)")
+	f.DurationVar(&o.timeout, "rerank-timeout", rerank.DefaultTimeout, "longest wait for the reranker; past it the fused order stands")
+}
+
+// modelID is the embedding model as the index records it: an Ollama model
+// by its name, another provider's as "provider:name", so that switching
+// provider is refused as switching model is.
+func modelID(prov, model string) string {
+	if prov == "" || prov == config.Ollama {
+		return model
+	}
+	return prov + ":" + model
+}
+
+// splitModelID undoes modelID.
+func splitModelID(id string) (prov, model string) {
+	for _, p := range []string{config.OpenAI, config.Cohere} {
+		if m, ok := strings.CutPrefix(id, p+":"); ok {
+			return p, m
+		}
+	}
+	return config.Ollama, id
+}
+
+// defaultEmbedModel is each provider's embedding model when none is named.
+var defaultEmbedModel = map[string]string{config.OpenAI: "text-embedding-3-small", config.Cohere: "embed-english-v3.0"}
+
+// qualifyEmbedModel records the embedding provider in s.EmbedModel. A
+// provider the user chose makes the model explicit: an index built with
+// another one is then refused with the reindex hint.
+func qualifyEmbedModel(s *config.Settings) {
+	p := s.EmbedProvider
+	if !s.EmbedProviderExplicit || p == config.Ollama {
+		return
+	}
+	if !s.EmbedExplicit {
+		s.EmbedModel = defaultEmbedModel[p]
+	}
+	if prov, _ := splitModelID(s.EmbedModel); prov == config.Ollama {
+		s.EmbedModel = modelID(p, s.EmbedModel)
+	}
+	s.EmbedExplicit = true
+}
+
+// apiKey reads the key of prov from the variable the settings name.
+func (a *app) apiKey(s config.Settings, prov string) provider.Key {
+	env := s.APIKeyEnv
+	if env == "" {
+		env = map[string]string{config.OpenAI: "OPENAI_API_KEY", config.Cohere: "COHERE_API_KEY"}[prov]
+	}
+	return provider.NewKey(a.getenv(env), env)
+}
+
+// openaiClient is the client of the openai provider.
+func (a *app) openaiClient(s config.Settings) (*openai.Client, error) {
+	if s.BaseURL == "" {
+		return nil, withHint(usagef("the openai provider needs a base URL"),
+			"give --base-url (or OPENAI_BASE_URL): https://api.openai.com/v1 for OpenAI, or your server's, such as http://127.0.0.1:8080/v1")
+	}
+	return openai.New(openai.Options{BaseURL: s.BaseURL, Key: a.apiKey(s, config.OpenAI), AllowInsecure: s.AllowInsecureRemote,
+		EmbedContext: s.EmbedContext, ChatContext: s.ChatContext})
+}
+
+// cohereClient is the client of the cohere provider: its own host, unless
+// --base-url points elsewhere and no side uses the openai provider.
+func (a *app) cohereClient(s config.Settings) (*cohere.Client, error) {
+	key := a.apiKey(s, config.Cohere)
+	if !key.Set() {
+		return nil, withHint(usagef("the cohere provider needs an API key"), "set %s (or name another variable with --api-key-env)", key.Env)
+	}
+	base := ""
+	if s.EmbedProvider != config.OpenAI && s.ChatProvider != config.OpenAI && s.Rerank.Provider != config.OpenAI {
+		base = s.BaseURL
+	}
+	return cohere.New(cohere.Options{BaseURL: base, Key: key, AllowInsecure: s.AllowInsecureRemote})
+}
+
+// embedders returns the embedder of an index's model (as modelID records
+// it), for documents or for queries, and the model's context length.
+type embedders func(ctx context.Context, id string, query bool) (embed.Embedder, int, error)
+
+// embeddersFor builds embedders for the settings; c is the Ollama client.
+func (a *app) embeddersFor(s config.Settings, c *ollama.Client, pull bool) embedders {
+	return func(ctx context.Context, id string, query bool) (embed.Embedder, int, error) {
+		prov, model := splitModelID(id)
+		switch prov {
+		case config.OpenAI:
+			cl, err := a.openaiClient(s)
+			if err != nil {
+				return nil, 0, err
+			}
+			n := cmp.Or(s.EmbedContext, openai.DefaultEmbedContext)
+			if !query {
+				n, _ = cl.ContextLength(ctx, model, true)
+			}
+			return idEmbedder{openai.NewEmbedder(cl, model, n), id}, n, nil
+		case config.Cohere:
+			cl, err := a.cohereClient(s)
+			if err != nil {
+				return nil, 0, err
+			}
+			typ, n := cohere.SearchDocument, cmp.Or(s.EmbedContext, cohere.DefaultContext)
+			if query {
+				typ = cohere.SearchQuery
+			} else if s.EmbedContext == 0 {
+				n = cl.ContextLength(ctx, model)
+			}
+			return idEmbedder{&cohere.Embedder{Client: cl, Name: model, InputType: typ, ContextLength: n}, id}, n, nil
+		}
+		if c == nil {
+			return nil, 0, embed.ErrUnavailable
+		}
+		if query {
+			return &ollama.Embedder{Client: c, Name: model}, 0, nil
+		}
+		info, err := a.embedModel(ctx, c, model, pull)
+		if err != nil {
+			return nil, 0, err
+		}
+		return &ollama.Embedder{Client: c, Name: model}, info.ContextLength, nil
+	}
+}
+
+// idEmbedder names its model as the index records it.
+type idEmbedder struct {
+	embed.Embedder
+	id string
+}
+
+func (e idEmbedder) Model() string { return e.id }
+
+// chatFor returns the chat client of the settings and the chat model's
+// context length (in an ollama.ModelInfo, as ask and --deep take it).
+func (a *app) chatFor(ctx context.Context, s config.Settings, c *ollama.Client, pull bool) (llm.Client, ollama.ModelInfo, error) {
+	switch s.ChatProvider {
+	case config.OpenAI:
+		cl, err := a.openaiClient(s)
+		if err != nil {
+			return nil, ollama.ModelInfo{}, err
+		}
+		n, _ := cl.ContextLength(ctx, s.ChatModel, false)
+		return cl, ollama.ModelInfo{ContextLength: n}, nil
+	case config.Cohere:
+		co, err := a.cohereClient(s)
+		if err != nil {
+			return nil, ollama.ModelInfo{}, err
+		}
+		cl, err := co.Chat(openai.Options{ChatContext: s.ChatContext})
+		if err != nil {
+			return nil, ollama.ModelInfo{}, err
+		}
+		n, _ := cl.ContextLength(ctx, s.ChatModel, false)
+		return cl, ollama.ModelInfo{ContextLength: n}, nil
+	}
+	info, err := a.chatModel(ctx, c, s.ChatModel, pull)
+	return c, info, err
+}
+
+// rerankerFor returns the reranker the settings and flags ask for, nil
+// without --rerank.
+func (a *app) rerankerFor(s config.Settings, o rerankOptions) (retrieve.Reranker, error) {
+	if !o.on {
+		return nil, nil
+	}
+	r := s.Rerank
+	ro := rerank.Options{Model: r.Model, Timeout: o.timeout, AllowInsecure: s.AllowInsecureRemote}
+	switch r.Provider {
+	case config.Cohere:
+		key := a.apiKey(config.Settings{}, config.Cohere)
+		if !key.Set() {
+			return nil, withHint(usagef("the cohere reranker needs an API key"), "set COHERE_API_KEY")
+		}
+		ro.URL, ro.Key = strings.TrimRight(cmp.Or(r.BaseURL, cohere.DefaultBaseURL), "/")+"/v2/rerank", key
+		ro.Model = cmp.Or(ro.Model, "rerank-v3.5")
+	default:
+		if r.BaseURL == "" {
+			return nil, withHint(usagef("--rerank needs the reranker's URL"),
+				"give --rerank-base-url (or config rerank: {base_url: ...}), such as http://127.0.0.1:8081/v1 for llama-server --reranking")
+		}
+		ro.URL = strings.TrimRight(r.BaseURL, "/") + "/rerank"
+		if r.Provider == "tei" {
+			ro.Shape = rerank.TEI
+		}
+	}
+	c, err := rerank.New(ro)
+	if err != nil {
+		return nil, err
+	}
+	return rerankAdapter{c}, nil
+}
+
+// rerankCandidates is --rerank-candidates, or its default.
+func rerankCandidates(s config.Settings) int {
+	return cmp.Or(s.Rerank.Candidates, rerank.DefaultCandidates)
+}
+
+// rerankAdapter puts a rerank.Reranker in front of a retrieve.Session.
+type rerankAdapter struct{ r rerank.Reranker }
+
+func (ra rerankAdapter) Rerank(ctx context.Context, query string, cands []retrieve.Result) ([]retrieve.Result, error) {
+	out, err := rerank.Apply(ctx, ra.r, query, cands, func(r retrieve.Result) string { return r.Text }, len(cands))
+	if err != nil {
+		return cands, err
+	}
+	res := make([]retrieve.Result, len(out))
+	for i, sc := range out {
+		res[i] = sc.Item
+		if sc.Reranked {
+			res[i].Rerank = &retrieve.Leg{Rank: i + 1, Score: sc.Score}
+			res[i].Score = sc.Score
+		}
+	}
+	return res, nil
+}
+
+// warnRerank tells that the reranker was left out; the run is then partial.
+func (a *app) warnRerank(err error) bool {
+	if err == nil {
+		return false
+	}
+	fmt.Fprintf(a.s.Err, "rag: warning: %s; results keep the fused order\n", firstLine(err.Error()))
+	return true
+}
+
+// providerExit is the exit code and hint of a model server's refusal: a
+// rejected key or a missing model exit 4, a key refused over plain HTTP is a
+// usage error.
+func providerExit(err error, hint string) (int, string) {
+	if ae, ok := errors.AsType[*provider.AuthError](err); ok {
+		if ae.KeyEnv == "" {
+			return ExitOllama, cmpStr(hint, "the server wants an API key: put it in a variable and name it with --api-key-env NAME")
+		}
+		return ExitOllama, cmpStr(hint, fmt.Sprintf("check the API key in $%s: %s refused it", ae.KeyEnv, ae.Host))
+	}
+	if me, ok := errors.AsType[*provider.ModelMissingError](err); ok {
+		return ExitOllama, cmpStr(hint, fmt.Sprintf("check the model name %q: GET %s/models lists what the server has", me.Model, me.Host))
+	}
+	return ExitUsage, cmpStr(hint, "use an https:// URL, or pass --allow-insecure-remote to send the key in clear text")
+}
