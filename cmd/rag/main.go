@@ -13,7 +13,11 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	if cli.OwnsInterrupt(os.Args[1:]) {
+		sigs = sigs[1:] // rag chat: Ctrl-C cancels the answer under way, not the conversation
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), sigs...)
 	code := cli.Main(ctx, os.Args[1:], iostreams.System(), os.Getenv)
 	stop()
 	os.Exit(code)

@@ -156,6 +156,11 @@ func jsonCases(dir string) map[string][]jsonCase {
 			{"no index", 1, []string{"audit", "--json"}, nil},
 			{"check, server down", 4, []string{"audit", "--json", "--check"}, func(t *testing.T, e *jsonEnv) { indexed(t, e); serverDown(t, e) }},
 		},
+		// rag chat --json prints one line per answer; with no question on
+		// stdin, only its failures print (one document).
+		"chat": {
+			{"no index", 1, []string{"chat", "--json"}, nil},
+		},
 		"export": {
 			{"finetune, no question set", 1, []string{"export", "finetune", "--json", "--from", filepath.Join(dir, "nosuch"), "--out", filepath.Join(dir, "ft")}, indexed},
 		},

@@ -9,6 +9,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 
+	"github.com/ragcli/rag/internal/config"
 	"github.com/ragcli/rag/internal/embed"
 	"github.com/ragcli/rag/internal/ollama"
 	"github.com/ragcli/rag/internal/server"
@@ -58,7 +59,7 @@ For HTTP clients, see rag serve (MCP at /mcp).`,
 }
 
 func (a *app) runMCP(ctx context.Context) error {
-	svc, err := a.openService()
+	svc, _, _, err := a.openService()
 	if err != nil {
 		return err
 	}
@@ -77,21 +78,21 @@ func (nopWriteCloser) Close() error { return nil }
 
 // openService opens the long-lived query service the server commands share,
 // over the index and models the settings name.
-func (a *app) openService() (*server.Service, error) {
+func (a *app) openService() (*server.Service, config.Settings, *ollama.Client, error) {
 	s, err := a.settings()
 	if err != nil {
-		return nil, err
+		return nil, s, nil, err
 	}
 	c, err := a.client(s)
 	if err != nil {
-		return nil, err
+		return nil, s, nil, err
 	}
 	var (
 		mu     sync.Mutex
 		ctxLen int
 		known  bool
 	)
-	return server.Open(server.Config{
+	svc, err := server.Open(server.Config{
 		IndexDir:  s.Index,
 		Embedder:  func(model string) embed.Embedder { return &ollama.Embedder{Client: c, Name: model} },
 		Chat:      c,
@@ -110,4 +111,5 @@ func (a *app) openService() (*server.Service, error) {
 			return ctxLen, nil
 		},
 	})
+	return svc, s, c, err
 }

@@ -158,6 +158,7 @@ then all-minilm and llama3.2. OLLAMA_HOST picks the Ollama server.
 	a.providerFlags(pf) // providers.go
 	root.AddCommand(a.ingestCmd(), a.searchCmd(), a.askCmd(), a.statusCmd(), a.checkCmd(), a.reindexCmd(), a.forgetCmd(), a.evalCmd(), a.similarCmd(), a.versionCmd(), a.extractChildCmd())
 	root.AddCommand(a.mcpCmd(), a.serveCmd(), a.watchCmd()) // the long-lived server commands (internal/server)
+	root.AddCommand(a.chatCmd())                            // a conversation over the index (internal/chat)
 	root.AddCommand(a.lsCmd(), a.doctorCmd())               // what the index holds, and what rag depends on
 	root.AddCommand(a.auditCmd(), a.exportCmd())            // knowledge: the data's health (internal/audit), fine-tuning data (internal/finetune)
 	root.CompletionOptions.HiddenDefaultCmd = true

@@ -103,7 +103,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		return withHint(usagef("refusing to listen on %s without a token: the server holds your documents", o.addr),
 			"set RAG_SERVE_TOKEN or --token-file, or listen on loopback (--addr 127.0.0.1:7341)")
 	}
-	svc, err := a.openService()
+	svc, _, _, err := a.openService()
 	if err != nil {
 		return err
 	}

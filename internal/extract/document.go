@@ -13,6 +13,9 @@ const (
 	FormatPDF      Format = "pdf"
 	FormatDOCX     Format = "docx"
 	FormatCode     Format = "code"
+	FormatTable    Format = "table"    // CSV and TSV: one block per row
+	FormatNotebook Format = "notebook" // Jupyter .ipynb: Markdown and code cells
+	FormatEmail    Format = "email"    // RFC 5322 .eml: headers, text, attachments named
 )
 
 // Kind says what a Block holds, so the chunker knows where it may cut.

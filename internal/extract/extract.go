@@ -254,6 +254,21 @@ func extractBytes(ctx context.Context, path string, format Format, data []byte, 
 		err = extractHTML(ctx, doc, data)
 	case FormatDOCX:
 		err = extractDOCX(ctx, doc, data, limit)
+	case FormatTable:
+		sep := ','
+		if strings.EqualFold(filepath.Ext(path), ".tsv") {
+			sep = '\t'
+		}
+		if looksTabular(data, byte(sep)) {
+			err = extractTable(ctx, doc, data, sep)
+		} else {
+			doc.Format = FormatText
+			err = extractText(ctx, doc, data, KindTable)
+		}
+	case FormatNotebook:
+		err = extractNotebook(ctx, doc, data)
+	case FormatEmail:
+		err = extractEmail(ctx, doc, data)
 	case FormatPDF:
 		return extractPDFBytes(ctx, path, data, opts)
 	default:
@@ -319,8 +334,11 @@ var extFormats = map[string]Format{
 	".md": FormatMarkdown, ".markdown": FormatMarkdown, ".mdx": FormatMarkdown,
 
 	".txt": FormatText, ".text": FormatText, ".rst": FormatText, ".org": FormatText,
-	".adoc": FormatText, ".asciidoc": FormatText, ".log": FormatText, ".csv": FormatText,
-	".tsv": FormatText,
+	".adoc": FormatText, ".asciidoc": FormatText, ".log": FormatText,
+
+	".csv": FormatTable, ".tsv": FormatTable,
+	".ipynb": FormatNotebook,
+	".eml":   FormatEmail,
 
 	".html": FormatHTML, ".htm": FormatHTML, ".xhtml": FormatHTML,
 

@@ -288,9 +288,15 @@ func (c *cappedWriter) Write(p []byte) (int, error) {
 }
 
 // sandboxed reports whether format goes through Options.Sandbox: the formats
-// whose parsers decompress or interpret untrusted data.
+// whose parsers decompress or interpret untrusted data, and every parser of
+// a structured format added since (tables, notebooks, email), under the
+// same limits.
 func sandboxed(format Format) bool {
-	return format == FormatPDF || format == FormatDOCX
+	switch format {
+	case FormatPDF, FormatDOCX, FormatTable, FormatNotebook, FormatEmail:
+		return true
+	}
+	return false
 }
 
 // childOptions is opts as the child process gets them: without a sandbox of

@@ -58,12 +58,6 @@ func TestText(t *testing.T) {
 			},
 		},
 		{
-			name:  "csv rows are a table",
-			path:  "data.csv",
-			input: "a,b\n1,2\n",
-			want:  []lineBlocks{{"a,b\n1,2", KindTable, 1, 2}},
-		},
-		{
 			name:  "utf-8 bom",
 			path:  "a.txt",
 			input: "\xef\xbb\xbfhello",
