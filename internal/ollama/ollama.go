@@ -61,8 +61,10 @@ type Timing struct {
 func DefaultTiming() Timing {
 	return Timing{
 		Show:          15 * time.Second,
-		Embed:         30 * time.Second,
-		EmbedPerInput: 500 * time.Millisecond,
+		// The real server with tiny models on a saturated 2-core machine
+		// embedded 1 input/s; 0.5 s per input timed batches out there.
+		Embed:         60 * time.Second,
+		EmbedPerInput: 2 * time.Second,
 		Load:          60 * time.Second,
 		ChatFirst:     5 * time.Minute,
 		ChatIdle:      2 * time.Minute,
