@@ -26,6 +26,7 @@ type askOptions struct {
 	// maxContext caps the chat context window (num_ctx), in tokens.
 	maxContext int
 	deepOptions
+	wholeOptions // --whole, --retrieve, --path (whole.go)
 }
 
 // AskSource is one source in `rag ask --json`.
@@ -44,6 +45,9 @@ type AskResult struct {
 	Answer  string      `json:"answer"`
 	Model   string      `json:"model"`
 	Sources []AskSource `json:"sources"`
+	// Retrieval is "search" (the -k best passages) or "whole-corpus" (every
+	// chunk, when they all fit the context).
+	Retrieval string `json:"retrieval"`
 }
 
 func (a *app) askCmd() *cobra.Command {
@@ -84,6 +88,7 @@ stdin ("-" or no argument in a pipe).
 	f.IntVar(&o.maxContext, "max-context", answer.DefaultMaxContext, "largest chat context window (num_ctx) to ask for, in tokens; the lowest-ranked passages are left out to fit")
 	f.DurationVar(&o.embedTimeout, "embed-timeout", retrieve.DefaultEmbedTimeout, "longest wait for the question's embedding; past it hybrid retrieval goes on with the lexical leg")
 	a.rerankFlags(f, &a.rerank)
+	a.wholeFlags(f, &o.wholeOptions)
 	f.BoolVar(&o.deep, "deep", false, "plan sub-questions and answer each with its own agent, checked against its sources (see docs/deep.md)")
 	f.IntVar(&o.maxAgents, "max-agents", deep.DefaultMaxAgents, "with --deep: most sub-questions, hence agents")
 	f.IntVar(&o.parallel, "parallel", 0, "with --deep: agents at work at once (default $OLLAMA_NUM_PARALLEL, else 4)")
@@ -103,6 +108,9 @@ func (a *app) runAsk(ctx context.Context, q string, o askOptions) error {
 		if err := o.deepOptions.check(); err != nil {
 			return err
 		}
+	}
+	if err := o.wholeOptions.check(o.deep); err != nil {
+		return err
 	}
 	s, c, mode, err := a.querySetup(o.mode, o.embedTimeout)
 	if err != nil {
@@ -125,7 +133,8 @@ func (a *app) runAsk(ctx context.Context, q string, o askOptions) error {
 		}
 		// The plan was unusable (runDeep said so): answer the plain way.
 	}
-	out, err := sess.Search(ctx, retrieve.Query{Text: q, K: o.k})
+	limit := answer.Limit(o.maxContext, info.ContextLength)
+	out, retrieval, err := a.askSources(ctx, s, sess, q, o, limit)
 	if err != nil {
 		return err
 	}
@@ -154,7 +163,6 @@ func (a *app) runAsk(ctx context.Context, q string, o askOptions) error {
 		_, err := fmt.Fprint(a.s.Out, d)
 		return err
 	}
-	limit := answer.Limit(o.maxContext, info.ContextLength)
 	ans, err := answer.Ask(ctx, chat, q, out.Results, answer.Options{Model: s.ChatModel, ContextLength: limit}, onDelta)
 	spin.Stop()
 	if err != nil {
@@ -167,7 +175,7 @@ func (a *app) runAsk(ctx context.Context, q string, o askOptions) error {
 		fmt.Fprintf(a.s.Err, "rag: %d of %d retrieved passages did not fit the context window (%d tokens: %s) and were left out\n",
 			ans.Dropped, len(out.Results), limit, limitSource(o.maxContext, info.ContextLength, s.ChatModel))
 	}
-	if err := a.renderAnswer(ans, s.ChatModel, shown.String()); err != nil {
+	if err := a.renderAnswer(ans, s.ChatModel, shown.String(), retrieval); err != nil {
 		return err
 	}
 	if partial {
@@ -186,9 +194,9 @@ func limitSource(maxContext, modelContext int, model string) string {
 
 // renderAnswer ends a streamed answer: the JSON document, or the rendered
 // Markdown on a terminal, then the sources.
-func (a *app) renderAnswer(ans *answer.Answer, model, shown string) error {
+func (a *app) renderAnswer(ans *answer.Answer, model, shown, retrieval string) error {
 	if a.json {
-		out := AskResult{Answer: ans.Text, Model: model, Sources: make([]AskSource, len(ans.Sources))}
+		out := AskResult{Answer: ans.Text, Model: model, Sources: make([]AskSource, len(ans.Sources)), Retrieval: retrieval}
 		for i, src := range ans.Sources {
 			out.Sources[i] = AskSource{N: src.N, Path: src.Path, StartLine: src.StartLine, EndLine: src.EndLine, Page: src.Page, Score: src.Score, Cited: src.Cited}
 		}
