@@ -33,6 +33,9 @@ type EvalResult struct {
 	Collection string `json:"collection"`
 	Mode       string `json:"mode"`
 	eval.Metrics
+	// Reranked are the metrics of the same run with --rerank, beside the
+	// fused ones above; absent without --rerank.
+	Reranked *eval.Metrics   `json:"reranked,omitempty"`
 	PerQuery []eval.PerQuery `json:"per_query,omitempty"`
 	// Split is "train" or "test" for a file of a generated set (rag eval --generate).
 	Split string `json:"split,omitempty"`
@@ -164,7 +167,12 @@ func (a *app) runEval(ctx context.Context, keepIndex bool, questions string, o e
 	if err != nil {
 		return err
 	}
+	// With --rerank the same queries run twice, fused and reranked, to
+	// report both side by side.
+	reranked, rerankOn := (*eval.Result)(nil), a.rerank.on
+	a.rerank.on = false
 	sess, err := a.openSession(ctx, s, c, mode, false, o.embedTimeout)
+	a.rerank.on = rerankOn
 	if err != nil {
 		return err
 	}
@@ -176,12 +184,18 @@ func (a *app) runEval(ctx context.Context, keepIndex bool, questions string, o e
 		return err
 	}
 	partial := a.warnRetrieval(sessionPending(sess), sess.Skipped())
+	if rerankOn {
+		if reranked, err = a.evalReranked(ctx, s, c, mode, o, coll, docOf); err != nil {
+			return err
+		}
+		partial = partial || reranked == nil
+	}
 	if !a.quiet {
 		fmt.Fprintf(a.s.Err, "rag: %d queries in %.1fs (%.1f ms each)\n", len(coll.Queries), res.Elapsed.Seconds(),
 			float64(res.Elapsed.Milliseconds())/float64(max(1, len(coll.Queries))))
 	}
 	split, _ := eval.SplitOf(questions)
-	if err := a.renderEval(coll, mode, res, o.perQuery, split); err != nil {
+	if err := a.renderEval(coll, mode, res, o.perQuery, split, reranked); err != nil {
 		return err
 	}
 	if partial {
@@ -190,10 +204,13 @@ func (a *app) runEval(ctx context.Context, keepIndex bool, questions string, o e
 	return nil
 }
 
-func (a *app) renderEval(coll *eval.Collection, mode retrieve.Mode, res *eval.Result, perQuery bool, split string) error {
+func (a *app) renderEval(coll *eval.Collection, mode retrieve.Mode, res *eval.Result, perQuery bool, split string, reranked *eval.Result) error {
 	m := res.Metrics
 	if a.json {
 		out := EvalResult{Collection: coll.Name, Mode: string(mode), Metrics: m, Split: split}
+		if reranked != nil {
+			out.Reranked = &reranked.Metrics
+		}
 		if perQuery {
 			out.PerQuery = res.PerQuery
 		}
@@ -206,6 +223,11 @@ func (a *app) renderEval(coll *eval.Collection, mode retrieve.Mode, res *eval.Re
 		fmt.Fprintln(a.s.Out, "split:       test (held out: report this figure, once)")
 	case "train":
 		fmt.Fprintln(a.s.Out, "split:       train (tune on it; the test split gives the figure to report)")
+	}
+	if reranked != nil {
+		r := reranked.Metrics
+		fmt.Fprintf(a.s.Out, "\n             fused    reranked\nnDCG@10:     %.4f   %.4f\nRecall@10:   %.4f   %.4f\nRecall@100:  %.4f   %.4f\nMRR@10:      %.4f   %.4f\n",
+			m.NDCG10, r.NDCG10, m.Recall10, r.Recall10, m.Recall100, r.Recall100, m.MRR10, r.MRR10)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -13,6 +14,7 @@ import (
 	"github.com/ragcli/rag/internal/cohere"
 	"github.com/ragcli/rag/internal/config"
 	"github.com/ragcli/rag/internal/embed"
+	"github.com/ragcli/rag/internal/eval"
 	"github.com/ragcli/rag/internal/llm"
 	"github.com/ragcli/rag/internal/ollama"
 	"github.com/ragcli/rag/internal/openai"
@@ -38,6 +40,7 @@ func (a *app) providerFlags(pf *pflag.FlagSet) {
 type rerankOptions struct {
 	on      bool
 	timeout time.Duration
+	used    *rerankAdapter // the last session's reranker
 }
 
 func (a *app) rerankFlags(f *pflag.FlagSet, o *rerankOptions) {
@@ -234,7 +237,7 @@ func (a *app) rerankerFor(s config.Settings, o rerankOptions) (retrieve.Reranker
 	if err != nil {
 		return nil, err
 	}
-	return rerankAdapter{c}, nil
+	return &rerankAdapter{r: c}, nil
 }
 
 // rerankCandidates is --rerank-candidates, or its default.
@@ -242,12 +245,20 @@ func rerankCandidates(s config.Settings) int {
 	return cmp.Or(s.Rerank.Candidates, rerank.DefaultCandidates)
 }
 
-// rerankAdapter puts a rerank.Reranker in front of a retrieve.Session.
-type rerankAdapter struct{ r rerank.Reranker }
+// rerankAdapter puts a rerank.Reranker in front of a retrieve.Session,
+// counting its calls and failures (for eval's report).
+type rerankAdapter struct {
+	r             rerank.Reranker
+	calls, failed atomic.Int64
+	lastErr       atomic.Value // error
+}
 
-func (ra rerankAdapter) Rerank(ctx context.Context, query string, cands []retrieve.Result) ([]retrieve.Result, error) {
+func (ra *rerankAdapter) Rerank(ctx context.Context, query string, cands []retrieve.Result) ([]retrieve.Result, error) {
+	ra.calls.Add(1)
 	out, err := rerank.Apply(ctx, ra.r, query, cands, func(r retrieve.Result) string { return r.Text }, len(cands))
 	if err != nil {
+		ra.failed.Add(1)
+		ra.lastErr.Store(err)
 		return cands, err
 	}
 	res := make([]retrieve.Result, len(out))
@@ -284,4 +295,29 @@ func providerExit(err error, hint string) (int, string) {
 		return ExitOllama, cmpStr(hint, fmt.Sprintf("check the model name %q: GET %s/models lists what the server has", me.Model, me.Host))
 	}
 	return ExitUsage, cmpStr(hint, "use an https:// URL, or pass --allow-insecure-remote to send the key in clear text")
+}
+
+// evalReranked runs eval's queries again through the reranker. It returns
+// nil, after a warning, when the reranker failed on any query: metrics that
+// mix reranked and fused rankings would be neither.
+func (a *app) evalReranked(ctx context.Context, s config.Settings, c *ollama.Client, mode retrieve.Mode, o evalOptions, coll *eval.Collection, docOf func(string) (string, bool)) (*eval.Result, error) {
+	sess, err := a.openSession(ctx, s, c, mode, false, o.embedTimeout)
+	if err != nil {
+		return nil, err
+	}
+	defer sess.Close()
+	p := a.progress()
+	res, err := eval.Run(ctx, sess, coll, docOf, func(i, n int, text string) { p.Update("[%d/%d queries, reranked] %s", i+1, n, text) })
+	p.Done()
+	if err != nil {
+		return nil, err
+	}
+	if ra := a.rerank.used; ra != nil {
+		if n := ra.failed.Load(); n > 0 {
+			last, _ := ra.lastErr.Load().(error)
+			fmt.Fprintf(a.s.Err, "rag: warning: the reranker failed on %d of %d queries (%s); no reranked metrics are reported\n", n, ra.calls.Load(), firstLine(fmt.Sprint(last)))
+			return nil, nil
+		}
+	}
+	return res, nil
 }

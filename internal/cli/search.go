@@ -105,6 +105,7 @@ func (a *app) openSession(ctx context.Context, s config.Settings, c *ollama.Clie
 	}
 	if rr != nil {
 		o.Rerank, o.RerankDepth = rr, rerankCandidates(s)
+		a.rerank.used, _ = rr.(*rerankAdapter)
 	}
 	embedFor := a.embeddersFor(s, c, false)
 	o.Embedder = func(id string) embed.Embedder {
