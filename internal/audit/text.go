@@ -183,3 +183,30 @@ func newestVersion(f facts) (string, []int) {
 	}
 	return best, bestV
 }
+
+// Disagreement is a pair of passages that read alike but differ in a
+// number, date, version or negation: what Run reports as a possible
+// contradiction, for passages already at hand.
+type Disagreement struct {
+	A, B        int      // indexes into the passages given
+	Differences []string // e.g. "10s / 30s"
+}
+
+// Disagreements finds the pairs of texts from different files (paths[i]
+// names text i's file) that audit would flag as possibly contradicting.
+func Disagreements(texts, paths []string) []Disagreement {
+	var out []Disagreement
+	for i := range texts {
+		for j := i + 1; j < len(texts); j++ {
+			if paths[i] == paths[j] {
+				continue
+			}
+			diff := differences(factsOf(texts[i]), factsOf(texts[j]))
+			if len(diff) == 0 || jaccard(shingles(masked(texts[i])), shingles(masked(texts[j]))) < contradictionThreshold {
+				continue
+			}
+			out = append(out, Disagreement{A: i, B: j, Differences: diff})
+		}
+	}
+	return out
+}

@@ -48,6 +48,9 @@ type AskResult struct {
 	// Retrieval is "search" (the -k best passages) or "whole-corpus" (every
 	// chunk, when they all fit the context).
 	Retrieval string `json:"retrieval"`
+	// Disagreements are cited sources that read alike but differ in a
+	// number, date, version or negation (asknote.go).
+	Disagreements []AskDisagreement `json:"disagreements"`
 }
 
 func (a *app) askCmd() *cobra.Command {
@@ -196,7 +199,7 @@ func limitSource(maxContext, modelContext int, model string) string {
 // Markdown on a terminal, then the sources.
 func (a *app) renderAnswer(ans *answer.Answer, model, shown, retrieval string) error {
 	if a.json {
-		out := AskResult{Answer: ans.Text, Model: model, Sources: make([]AskSource, len(ans.Sources)), Retrieval: retrieval}
+		out := AskResult{Answer: ans.Text, Model: model, Sources: make([]AskSource, len(ans.Sources)), Retrieval: retrieval, Disagreements: disagreements(ans)}
 		for i, src := range ans.Sources {
 			out.Sources[i] = AskSource{N: src.N, Path: src.Path, StartLine: src.StartLine, EndLine: src.EndLine, Page: src.Page, Score: src.Score, Cited: src.Cited}
 		}
@@ -208,6 +211,7 @@ func (a *app) renderAnswer(ans *answer.Answer, model, shown, retrieval string) e
 		fmt.Fprintln(a.s.Out)
 	}
 	a.printSources(ans)
+	a.printDisagreements(ans)
 	return nil
 }
 
