@@ -183,7 +183,9 @@ func (r *Reader) Close() error {
 	if r.vecFile != nil {
 		errs = append(errs, r.vecFile.Close())
 	}
-	errs = append(errs, r.db.Close())
+	if r.db != nil { // nil after KeepVectorsOnly
+		errs = append(errs, r.db.Close())
+	}
 	return errors.Join(errs...)
 }
 

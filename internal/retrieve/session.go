@@ -116,6 +116,7 @@ type Session struct {
 
 	loadMu sync.Mutex
 	shards []*chromem.Collection
+	kept   []*index.Reader // older snapshots whose mapped vectors shards point into (see Advance)
 
 	pathMu sync.Mutex
 	paths  map[uint64]string // chunk id -> file path, for filters; loaded once
@@ -189,7 +190,16 @@ func (s *Session) Skipped() error {
 }
 
 // Close releases the snapshot. No search may run during or after it.
-func (s *Session) Close() error { return s.r.Close() }
+func (s *Session) Close() error {
+	var errs []error
+	for _, r := range s.kept {
+		errs = append(errs, r.Close())
+	}
+	if s.r != nil { // nil once Advance handed it on
+		errs = append(errs, s.r.Close())
+	}
+	return errors.Join(errs...)
+}
 
 // Search returns up to q.K chunks for q.Text, best first. K larger than the
 // index returns every match.

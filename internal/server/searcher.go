@@ -8,18 +8,8 @@ import (
 	"github.com/ragcli/rag/internal/retrieve"
 )
 
-// searcher is what the Service needs of the query path: retrieve.Session,
-// the same session the CLI's search and ask use.
-type searcher interface {
-	Search(ctx context.Context, q retrieve.Query) (*retrieve.Outcome, error)
-	Meta() index.Meta
-	Skipped() error
-	Close() error
-}
-
-var _ searcher = (*retrieve.Session)(nil)
-
-// openSnapshot opens a query session and a reader (for get and status) on
+// openSnapshot opens a query session (retrieve.Session, the one the CLI's
+// search and ask use) and a reader (for get and status) on
 // the same committed state of the index: when a commit lands between the two
 // opens, it tries again.
 func (s *Service) openSnapshot(ctx context.Context) (*snapshot, error) {
@@ -35,6 +25,12 @@ func (s *Service) openSnapshot(ctx context.Context) (*snapshot, error) {
 			return nil, err
 		}
 		if r.Meta() == ss.Meta() {
+			// Load the vectors now, not in the first request after a swap.
+			if err := ss.Warm(ctx); err != nil {
+				r.Close()
+				ss.Close()
+				return nil, err
+			}
 			return &snapshot{r: r, meta: r.Meta(), sig: sig, ss: ss}, nil
 		}
 		r.Close()

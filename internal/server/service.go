@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ragcli/rag/internal/answer"
@@ -52,11 +53,14 @@ type Config struct {
 // Service answers from the newest committed state of one index. It is safe
 // for concurrent use; Close releases it.
 type Service struct {
-	cfg  Config
-	mu   sync.RWMutex
-	cur  *snapshot // nil while there is no index
-	stop chan struct{}
-	done chan struct{}
+	cfg       Config
+	refreshMu sync.Mutex // one refresh at a time
+	reloads   atomic.Int64
+	applied   atomic.Int64
+	mu        sync.RWMutex
+	cur       *snapshot // nil while there is no index
+	stop      chan struct{}
+	done      chan struct{}
 }
 
 // Open starts a Service over cfg.IndexDir. A folder without an index yet is
@@ -91,16 +95,15 @@ func (s *Service) Close() error {
 // ErrNoIndex: nothing has been ingested into the served index yet.
 var ErrNoIndex = errors.New("the index is empty: nothing has been ingested yet (run: rag ingest PATH)")
 
-// acquire returns the current snapshot, held until done is called.
+// acquire returns the current snapshot, held until done is called: a
+// refresh waits for the requests holding it before it changes or closes it.
 func (s *Service) acquire() (snap *snapshot, done func(), err error) {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
 	if s.cur == nil {
+		s.mu.RUnlock()
 		return nil, nil, ErrNoIndex
 	}
-	snap = s.cur
-	snap.refs.Add(1)
-	return snap, snap.refs.Done, nil
+	return s.cur, s.mu.RUnlock, nil
 }
 
 // follow swaps in a new snapshot whenever an ingest commits.
@@ -122,6 +125,8 @@ func (s *Service) follow() {
 // every following request sees. Requests under way finish on the state they
 // started with.
 func (s *Service) Refresh() {
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
 	s.mu.RLock()
 	cur := s.cur
 	s.mu.RUnlock()
@@ -130,31 +135,98 @@ func (s *Service) Refresh() {
 	if cur != nil && sig == cur.sig && !stale {
 		return
 	}
-	next, err := s.open()
+	r, err := index.OpenReader(s.cfg.IndexDir)
 	if err != nil {
 		return // keep serving the state there is; the next tick tries again
 	}
-	if cur != nil && next.meta == cur.meta && !stale {
-		cur.sig = next.sig // a checkpoint or a touch: same committed state
-		next.release()
+	m := r.Meta()
+	if cur != nil && m == cur.meta && !stale {
+		cur.sig = sig // a checkpoint or a touch: the same committed state
+		r.Close()
 		return
 	}
+	if cur == nil || stale || !sameVectors(cur.meta, m) {
+		// A first index, a compaction, a reindex swap, another model: load
+		// the new state whole while requests go on with the old one.
+		r.Close()
+		next, err := s.open()
+		if err != nil {
+			return
+		}
+		s.swap(next, true)
+		return
+	}
+	// An ordinary commit: change the loaded vectors by what it added and
+	// removed, with requests held off meanwhile so that none sees half of it.
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss, full, err := cur.ss.Advance(context.Background())
+	if err != nil {
+		r.Close()
+		if !full {
+			// The loaded vectors may be half changed: load the index anew.
+			if next, err := s.open(); err == nil {
+				s.cur, cur = next, s.cur
+				cur.release()
+			}
+		}
+		return
+	}
+	for range 3 { // the reader for get and status, of the same commit
+		if r.Meta() == ss.Meta() {
+			break
+		}
+		r.Close()
+		if r, err = index.OpenReader(s.cfg.IndexDir); err != nil {
+			ss.Close()
+			return
+		}
+	}
+	s.cur = &snapshot{r: r, meta: r.Meta(), sig: sig, ss: ss, opened: time.Now()}
+	s.applied.Add(1)
+	if full {
+		s.applied.Add(-1)
+		s.reloads.Add(1)
+	}
+	cur.release()
+}
+
+// swap makes next the current snapshot and closes the one it replaces.
+func (s *Service) swap(next *snapshot, full bool) {
+	s.mu.Lock()
+	cur := s.cur
 	s.cur = next
 	s.mu.Unlock()
+	if full {
+		s.reloads.Add(1)
+	}
 	if cur != nil {
-		go cur.release()
+		cur.release() // no request holds it: they hold the lock's read side
 	}
 }
+
+// sameVectors reports whether the vectors of meta b can be reached from those
+// of a by changes: the same index (not a reindex swap), vector file, model
+// and dimension.
+func sameVectors(a, b index.Meta) bool {
+	return a.Created.Equal(b.Created) && a.VecGen == b.VecGen && a.Dim == b.Dim &&
+		index.NormalizeModel(a.EmbedModel) == index.NormalizeModel(b.EmbedModel) && b.VecSlots >= a.VecSlots
+}
+
+// Reloads and Applied count the commits the Service took in by loading the
+// index whole, and by changing what it had loaded.
+func (s *Service) Reloads() int64 { return s.reloads.Load() }
+
+// Applied counts the commits applied as changes (see Reloads).
+func (s *Service) Applied() int64 { return s.applied.Load() }
 
 // snapshot is one committed state of the index and the searcher over it.
 type snapshot struct {
 	r      *index.Reader
 	meta   index.Meta
 	sig    string
-	ss     searcher
+	ss     *retrieve.Session
 	opened time.Time
-	refs   sync.WaitGroup
 }
 
 // retryVector is how long a snapshot whose vector leg was left out (the
@@ -170,9 +242,8 @@ func (s *Service) open() (*snapshot, error) {
 	return snap, nil
 }
 
-// release closes the snapshot once the requests holding it are done.
+// release closes the snapshot; no request may hold it.
 func (sn *snapshot) release() {
-	sn.refs.Wait()
 	sn.ss.Close()
 	sn.r.Close()
 }
