@@ -1,7 +1,6 @@
 package index
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -113,13 +112,13 @@ func Check(dir string) (*CheckReport, error) {
 	}
 	seen := map[uint64]bool{}
 	if r.vecs != nil {
-		size := recordSize(r.meta.Dim)
+		vf := vecfile{r.meta.Dim}
 		for s := 0; s < r.meta.VecSlots; s++ {
 			if r.dead[s] {
 				continue
 			}
-			rec := r.vecs.data[vecHeaderSize+int64(s)*size : vecHeaderSize+int64(s+1)*size]
-			id := binary.LittleEndian.Uint64(rec)
+			rec := vf.record(r.vecs.data, s)
+			id := vf.id(rec)
 			want, ok := slots[id]
 			switch {
 			case !ok:
@@ -134,8 +133,8 @@ func Check(dir string) (*CheckReport, error) {
 			seen[id] = true
 			var sum float64
 			finite := true
-			for i := 0; i < r.meta.Dim; i++ {
-				x := float64(math.Float32frombits(binary.LittleEndian.Uint32(rec[8+4*i:])))
+			for _, x32 := range vf.view(rec) {
+				x := float64(x32)
 				if math.IsNaN(x) || math.IsInf(x, 0) {
 					finite = false
 				}

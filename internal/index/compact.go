@@ -1,8 +1,9 @@
 package index
 
 import (
-	"encoding/binary"
+	"bufio"
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -29,12 +30,19 @@ func (w *Writer) NeedsCompact() (bool, error) {
 // it (it is unlinked, not changed); a crash before the commit leaves the old
 // generation current and the new file unreferenced (removed by the next
 // Compact).
+//
+// It streams: the old file is read and the new one written a few MiB at a
+// time, each live chunk's new slot is set as its record is copied, and only
+// the dead slots' numbers are held, so memory stays far below the index's
+// size.
 func (w *Writer) Compact() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.db == nil || w.meta.VecSlots == 0 {
 		return nil
 	}
-	dead := map[int]bool{}
-	rows, err := w.db.Query(`SELECT slot FROM dead_slots`)
+	var dead []int // sorted
+	rows, err := w.db.Query(`SELECT slot FROM dead_slots ORDER BY slot`)
 	if err != nil {
 		return fmt.Errorf("compact vectors: %w", err)
 	}
@@ -44,75 +52,79 @@ func (w *Writer) Compact() error {
 			rows.Close()
 			return fmt.Errorf("compact vectors: %w", err)
 		}
-		dead[s] = true
+		dead = append(dead, s)
 	}
 	rows.Close()
-	size := recordSize(w.meta.Dim)
-	old := make([]byte, int64(w.meta.VecSlots)*size)
-	if _, err := w.vec.ReadAt(old, vecHeaderSize); err != nil {
+	if err := rows.Err(); err != nil {
 		return fmt.Errorf("compact vectors: %w", err)
 	}
+	vf := vecfile{w.meta.Dim}
 	gen := w.meta.VecGen + 1
 	_ = os.Remove(vecPath(w.dir, gen)) // left by a compaction that died
 	f, err := w.createVectors(gen, w.meta.Dim)
 	if err != nil {
 		return err
 	}
-	keep := func() { f.Close(); os.Remove(vecPath(w.dir, gen)) }
-	live := make([]byte, 0, int64(w.meta.VecSlots-len(dead))*size)
-	newSlot := map[uint64]int{}
-	for s := 0; s < w.meta.VecSlots; s++ {
-		if dead[s] {
-			continue
-		}
-		rec := old[int64(s)*size : int64(s+1)*size]
-		newSlot[binary.LittleEndian.Uint64(rec)] = len(newSlot)
-		live = append(live, rec...)
-	}
-	if _, err := f.WriteAt(live, vecHeaderSize); err != nil {
-		keep()
-		return fmt.Errorf("write compacted vectors: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		keep()
-		return fmt.Errorf("sync compacted vectors: %w", err)
+	discard := func(err error) error {
+		f.Close()
+		os.Remove(vecPath(w.dir, gen))
+		return err
 	}
 	tx, err := w.db.Begin()
 	if err != nil {
-		keep()
-		return err
+		return discard(err)
 	}
 	defer tx.Rollback()
-	// Slots are unique: clear them first so renumbering cannot collide.
+	// Slots are unique: move them out of the way first so renumbering
+	// cannot collide.
 	if _, err := tx.Exec(`UPDATE chunks SET slot = -1 - slot WHERE slot IS NOT NULL`); err != nil {
-		keep()
-		return fmt.Errorf("compact vectors: %w", err)
+		return discard(fmt.Errorf("compact vectors: %w", err))
 	}
 	upd, err := tx.Prepare(`UPDATE chunks SET slot=? WHERE id=?`)
 	if err != nil {
-		keep()
-		return err
+		return discard(err)
 	}
 	defer upd.Close()
-	for id, s := range newSlot {
-		if _, err := upd.Exec(s, id); err != nil {
-			keep()
+	if _, err := f.Seek(vecHeaderSize, io.SeekStart); err != nil {
+		return discard(err)
+	}
+	out := bufio.NewWriterSize(f, scanBuffer)
+	next, d := 0, 0
+	err = vf.scan(w.vec, w.meta.VecSlots, func(slot int, rec []byte) error {
+		for d < len(dead) && dead[d] < slot {
+			d++
+		}
+		if d < len(dead) && dead[d] == slot {
+			return nil
+		}
+		if _, err := out.Write(rec); err != nil {
+			return fmt.Errorf("write compacted vectors: %w", err)
+		}
+		if _, err := upd.Exec(next, vf.id(rec)); err != nil {
 			return fmt.Errorf("compact vectors: %w", err)
 		}
+		next++
+		return nil
+	})
+	if err == nil {
+		err = out.Flush()
+	}
+	if err != nil {
+		return discard(err)
+	}
+	if err := f.Sync(); err != nil {
+		return discard(fmt.Errorf("sync compacted vectors: %w", err))
 	}
 	if _, err := tx.Exec(`DELETE FROM dead_slots`); err != nil {
-		keep()
-		return err
+		return discard(err)
 	}
 	meta := w.meta
-	meta.VecGen, meta.VecSlots = gen, len(newSlot)
+	meta.VecGen, meta.VecSlots = gen, next
 	if err := writeMeta(tx, meta); err != nil {
-		keep()
-		return err
+		return discard(err)
 	}
 	if err := tx.Commit(); err != nil {
-		keep()
-		return fmt.Errorf("commit compacted vectors: %w", err)
+		return discard(diskFull(w.dir, fmt.Errorf("commit compacted vectors: %w", err)))
 	}
 	oldGen := w.meta.VecGen
 	w.vec.Close()

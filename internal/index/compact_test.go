@@ -12,6 +12,16 @@ import (
 // a reader opened before the compaction keeps working, and that the old
 // generation's file is gone.
 func TestCompactKeepsLiveVectors(t *testing.T) {
+	for _, buf := range []int{4 << 20, 1000} { // one read, and 25 records a read
+		t.Run(fmt.Sprintf("buffer %d", buf), func(t *testing.T) {
+			defer func(old int) { scanBuffer = old }(scanBuffer)
+			scanBuffer = buf
+			compactKeepsLiveVectors(t)
+		})
+	}
+}
+
+func compactKeepsLiveVectors(t *testing.T) {
 	dir := t.TempDir()
 	w, err := OpenWriter(context.Background(), dir, Settings{EmbedModel: "m", DefaultChunkTokens: 256}, 0)
 	if err != nil {

@@ -384,5 +384,3 @@ func encodeRecord(dst []byte, id uint64, v []float32) error {
 	}
 	return nil
 }
-
-func float32frombits(b uint32) float32 { return math.Float32frombits(b) }

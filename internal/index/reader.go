@@ -3,7 +3,6 @@ package index
 import (
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -129,7 +128,7 @@ func (r *Reader) open() error {
 		return nil
 	}
 	r.vecFile = f
-	size := vecHeaderSize + int64(m.VecSlots)*recordSize(m.Dim)
+	size := vecfile{m.Dim}.size(m.VecSlots)
 	if fi, err := f.Stat(); err != nil {
 		return fmt.Errorf("open vectors: %w", err)
 	} else if fi.Size() < size {
@@ -152,7 +151,7 @@ func (r *Reader) mapVectors() error {
 	if r.vecs != nil || r.vecFile == nil {
 		return nil
 	}
-	size := vecHeaderSize + int64(r.meta.VecSlots)*recordSize(r.meta.Dim)
+	size := vecfile{r.meta.Dim}.size(r.meta.VecSlots)
 	mp, err := mapFile(r.vecFile, size)
 	if err != nil {
 		return fmt.Errorf("open vectors: %w", err)
@@ -212,24 +211,13 @@ func (r *Reader) EachVectorIn(from, to int, fn func(id uint64, v []float32) erro
 	if r.vecs == nil {
 		return nil
 	}
-	dim, size := r.meta.Dim, recordSize(r.meta.Dim)
-	data := r.vecs.data
+	vf, data := vecfile{r.meta.Dim}, r.vecs.data
 	for s := max(0, from); s < min(to, r.meta.VecSlots); s++ {
 		if r.dead[s] {
 			continue
 		}
-		rec := data[vecHeaderSize+int64(s)*size : vecHeaderSize+int64(s+1)*size]
-		id := binary.LittleEndian.Uint64(rec)
-		var v []float32
-		if littleEndian {
-			v = unsafe.Slice((*float32)(unsafe.Pointer(&rec[8])), dim)
-		} else {
-			v = make([]float32, dim)
-			for i := range v {
-				v[i] = float32frombits(binary.LittleEndian.Uint32(rec[8+4*i:]))
-			}
-		}
-		if err := fn(id, v); err != nil {
+		rec := vf.record(data, s)
+		if err := fn(vf.id(rec), vf.view(rec)); err != nil {
 			return err
 		}
 	}

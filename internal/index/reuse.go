@@ -1,7 +1,6 @@
 package index
 
 import (
-	"encoding/binary"
 	"fmt"
 	"strings"
 )
@@ -16,8 +15,8 @@ func (w *Writer) VectorsByKey(keys [][]byte) (map[string][]float32, error) {
 	if w.db == nil || w.vec == nil || len(keys) == 0 {
 		return out, nil
 	}
-	size := recordSize(w.meta.Dim)
-	rec := make([]byte, size)
+	vf := vecfile{w.meta.Dim}
+	rec := make([]byte, vf.recSize())
 	const page = 500 // SQLite's bound on parameters is far above this
 	for start := 0; start < len(keys); start += page {
 		part := keys[start:min(start+page, len(keys))]
@@ -52,14 +51,10 @@ func (w *Writer) VectorsByKey(keys [][]byte) (map[string][]float32, error) {
 			if h.slot >= w.meta.VecSlots {
 				continue
 			}
-			if _, err := w.vec.ReadAt(rec, vecHeaderSize+int64(h.slot)*size); err != nil {
-				return nil, fmt.Errorf("read stored vector: %w", err)
+			if err := vf.readAt(w.vec, h.slot, rec); err != nil {
+				return nil, err
 			}
-			v := make([]float32, w.meta.Dim)
-			for i := range v {
-				v[i] = float32frombits(binary.LittleEndian.Uint32(rec[8+4*i:]))
-			}
-			out[h.key] = v
+			out[h.key] = vf.vector(rec)
 		}
 	}
 	return out, nil

@@ -157,7 +157,7 @@ func (w *Writer) openVectors() error {
 	if err := checkVecHeader(h, w.meta.Dim); err != nil {
 		return fmt.Errorf("open vector file: %w", err)
 	}
-	end := vecHeaderSize + int64(w.meta.VecSlots)*recordSize(w.meta.Dim)
+	end := vecfile{w.meta.Dim}.size(w.meta.VecSlots)
 	if fi, err := f.Stat(); err != nil {
 		return err
 	} else if fi.Size() < end {
@@ -193,18 +193,9 @@ func (w *Writer) create() error {
 
 // createVectors starts vector file generation gen for vectors of dim.
 func (w *Writer) createVectors(gen, dim int) (*os.File, error) {
-	path := vecPath(w.dir, gen)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := vecfile{dim}.create(vecPath(w.dir, gen))
 	if err != nil {
-		return nil, fmt.Errorf("create vector file: %w", err)
-	}
-	if _, err := f.WriteAt(vecHeader(dim), 0); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("write vector file: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("sync vector file: %w", err)
+		return nil, err
 	}
 	return f, syncDir(w.dir)
 }
@@ -312,7 +303,8 @@ func (w *Writer) commit(b *Batch) error {
 			}
 			w.vec = f
 		}
-		size := recordSize(meta.Dim)
+		vf := vecfile{meta.Dim}
+		size := vf.recSize()
 		buf := make([]byte, int64(len(recs))*size)
 		for i, r := range recs {
 			if len(r.vec) != meta.Dim {
@@ -323,7 +315,7 @@ func (w *Writer) commit(b *Batch) error {
 			}
 			slotOf[r.id] = meta.VecSlots + i
 		}
-		if _, err := w.vec.WriteAt(buf, vecHeaderSize+int64(meta.VecSlots)*size); err != nil {
+		if _, err := w.vec.WriteAt(buf, vf.offset(meta.VecSlots)); err != nil {
 			return fmt.Errorf("write vectors: %w", err)
 		}
 		// The vectors are durable before any row points at them.
