@@ -171,6 +171,7 @@ func printIngestReport(s *iostreams.Streams, r *ingest.Report, quiet bool) {
 		return
 	}
 	list("read", r.ReadNotes) // read another way than the usual one
+	list("redacted", r.Redacted)
 	if len(r.SkippedFiles) <= 5 {
 		list("skipped", r.SkippedFiles)
 	} else {

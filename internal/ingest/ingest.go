@@ -123,6 +123,9 @@ type Report struct {
 	// the usual one (extract.ReadNote): text decoded from an encoding other
 	// than UTF-8, a PDF repaired or read by pdftotext. Reason holds the note.
 	ReadNotes []Problem `json:"read_notes"`
+	// Redacted lists the files indexed with credentials redacted from their
+	// text (internal/secrets); Reason says which kinds and how many.
+	Redacted []Problem `json:"redacted_files"`
 }
 
 // Run ingests opts.Roots into the index; with no roots, the roots the index
@@ -228,6 +231,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	sortProblems(r.rep.SkippedFiles)
 	sortProblems(r.rep.FailedFiles)
 	sortProblems(r.rep.ReadNotes)
+	sortProblems(r.rep.Redacted)
 	return r.rep, err
 }
 
@@ -346,6 +350,7 @@ type job struct {
 	hash    string
 	title   string
 	note    string // extract.ReadNote of the document, for Report.ReadNotes
+	redact  string // what guardSecrets redacted, for Report.Redacted
 	chunks  []chunk.Chunk
 	same    bool  // content unchanged: only the record's size/mtime move
 	err     error // extraction failed: the file is reported
@@ -572,6 +577,10 @@ func (r *run) prepareOne(ctx context.Context, j *job) {
 	if err != nil {
 		j.err = err
 		j.skip = extract.Skipped(err)
+		return
+	}
+	if j.redact, err = r.guardSecrets(j, doc); err != nil {
+		j.skip, j.err = true, err
 		return
 	}
 	j.title = doc.Title
@@ -850,6 +859,9 @@ func (r *run) collect(j *job, b *index.Batch) {
 	default:
 		if j.note != "" {
 			r.rep.ReadNotes = append(r.rep.ReadNotes, Problem{Path: j.entry.Path, Reason: j.note})
+		}
+		if j.redact != "" {
+			r.rep.Redacted = append(r.rep.Redacted, Problem{Path: j.entry.Path, Reason: j.redact})
 		}
 		stored := make([]index.Chunk, len(j.chunks))
 		for i, c := range j.chunks {
