@@ -22,12 +22,14 @@ import (
 // Doctor is `rag doctor --json`: the server, the models, the settings in
 // force with where each came from, the index, and every problem with its fix.
 type Doctor struct {
-	OK       bool            `json:"ok"`
-	Ollama   DoctorServer    `json:"ollama"`
-	Models   []DoctorModel   `json:"models"`
-	Config   DoctorConfig    `json:"config"`
-	Index    DoctorIndex     `json:"index"`
-	Problems []DoctorProblem `json:"problems"`
+	OK     bool          `json:"ok"`
+	Ollama DoctorServer  `json:"ollama"`
+	Models []DoctorModel `json:"models"`
+	Config DoctorConfig  `json:"config"`
+	Index  DoctorIndex   `json:"index"`
+	// TextGoesTo are the hosts that receive the documents' text (providers.go).
+	TextGoesTo []DoctorHost    `json:"text_goes_to"`
+	Problems   []DoctorProblem `json:"problems"`
 }
 
 // DoctorServer is what rag doctor found of the Ollama server.
@@ -243,9 +245,10 @@ func (a *app) diagnose(ctx context.Context) *Doctor {
 		{Role: "embed", Name: embedModel, Source: embedSource},
 		{Role: "chat", Name: s.ChatModel, Source: s.Sources["chat_model"].String()},
 	}
+	d.TextGoesTo = a.textHosts(s, embedModel, c.Host())
 	for i := range models {
 		m := &models[i]
-		if !d.Ollama.Reachable {
+		if !d.Ollama.Reachable || !usesOllama(s, m.Role, m.Name) {
 			continue
 		}
 		m.Checked = true
@@ -327,6 +330,13 @@ func (a *app) printDoctor(d *Doctor) {
 		fmt.Fprintf(w, "ollama:\t%s (%s): ok, version %s\n", san(d.Ollama.Host), d.Ollama.Source, san(d.Ollama.Version))
 	default:
 		fmt.Fprintf(w, "ollama:\t%s (%s): unreachable\n", san(d.Ollama.Host), d.Ollama.Source)
+	}
+	for _, h := range d.TextGoesTo {
+		where := "this machine"
+		if h.Remote {
+			where = "ANOTHER MACHINE"
+		}
+		fmt.Fprintf(w, "text to:\t%s %s (%s)\n", h.Role, san(h.Host), where)
 	}
 	for _, m := range d.Models {
 		var what string

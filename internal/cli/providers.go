@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -320,4 +321,48 @@ func (a *app) evalReranked(ctx context.Context, s config.Settings, c *ollama.Cli
 		}
 	}
 	return res, nil
+}
+
+// DoctorHost is a host that receives the documents' text, for rag doctor.
+type DoctorHost struct {
+	Role   string `json:"role"` // "embed", "chat" or "rerank"
+	Host   string `json:"host"`
+	Remote bool   `json:"remote"` // not this machine
+}
+
+// textHosts lists where the documents' text goes: the embedding server
+// (index model embedModel), the chat server, and the reranker.
+func (a *app) textHosts(s config.Settings, embedModel, ollamaHost string) []DoctorHost {
+	hostOf := func(prov string) string {
+		switch prov {
+		case config.OpenAI:
+			return s.BaseURL // "" when not configured: the provider then fails
+		case config.Cohere:
+			if s.EmbedProvider != config.OpenAI && s.ChatProvider != config.OpenAI && s.BaseURL != "" {
+				return s.BaseURL
+			}
+			return cohere.DefaultBaseURL
+		}
+		return ollamaHost
+	}
+	embedProv, _ := splitModelID(embedModel)
+	out := []DoctorHost{{Role: "embed", Host: hostOf(embedProv)}, {Role: "chat", Host: hostOf(s.ChatProvider)}}
+	if r := s.Rerank; r.BaseURL != "" || r.Provider == config.Cohere {
+		out = append(out, DoctorHost{Role: "rerank", Host: cmp.Or(r.BaseURL, cohere.DefaultBaseURL)})
+	}
+	for i := range out {
+		if u, err := url.Parse(out[i].Host); err == nil && u.Host != "" {
+			out[i].Remote = !provider.Loopback(u.Hostname())
+		}
+	}
+	return out
+}
+
+// usesOllama reports whether rag doctor should ask Ollama about a model.
+func usesOllama(s config.Settings, role, model string) bool {
+	if role == "embed" {
+		p, _ := splitModelID(model)
+		return p == config.Ollama
+	}
+	return s.ChatProvider == config.Ollama
 }

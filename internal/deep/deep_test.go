@@ -527,8 +527,14 @@ func TestCancelStopsEveryWorker(t *testing.T) {
 		if e.Step == deep.StepWorker && e.State == deep.Answering {
 			answering[e.Worker] = true
 			if len(answering) == 3 {
-				// Every worker is waiting on the model: the user presses Ctrl-C.
-				go func() { time.Sleep(50 * time.Millisecond); cancel() }()
+				// Every worker is waiting on the model: once the server has
+				// all their requests, the user presses Ctrl-C.
+				go func() {
+					for deadline := time.Now().Add(10 * time.Second); s.srv.Chats() < 4 && time.Now().Before(deadline); {
+						time.Sleep(5 * time.Millisecond)
+					}
+					cancel()
+				}()
 			}
 		}
 	}
