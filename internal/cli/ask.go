@@ -26,7 +26,8 @@ type askOptions struct {
 	// maxContext caps the chat context window (num_ctx), in tokens.
 	maxContext int
 	deepOptions
-	wholeOptions // --whole, --retrieve, --path (whole.go)
+	wholeOptions        // --whole, --retrieve, --path (whole.go)
+	strategy     string // --deep-strategy: fanout or debate (debate.go)
 }
 
 // AskSource is one source in `rag ask --json`.
@@ -92,6 +93,7 @@ stdin ("-" or no argument in a pipe).
 	f.DurationVar(&o.embedTimeout, "embed-timeout", retrieve.DefaultEmbedTimeout, "longest wait for the question's embedding; past it hybrid retrieval goes on with the lexical leg")
 	a.rerankFlags(f, &a.rerank)
 	a.wholeFlags(f, &o.wholeOptions)
+	f.StringVar(&o.strategy, "deep-strategy", strategyFanout, "with --deep: fanout (sub-questions, docs/deep.md) or debate (3 agents from different retrievals, an orchestrator lists their disagreements)")
 	f.BoolVar(&o.deep, "deep", false, "plan sub-questions and answer each with its own agent, checked against its sources (see docs/deep.md)")
 	f.IntVar(&o.maxAgents, "max-agents", deep.DefaultMaxAgents, "with --deep: most sub-questions, hence agents")
 	f.IntVar(&o.parallel, "parallel", 0, "with --deep: agents at work at once (default $OLLAMA_NUM_PARALLEL, else 4)")
@@ -112,6 +114,12 @@ func (a *app) runAsk(ctx context.Context, q string, o askOptions) error {
 			return err
 		}
 	}
+	if o.strategy != strategyFanout && o.strategy != strategyDebate {
+		return usagef("--deep-strategy %q: want fanout or debate", o.strategy)
+	}
+	if o.strategy == strategyDebate {
+		o.deep = true // debate is a --deep strategy
+	}
 	if err := o.wholeOptions.check(o.deep); err != nil {
 		return err
 	}
@@ -129,6 +137,9 @@ func (a *app) runAsk(ctx context.Context, q string, o askOptions) error {
 		return err
 	}
 	defer sess.Close()
+	if o.strategy == strategyDebate {
+		return a.runDebate(ctx, q, o, s, chat, info, sess)
+	}
 	if o.deep {
 		answered, err := a.runDeep(ctx, q, o, s, chat, info, sess)
 		if answered || err != nil {
