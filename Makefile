@@ -5,7 +5,7 @@ GO ?= go
 BIN := bin/rag
 export CGO_ENABLED ?= 0
 
-.PHONY: all build install test test-race bench lint fuzz demo clean
+.PHONY: all build install test test-race test-ollama bench lint fuzz demo clean
 
 DEMO_INDEX ?= $(CURDIR)/.rag-demo
 
@@ -53,3 +53,12 @@ demo: build
 
 clean:
 	rm -rf bin dist .rag-demo
+
+# rag against a real Ollama v0.17.4 with tiny generated models
+# (internal/ollamareal; ../shared/tinymodels). Builds the server once into
+# $(RAG_TEST_CACHE) (about 6-9 minutes cold on 2 cores), then takes minutes.
+# Not part of `make test`.
+RAG_TEST_CACHE ?= $(HOME)/.cache/rag-test
+test-ollama:
+	RAG_TEST_OLLAMA=$${RAG_TEST_OLLAMA:-1} RAG_TEST_CACHE=$(RAG_TEST_CACHE) CGO_ENABLED=1 \
+	  $(GO) test -count=1 -timeout 40m -v ./internal/ollamareal

@@ -104,17 +104,20 @@ func TestNeverReachedServerIsNotWaitedFor(t *testing.T) {
 func TestEmbedDeadlineFitsTheWork(t *testing.T) {
 	fake, c := start(t)
 	c.Timing.Embed, c.Timing.EmbedPerInput, c.Timing.Load = 10*time.Second, time.Second, time.Minute
-	if got, want := c.EmbedDeadline("all-minilm", 4), 10*time.Second+4*time.Second+time.Minute; got != want {
+	if got, want := c.EmbedDeadline("all-minilm", 4, 0), 10*time.Second+4*time.Second+time.Minute; got != want {
 		t.Errorf("first call: deadline %s, want %s (with the load)", got, want)
 	}
 	if _, err := c.Embed(t.Context(), "all-minilm", []string{"x"}); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := c.EmbedDeadline("all-minilm", 32), 42*time.Second; got != want {
+	if got, want := c.EmbedDeadline("all-minilm", 32, 0), 42*time.Second; got != want {
 		t.Errorf("after a load: deadline %s, want %s", got, want)
 	}
-	if c.EmbedDeadline("all-minilm", 64) <= c.EmbedDeadline("all-minilm", 8) {
+	if c.EmbedDeadline("all-minilm", 64, 0) <= c.EmbedDeadline("all-minilm", 8, 0) {
 		t.Error("a bigger batch does not get more time")
+	}
+	if got, want := c.EmbedDeadline("all-minilm", 32, 96), 10*time.Second+128*time.Second; got != want {
+		t.Errorf("queued behind 96 inputs: deadline %s, want %s", got, want)
 	}
 
 	// A request past its deadline is a *TimeoutError, an ErrUnavailable.

@@ -61,8 +61,10 @@ type Timing struct {
 func DefaultTiming() Timing {
 	return Timing{
 		Show:          15 * time.Second,
-		Embed:         30 * time.Second,
-		EmbedPerInput: 500 * time.Millisecond,
+		// The real server with tiny models on a saturated 2-core machine
+		// embedded 1 input/s; 0.5 s per input timed batches out there.
+		Embed:         60 * time.Second,
+		EmbedPerInput: 2 * time.Second,
 		Load:          60 * time.Second,
 		ChatFirst:     5 * time.Minute,
 		ChatIdle:      2 * time.Minute,
@@ -85,6 +87,8 @@ type Client struct {
 	api  *api.Client
 	host *url.URL
 	seen atomic.Bool // the server has answered this client at least once
+	// inFlight counts the inputs of the embed requests in flight.
+	inFlight atomic.Int64
 
 	mu     sync.Mutex
 	loaded map[string]bool      // models that have answered a call
@@ -232,9 +236,12 @@ func (c *Client) markLoaded(model string) {
 	c.loaded[model] = true
 }
 
-// EmbedDeadline is the deadline of one /api/embed request of n inputs.
-func (c *Client) EmbedDeadline(model string, n int) time.Duration {
-	d := c.Timing.Embed + time.Duration(n)*c.Timing.EmbedPerInput
+// EmbedDeadline is the deadline of one /api/embed request of n inputs,
+// sent while queued other inputs of this client are in flight: a server
+// that embeds one request at a time makes a request wait for those before
+// it (seen on a loaded 2-core machine against the real server).
+func (c *Client) EmbedDeadline(model string, n, queued int) time.Duration {
+	d := c.Timing.Embed + time.Duration(n+queued)*c.Timing.EmbedPerInput
 	if c.firstCall(model) {
 		d += c.Timing.Load
 	}
@@ -262,7 +269,9 @@ func (c *Client) embed(ctx context.Context, model string, texts []string, total 
 	no := false
 	var out [][]float32
 	err := retry.Do(ctx, c.Timing.Retry, func(ctx context.Context) error {
-		return w.note(c.do(ctx, model, c.EmbedDeadline(model, len(texts)), func(ctx context.Context) error {
+		queued := int(c.inFlight.Add(int64(len(texts)))) - len(texts)
+		defer c.inFlight.Add(-int64(len(texts)))
+		return w.note(c.do(ctx, model, c.EmbedDeadline(model, len(texts), queued), func(ctx context.Context) error {
 			resp, err := c.api.Embed(ctx, &api.EmbedRequest{Model: model, Input: texts, Truncate: &no})
 			if err != nil {
 				return err
