@@ -16,6 +16,9 @@ const (
 	FormatTable    Format = "table"    // CSV and TSV: one block per row
 	FormatNotebook Format = "notebook" // Jupyter .ipynb: Markdown and code cells
 	FormatEmail    Format = "email"    // RFC 5322 .eml: headers, text, attachments named
+	FormatPPTX     Format = "pptx"     // PowerPoint: one block per slide
+	FormatODT      Format = "odt"      // OpenDocument text, like DOCX
+	FormatEPUB     Format = "epub"     // e-books: chapters in spine order
 )
 
 // Kind says what a Block holds, so the chunker knows where it may cut.

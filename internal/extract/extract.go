@@ -267,6 +267,12 @@ func extractBytes(ctx context.Context, path string, format Format, data []byte, 
 		}
 	case FormatNotebook:
 		err = extractNotebook(ctx, doc, data)
+	case FormatPPTX:
+		err = extractPPTX(ctx, doc, data, limit)
+	case FormatODT:
+		err = extractODT(ctx, doc, data, limit)
+	case FormatEPUB:
+		err = extractEPUB(ctx, doc, data, limit)
 	case FormatEmail:
 		err = extractEmail(ctx, doc, data)
 	case FormatPDF:
@@ -339,6 +345,7 @@ var extFormats = map[string]Format{
 	".csv": FormatTable, ".tsv": FormatTable,
 	".ipynb": FormatNotebook,
 	".eml":   FormatEmail,
+	".pptx":  FormatPPTX, ".odt": FormatODT, ".epub": FormatEPUB,
 
 	".html": FormatHTML, ".htm": FormatHTML, ".xhtml": FormatHTML,
 
