@@ -60,7 +60,7 @@ type Timing struct {
 // DefaultTiming is what New sets.
 func DefaultTiming() Timing {
 	return Timing{
-		Show:          15 * time.Second,
+		Show: 15 * time.Second,
 		// The real server with tiny models on a saturated 2-core machine
 		// embedded 1 input/s; 0.5 s per input timed batches out there.
 		Embed:         60 * time.Second,
