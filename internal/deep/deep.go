@@ -255,13 +255,23 @@ func (r *run) emit(e Event) {
 
 // chat makes one model call and counts it.
 func (r *run) chat(ctx context.Context, req llm.Request) (string, error) {
+	resp, err := r.chatResponse(ctx, req)
+	return resp.Content, err
+}
+
+func (r *run) chatResponse(ctx context.Context, req llm.Request) (llm.Response, error) {
 	r.calls.Add(1)
 	req.Model = r.opts.Model
-	resp, err := r.opts.Client.Chat(ctx, req, nil)
-	if err != nil {
-		return "", err
+	return r.opts.Client.Chat(ctx, req, nil)
+}
+
+// cutReason names why a structured reply could not be read when the model
+// stopped at its output limit: the JSON is unfinished, not malformed.
+func cutReason(what string, resp llm.Response, err error) error {
+	if err == nil || !resp.CutAtLimit {
+		return err
 	}
-	return resp.Content, nil
+	return fmt.Errorf("%s was cut at the model's output limit after %d tokens, before its JSON ended", what, resp.OutputTokens)
 }
 
 var errDeadline = errors.New("deep: step deadline")
@@ -304,18 +314,18 @@ func (r *run) plan(ctx context.Context, question string) ([]string, error) {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
 	zero := 0.0
-	var reply string
+	var resp llm.Response
 	err := r.try(ctx, -1, "plan", func(ctx context.Context) error {
 		var err error
-		reply, err = r.chat(ctx, llm.Request{Messages: msgs, NumCtx: r.numCtx, Format: planSchema(r.opts.MaxAgents), Temperature: &zero})
+		resp, err = r.chatResponse(ctx, llm.Request{Messages: msgs, NumCtx: r.numCtx, Format: planSchema(r.opts.MaxAgents), Temperature: &zero})
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
-	plan, err := ParsePlan(reply, r.opts.MaxAgents)
-	if err != nil {
-		return nil, &PlanError{Reason: err.Error(), Reply: reply}
+	plan, err := ParsePlan(resp.Content, r.opts.MaxAgents)
+	if err = cutReason("the plan", resp, err); err != nil {
+		return nil, &PlanError{Reason: err.Error(), Reply: resp.Content}
 	}
 	return plan, nil
 }
@@ -462,12 +472,12 @@ func (r *run) check(ctx context.Context, i int, q string, ans *answer.Answer) (V
 	zero := 0.0
 	var v Verdict
 	err := r.try(ctx, i, "check", func(ctx context.Context) error {
-		reply, err := r.chat(ctx, llm.Request{Messages: msgs, NumCtx: r.numCtx, Format: checkSchema, Temperature: &zero})
+		resp, err := r.chatResponse(ctx, llm.Request{Messages: msgs, NumCtx: r.numCtx, Format: checkSchema, Temperature: &zero})
 		if err != nil {
 			return err
 		}
-		v, err = ParseVerdict(reply)
-		return err
+		v, err = ParseVerdict(resp.Content)
+		return cutReason("the check's reply", resp, err)
 	})
 	return v, err
 }

@@ -264,6 +264,27 @@ func TestPlanNotUsableIsPlanError(t *testing.T) {
 	}
 }
 
+// TestPlanCutAtOutputLimit: a model that stops at its num_predict leaves its
+// structured plan unfinished (the real tiny model does, after 48 tokens);
+// the plan error says so rather than calling the reply malformed.
+func TestPlanCutAtOutputLimit(t *testing.T) {
+	srv := ollamatest.New(t, ollamatest.Model{Name: "llama3.2", ContextLength: 8192, NumPredict: 6})
+	srv.SetChatReply(func(api.ChatRequest) string {
+		return `{"questions": ["What is alpha and where is it configured?", "Beta?"]}`
+	})
+	c, err := ollama.New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := newSetup(t).opts
+	opts.Client = c
+	_, err = deep.Run(t.Context(), opts, question)
+	pe, ok := errors.AsType[*deep.PlanError](err)
+	if !ok || !strings.Contains(pe.Reason, "cut at the model's output limit after 6 tokens") {
+		t.Fatalf("err = %v, want a PlanError saying the plan was cut at 6 tokens", err)
+	}
+}
+
 func TestPlanKeepsAtMostMaxAgents(t *testing.T) {
 	s := newSetup(t)
 	s.opts.MaxAgents = 2

@@ -29,6 +29,10 @@ type Response struct {
 	Content      string
 	PromptTokens int // as counted by the server, 0 when unknown
 	OutputTokens int
+	// CutAtLimit says the model stopped because it reached its output-token
+	// limit (Ollama's done_reason "length", OpenAI's finish_reason "length"),
+	// not because it had finished: a structured reply is then incomplete.
+	CutAtLimit bool
 }
 
 // Client streams chat answers. onDelta receives each piece of the answer as it

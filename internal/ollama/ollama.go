@@ -496,6 +496,7 @@ func (c *Client) chatOnce(ctx context.Context, req llm.Request, w *waiter, deliv
 			done = true
 			out.PromptTokens = r.PromptEvalCount
 			out.OutputTokens = r.EvalCount
+			out.CutAtLimit = r.DoneReason == "length"
 		}
 		return nil
 	})

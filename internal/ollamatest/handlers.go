@@ -339,8 +339,11 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request) {
 }
 
 // numCtx reads options.num_ctx, which JSON decodes as a float64.
-func numCtx(opts map[string]any) int {
-	switch v := opts["num_ctx"].(type) {
+func numCtx(opts map[string]any) int { return intOption(opts, "num_ctx") }
+
+// intOption reads a whole-number option, which JSON decodes as a float64.
+func intOption(opts map[string]any, name string) int {
+	switch v := opts[name].(type) {
 	case float64:
 		return int(v)
 	case int:
@@ -421,11 +424,18 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		s.truncated++
 		s.mu.Unlock()
 	}
+	// The real server stops generating after options.num_predict tokens (a
+	// Modelfile may set it too) and says so with done_reason "length": the
+	// reply is cut wherever it was, even inside a structured-output JSON.
+	doneReason := "stop"
+	if n := cmp.Or(intOption(req.Options, "num_predict"), m.NumPredict); n > 0 && CountTokens(reply) > n {
+		reply, doneReason = TruncateTokens(reply, n), "length"
+	}
 	final := api.ChatResponse{
 		Model:      req.Model,
 		Message:    api.Message{Role: "assistant"},
 		Done:       true,
-		DoneReason: "stop",
+		DoneReason: doneReason,
 		Metrics: api.Metrics{
 			LoadDuration:       time.Millisecond,
 			PromptEvalCount:    promptTokens,

@@ -68,6 +68,11 @@ type Model struct {
 	// instead of ContextLength: a server that overstates its window, to test
 	// that a client re-splits inputs the model refuses.
 	ShowContextLength int
+	// NumPredict, when set, is the Modelfile's num_predict: a reply longer
+	// than that many tokens stops there with done_reason "length", as the
+	// real server does (the shared tiny chat model sets 48). A request's own
+	// options.num_predict takes precedence.
+	NumPredict int
 }
 
 // ParseModel parses a model spec "name:kind:dim:ctx" as taken by the fakeollama

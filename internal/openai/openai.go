@@ -518,6 +518,7 @@ func (c *Client) stream(ctx context.Context, model string, params openai.ChatCom
 		for _, choice := range ch.Choices {
 			if choice.FinishReason != "" {
 				finished = true
+				out.CutAtLimit = choice.FinishReason == "length"
 			}
 			if d := choice.Delta.Content; d != "" {
 				started = true
