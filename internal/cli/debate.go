@@ -52,7 +52,7 @@ func (a *app) runDebate(ctx context.Context, q string, o askOptions, s config.Se
 		defer spin.Stop()
 	}
 	res, err := deep.Debate(ctx, deep.DebateOptions{Client: chat, Model: s.ChatModel, ContextLength: answer.Limit(o.maxContext, info.ContextLength),
-		Agents: deep.DebateAgents(o.k), Search: search}, q)
+		Agents: deep.DebateAgents(o.k), Search: search, AgentTimeout: o.workerTimeout}, q)
 	if spin != nil {
 		spin.Stop()
 	}

@@ -1,12 +1,14 @@
 package deep
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ragcli/rag/internal/answer"
 	"github.com/ragcli/rag/internal/llm"
@@ -34,6 +36,11 @@ type DebateOptions struct {
 	Agents        []DebateAgent
 	// Search retrieves for one agent.
 	Search func(ctx context.Context, question string, mode retrieve.Mode, k int) ([]retrieve.Result, error)
+	// AgentTimeout bounds each agent's answer and the orchestrator's call,
+	// each tried once more after a timeout or a transient failure, as --deep
+	// does for its workers; 0 means DefaultWorkerTimeout.
+	AgentTimeout time.Duration
+	Backoff      time.Duration // 0 means DefaultBackoff
 }
 
 // AgentAnswer is what one debater said, or why it could not.
@@ -91,6 +98,8 @@ An empty list means the agents agree.`
 // one for the orchestrator.
 func Debate(ctx context.Context, o DebateOptions, question string) (*DebateResult, error) {
 	res := &DebateResult{Agents: make([]AgentAnswer, len(o.Agents))}
+	// The deadlines and the one retry are --deep's own (run.try).
+	r := &run{opts: Options{WorkerTimeout: cmp.Or(o.AgentTimeout, DefaultWorkerTimeout), Backoff: cmp.Or(o.Backoff, DefaultBackoff)}}
 	answers := make([]*answer.Answer, len(o.Agents))
 	var wg sync.WaitGroup
 	for i, ag := range o.Agents {
@@ -106,7 +115,12 @@ func Debate(ctx context.Context, o DebateOptions, question string) (*DebateResul
 				res.Agents[i].Err = fmt.Errorf("retrieve (%s): %w", ag.Mode, err)
 				return
 			}
-			ans, err := answer.Ask(ctx, o.Client, question, results, answer.Options{Model: o.Model, ContextLength: o.ContextLength}, func(string) error { return nil })
+			var ans *answer.Answer
+			err = r.try(ctx, i, "answer", func(ctx context.Context) error {
+				var err error
+				ans, err = answer.Ask(ctx, o.Client, question, results, answer.Options{Model: o.Model, ContextLength: o.ContextLength}, func(string) error { return nil })
+				return err
+			})
 			if err == nil && strings.TrimSpace(ans.Text) == "" {
 				err = errEmptyAnswer
 			}
@@ -159,7 +173,15 @@ func Debate(ctx context.Context, o DebateOptions, question string) (*DebateResul
 		return res, fmt.Errorf("debate: the agents' answers do not fit the orchestrator's context: %w", err)
 	}
 	zero := 0.0
-	resp, err := o.Client.Chat(ctx, llm.Request{Model: o.Model, Messages: msgs, NumCtx: numCtx, Format: orchestratorSchema, Temperature: &zero}, func(string) error { return nil })
+	var resp llm.Response
+	err := r.try(ctx, -1, "orchestrator's answer", func(ctx context.Context) error {
+		var err error
+		resp, err = o.Client.Chat(ctx, llm.Request{Model: o.Model, Messages: msgs, NumCtx: numCtx, Format: orchestratorSchema, Temperature: &zero}, func(string) error { return nil })
+		return err
+	})
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
 	if err != nil {
 		return res, fmt.Errorf("debate orchestrator: %w", err)
 	}
