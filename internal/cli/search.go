@@ -11,6 +11,7 @@ import (
 
 	"github.com/ragcli/rag/internal/config"
 	"github.com/ragcli/rag/internal/embed"
+	"github.com/ragcli/rag/internal/index"
 	"github.com/ragcli/rag/internal/iostreams"
 	"github.com/ragcli/rag/internal/lexical"
 	"github.com/ragcli/rag/internal/ollama"
@@ -130,7 +131,15 @@ func (a *app) openSession(ctx context.Context, s config.Settings, c *ollama.Clie
 	if s.EmbedExplicit {
 		o.EmbedModel = s.EmbedModel
 	}
-	return retrieve.Open(ctx, s.Index, o)
+	sess, err := retrieve.Open(ctx, s.Index, o)
+	if err == nil && !a.quiet {
+		// A first ingest that has committed part of the tree: the answers
+		// come from that part alone, which the user should know.
+		if p, ok := index.Running(s.Index); ok && p.First {
+			fmt.Fprintf(a.s.Err, "rag: warning: the first ingest into %s is still running (%s); results cover only what it has committed so far\n", s.Index, p)
+		}
+	}
+	return sess, err
 }
 
 // warnRetrieval tells the user what results lack: chunks not embedded yet,
