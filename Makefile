@@ -59,6 +59,15 @@ clean:
 # $(RAG_TEST_CACHE) (about 6-9 minutes cold on 2 cores), then takes minutes.
 # Not part of `make test`.
 RAG_TEST_CACHE ?= $(HOME)/.cache/rag-test
+TINYMODELS ?= $(CURDIR)/../shared/tinymodels
 test-ollama:
 	RAG_TEST_OLLAMA=$${RAG_TEST_OLLAMA:-1} RAG_TEST_CACHE=$(RAG_TEST_CACHE) CGO_ENABLED=1 \
 	  $(GO) test -count=1 -timeout 40m -v ./internal/ollamareal
+	@# The OpenAI-compatible provider against the same server's /v1 endpoints.
+	@bin=$(RAG_TEST_CACHE)/ollama-0.17.4; \
+	if [ ! -x "$$bin" ] || [ ! -x $(TINYMODELS)/serve.sh ]; then \
+	  echo "skip: the OpenAI provider against a real Ollama needs $$bin and $(TINYMODELS)"; exit 0; fi; \
+	env=$$(OLLAMA_BIN=$$bin $(TINYMODELS)/serve.sh start) || exit 1; \
+	eval "$$(echo "$$env" | sed 's/^/export /')"; \
+	trap '$(TINYMODELS)/serve.sh stop "$$TINYMODELS_DIR" >/dev/null' EXIT; \
+	RAG_REAL_OLLAMA=$$OLLAMA_HOST $(GO) test -count=1 -timeout 10m -v -run RealOllama ./internal/openai
