@@ -124,10 +124,14 @@ func (a *app) printListing(l Listing, files bool) {
 	san := iostreams.Sanitize
 	if files {
 		if tw != nil {
-			fmt.Fprintln(w, "PATH\tCHUNKS\tPENDING\tSIZE\tMODIFIED")
+			fmt.Fprintln(w, "PATH\tCHUNKS\tPENDING\tSIZE\tMODIFIED\tINDEXED")
 		}
 		for _, f := range l.Files {
-			fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\n", san(f.Path), f.Chunks, f.Pending, humanBytes(f.Size), f.ModTime.Local().Format(time.DateTime))
+			indexed := "unknown" // indexed by a rag older than format 4
+			if f.Indexed != nil {
+				indexed = f.Indexed.Local().Format(time.DateTime)
+			}
+			fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\t%s\n", san(f.Path), f.Chunks, f.Pending, humanBytes(f.Size), f.ModTime.Local().Format(time.DateTime), indexed)
 		}
 	} else {
 		if tw != nil {

@@ -43,9 +43,10 @@ import (
 //
 // Version 3 added the roots table (what was ingested, on which device) and
 // each chunk's embedding key (vkey), by which an unchanged text reuses its
-// vector. A writer migrates a version-2 index in place on open; readers read
-// both.
-const FormatVersion = 3
+// vector. Version 4 added each file's indexed_at, the time rag last read it
+// (rag ls). A writer migrates an older index in place on open; readers read
+// every version from minReadable on.
+const FormatVersion = 4
 
 // minReadable is the oldest format version readers accept.
 const minReadable = 2
@@ -186,7 +187,8 @@ CREATE TABLE IF NOT EXISTS files (
 	size   INTEGER NOT NULL,
 	mtime  INTEGER NOT NULL,
 	sha256 TEXT NOT NULL,
-	title  TEXT NOT NULL DEFAULT ''
+	title  TEXT NOT NULL DEFAULT '',
+	indexed_at INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS chunks (
 	id         INTEGER PRIMARY KEY,

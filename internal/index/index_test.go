@@ -1188,3 +1188,40 @@ func TestMigrateFromVersion2(t *testing.T) {
 	w.Close()
 	mustCheckOK(t, dir)
 }
+
+// TestMigrateFromVersion3: a version-3 index has no indexed_at; readers list
+// its files with the time unknown, and a writer adds the column, after which
+// a file it stores records when it was read.
+func TestMigrateFromVersion3(t *testing.T) {
+	dir := t.TempDir()
+	w := openW(t, dir)
+	commit(t, w, &Batch{Puts: []Put{put("a.md", 2, 1, true)}})
+	w.Close()
+	rawExec(t, dir, `ALTER TABLE files DROP COLUMN indexed_at`, `UPDATE meta SET value='3' WHERE key='format_version'`)
+
+	r := openR(t, dir)
+	files, err := r.ListFiles("/docs")
+	if err != nil || len(files) != 1 || files[0].Indexed != nil {
+		t.Fatalf("ListFiles of a version-3 index = %+v, %v; want one file with no indexed time", files, err)
+	}
+	r.Close()
+
+	before := time.Now()
+	w = openW(t, dir)
+	if v := w.Meta().FormatVersion; v != FormatVersion {
+		t.Errorf("format after migration = %d", v)
+	}
+	commit(t, w, &Batch{Puts: []Put{put("b.md", 1, 2, true)}})
+	w.Close()
+	files, err = openR(t, dir).ListFiles("/docs")
+	if err != nil || len(files) != 2 {
+		t.Fatalf("ListFiles after migration = %+v, %v", files, err)
+	}
+	if files[0].Indexed != nil {
+		t.Errorf("a.md, stored before the migration, has indexed time %v", files[0].Indexed)
+	}
+	if files[1].Indexed == nil || files[1].Indexed.Before(before.Add(-time.Second)) {
+		t.Errorf("b.md indexed at %v, want about now", files[1].Indexed)
+	}
+	mustCheckOK(t, dir)
+}

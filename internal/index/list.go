@@ -26,8 +26,11 @@ type FileListing struct {
 	Path    string    `json:"path"`
 	Size    int64     `json:"size"`
 	ModTime time.Time `json:"modified"` // the file's mtime when it was indexed
-	Chunks  int       `json:"chunks"`
-	Pending int       `json:"pending"`
+	// Indexed is when rag last read the file; absent for files indexed
+	// before format 4, which did not record it.
+	Indexed *time.Time `json:"indexed,omitempty"`
+	Chunks  int        `json:"chunks"`
+	Pending int        `json:"pending"`
 }
 
 // under is the SQL condition for a path column at or under prefix, with its
@@ -70,7 +73,11 @@ func (r *Reader) ListRoots() ([]RootListing, error) {
 // a root), sorted by path, with their chunk counts.
 func (r *Reader) ListFiles(path string) ([]FileListing, error) {
 	cond, args := under("f.path", filepath.Clean(path))
-	rows, err := r.tx.Query(`SELECT f.path, f.size, f.mtime, count(c.id), count(c.id) - count(c.slot)
+	indexedAt := "f.indexed_at"
+	if r.meta.FormatVersion < 4 {
+		indexedAt = "0"
+	}
+	rows, err := r.tx.Query(`SELECT f.path, f.size, f.mtime, `+indexedAt+`, count(c.id), count(c.id) - count(c.slot)
 		FROM files f LEFT JOIN chunks c ON c.path = f.path
 		WHERE `+cond+` GROUP BY f.path ORDER BY f.path`, args...)
 	if err != nil {
@@ -80,11 +87,15 @@ func (r *Reader) ListFiles(path string) ([]FileListing, error) {
 	out := []FileListing{}
 	for rows.Next() {
 		var l FileListing
-		var mtime int64
-		if err := rows.Scan(&l.Path, &l.Size, &mtime, &l.Chunks, &l.Pending); err != nil {
+		var mtime, indexed int64
+		if err := rows.Scan(&l.Path, &l.Size, &mtime, &indexed, &l.Chunks, &l.Pending); err != nil {
 			return nil, fmt.Errorf("list files under %s: %w", path, err)
 		}
 		l.ModTime = time.Unix(0, mtime).UTC()
+		if indexed > 0 {
+			t := time.Unix(0, indexed).UTC()
+			l.Indexed = &t
+		}
 		out = append(out, l)
 	}
 	return out, rows.Err()

@@ -8,6 +8,7 @@ import (
 // migrate brings an index of an older readable format up to FormatVersion in
 // one transaction: all of it, or (on a crash or an error) none.
 //
+// Version 3 -> 4 adds the files' indexed_at column.
 // Version 2 -> 3 adds the roots table and the chunks' vkey column. The keys of
 // the chunks already stored are computed with key, so that their vectors can
 // be reused from the first run of the new version on.
@@ -34,6 +35,19 @@ func migrate(db *sql.DB, m Meta, key func(model string, c Chunk) []byte) (Meta, 
 			}
 		}
 		m.FormatVersion = 3
+	}
+	if m.FormatVersion == 3 {
+		// Files indexed before version 4 have no indexed_at: 0, shown as unknown.
+		var has int
+		if err := tx.QueryRow(`SELECT count(*) FROM pragma_table_info('files') WHERE name = 'indexed_at'`).Scan(&has); err != nil {
+			return m, fmt.Errorf("migrate index to format 4: %w", err)
+		}
+		if has == 0 {
+			if _, err := tx.Exec(`ALTER TABLE files ADD COLUMN indexed_at INTEGER NOT NULL DEFAULT 0`); err != nil {
+				return m, fmt.Errorf("migrate index to format 4: %w", err)
+			}
+		}
+		m.FormatVersion = 4
 	}
 	if err := writeMeta(tx, m); err != nil {
 		return m, err

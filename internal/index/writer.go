@@ -458,9 +458,9 @@ func removeFile(tx *sql.Tx, path string) (int, error) {
 }
 
 func putFile(tx *sql.Tx, f File) error {
-	_, err := tx.Exec(`INSERT INTO files(path, size, mtime, sha256, title) VALUES(?,?,?,?,?)
-		ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime=excluded.mtime, sha256=excluded.sha256, title=excluded.title`,
-		f.Path, f.Size, f.ModTime, f.Hash, f.Title)
+	_, err := tx.Exec(`INSERT INTO files(path, size, mtime, sha256, title, indexed_at) VALUES(?,?,?,?,?,?)
+		ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime=excluded.mtime, sha256=excluded.sha256, title=excluded.title, indexed_at=excluded.indexed_at`,
+		f.Path, f.Size, f.ModTime, f.Hash, f.Title, time.Now().UnixNano())
 	if err != nil {
 		return fmt.Errorf("store record of %s: %w", f.Path, err)
 	}
