@@ -69,5 +69,5 @@ test-ollama:
 	  echo "skip: the OpenAI provider against a real Ollama needs $$bin and $(TINYMODELS)"; exit 0; fi; \
 	env=$$(OLLAMA_BIN=$$bin $(TINYMODELS)/serve.sh start) || exit 1; \
 	eval "$$(echo "$$env" | sed 's/^/export /')"; \
-	trap '$(TINYMODELS)/serve.sh stop "$$TINYMODELS_DIR" >/dev/null' EXIT; \
+	trap 'OLLAMA_BIN=$$bin $(TINYMODELS)/serve.sh stop "$$TINYMODELS_DIR" >/dev/null' EXIT; \
 	RAG_REAL_OLLAMA=$$OLLAMA_HOST $(GO) test -count=1 -timeout 10m -v -run RealOllama ./internal/openai
