@@ -121,9 +121,14 @@ func (a *app) runIngest(ctx context.Context, roots []string, o ingestOptions) er
 	} else {
 		printIngestReport(a.s, rep, a.quiet)
 	}
-	if rep.ChunksPending > 0 || rep.EmbedError != "" {
+	switch {
+	case rep.ChunksPending > 0:
 		fmt.Fprintf(a.s.Err, "rag: warning: %s: %d chunks are stored without embeddings; they are searchable by their words (--mode lexical) and will be embedded by the next rag ingest once Ollama is up\n",
 			firstLine(rep.EmbedError), rep.ChunksPending)
+	case rep.EmbedError != "":
+		// Nothing new, but chunks of earlier runs still wait for the server.
+		fmt.Fprintf(a.s.Err, "rag: warning: %s: the chunks already waiting for embeddings stay pending (rag status counts them); they are searchable by their words (--mode lexical) and will be embedded by the next rag ingest once Ollama is up\n",
+			firstLine(rep.EmbedError))
 	}
 	printKeptRoots(a.s, rep.KeptRoots)
 	if rep.Failed > 0 || rep.ChunksPending > 0 || rep.EmbedError != "" || len(rep.KeptRoots) > 0 {
