@@ -9,6 +9,7 @@ package cohere
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -174,23 +175,11 @@ func (c *Client) statusError(resp *http.Response, raw []byte, model string) erro
 		Message string `json:"message"`
 	}
 	json.Unmarshal(raw, &e)
-	msg := strings.TrimSpace(e.Message)
-	if msg == "" {
-		msg = strings.TrimSpace(string(raw))
-	}
-	if len(msg) > 300 {
-		msg = msg[:300] + "..."
-	}
-	msg = c.o.Key.Redact(msg)
-	switch code := resp.StatusCode; {
-	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return &provider.AuthError{Host: c.Host(), Status: code, KeyEnv: c.o.Key.Env, Msg: msg}
-	case code == http.StatusNotFound && strings.Contains(strings.ToLower(msg), "model"):
-		return &provider.ModelMissingError{Model: model, Host: c.Host()}
-	case code == http.StatusBadRequest && tooLongText.MatchString(msg):
+	msg := provider.Message(cmp.Or(strings.TrimSpace(e.Message), string(raw)), c.o.Key)
+	if resp.StatusCode == http.StatusBadRequest && tooLongText.MatchString(msg) {
 		return fmt.Errorf("%w: %s", embed.ErrInputTooLong, msg)
 	}
-	return &provider.StatusError{Host: c.Host(), Code: resp.StatusCode, Msg: msg, After: provider.ParseRetryAfter(resp.Header, time.Now())}
+	return provider.AnswerError(c.Host(), resp.StatusCode, resp.Header, msg, c.o.Key, model)
 }
 
 type embedRequest struct {

@@ -178,33 +178,23 @@ func (c *Client) classify(model string, err error) error {
 	}
 	var ae *openai.Error
 	if errors.As(err, &ae) {
-		msg := c.o.Key.Redact(strings.TrimSpace(ae.Message))
+		msg := ae.Message
 		raw := c.o.Key.Redact(ae.RawJSON())
-		if msg == "" && ae.Response != nil && ae.Response.Body != nil {
+		if strings.TrimSpace(msg) == "" && ae.Response != nil && ae.Response.Body != nil {
 			// vLLM's error body is flat: {"object": "error", "message": ...}.
 			body, _ := io.ReadAll(io.LimitReader(ae.Response.Body, 64<<10))
-			msg = c.o.Key.Redact(vllmMessage(string(body)))
+			msg = vllmMessage(string(body))
 		}
-		if len(msg) > 300 {
-			msg = msg[:300] + "..."
-		}
-		switch code := ae.StatusCode; {
-		case code == http.StatusUnauthorized || code == http.StatusForbidden:
-			return &provider.AuthError{Host: c.Host(), Status: code, KeyEnv: c.o.Key.Env, Msg: msg}
-		case code == http.StatusNotFound && strings.Contains(strings.ToLower(msg), "model"):
-			return &provider.ModelMissingError{Model: model, Host: c.Host()}
-		case (code == http.StatusBadRequest || code == http.StatusRequestEntityTooLarge || code == 422) &&
-			(tooLongText.MatchString(msg) || tooLongText.MatchString(ae.Type) || tooLongText.MatchString(ae.Code)):
+		msg = provider.Message(msg, c.o.Key)
+		if code := ae.StatusCode; (code == http.StatusBadRequest || code == http.StatusRequestEntityTooLarge || code == 422) &&
+			(tooLongText.MatchString(msg) || tooLongText.MatchString(ae.Type) || tooLongText.MatchString(ae.Code)) {
 			return &TooLongError{Msg: msg, Limit: limitOf(msg, raw)}
 		}
-		var after time.Duration
+		var header http.Header
 		if ae.Response != nil {
-			after = provider.ParseRetryAfter(ae.Response.Header, time.Now())
+			header = ae.Response.Header
 		}
-		if msg == "" {
-			msg = http.StatusText(ae.StatusCode)
-		}
-		return &provider.StatusError{Host: c.Host(), Code: ae.StatusCode, Msg: msg, After: after}
+		return provider.AnswerError(c.Host(), ae.StatusCode, header, msg, c.o.Key, model)
 	}
 	var oe *net.OpError
 	var ne net.Error

@@ -227,3 +227,32 @@ func HTTPClient(base *url.URL, dial, header time.Duration) *http.Client {
 		},
 	}
 }
+
+// Message is a server's error text as rag shows it: trimmed, the key
+// redacted (before the cut, so no part of a key survives it) and cut to 300
+// bytes.
+func Message(msg string, key Key) string {
+	msg = key.Redact(strings.TrimSpace(msg))
+	if len(msg) > 300 {
+		msg = msg[:300] + "..."
+	}
+	return msg
+}
+
+// AnswerError maps an error answer to rag's errors the same way for every
+// provider: 401 or 403 is an AuthError naming where the key came from, a 404
+// that speaks of a model is a ModelMissingError, anything else a StatusError
+// with the server's Retry-After. msg comes from Message. A provider checks
+// its own cases (an over-long input) before calling it.
+func AnswerError(host string, code int, header http.Header, msg string, key Key, model string) error {
+	switch {
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		return &AuthError{Host: host, Status: code, KeyEnv: key.Env, Msg: msg}
+	case code == http.StatusNotFound && strings.Contains(strings.ToLower(msg), "model"):
+		return &ModelMissingError{Model: model, Host: host}
+	}
+	if msg == "" {
+		msg = http.StatusText(code)
+	}
+	return &StatusError{Host: host, Code: code, Msg: msg, After: ParseRetryAfter(header, time.Now())}
+}

@@ -194,20 +194,8 @@ func (c *Client) statusError(resp *http.Response, raw []byte) error {
 			msg = cmp.Or(msg, m)
 		}
 	}
-	if msg == "" {
-		msg = strings.TrimSpace(string(raw))
-	}
-	if len(msg) > 300 {
-		msg = msg[:300] + "..."
-	}
-	msg = c.o.Key.Redact(msg)
-	switch code := resp.StatusCode; {
-	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return &provider.AuthError{Host: c.Host(), Status: code, KeyEnv: c.o.Key.Env, Msg: msg}
-	case code == http.StatusNotFound && strings.Contains(strings.ToLower(msg), "model"):
-		return &provider.ModelMissingError{Model: c.o.Model, Host: c.Host()}
-	}
-	return &provider.StatusError{Host: c.Host(), Code: resp.StatusCode, Msg: msg, After: provider.ParseRetryAfter(resp.Header, time.Now())}
+	msg = provider.Message(cmp.Or(strings.TrimSpace(msg), string(raw)), c.o.Key)
+	return provider.AnswerError(c.Host(), resp.StatusCode, resp.Header, msg, c.o.Key, c.o.Model)
 }
 
 // Scored is an item of a ranking and its rerank score; Reranked is false for
