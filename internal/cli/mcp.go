@@ -112,8 +112,8 @@ func (a *app) openService() (*server.Service, config.Settings, *ollama.Client, e
 		},
 		Rerank:      rr,
 		RerankDepth: rerankCandidates(s),
-		Chat:      c,
-		ChatModel: s.ChatModel,
+		Chat:        c,
+		ChatModel:   s.ChatModel,
 		ChatContext: func(ctx context.Context) (int, error) {
 			mu.Lock()
 			defer mu.Unlock()

@@ -365,8 +365,8 @@ func passage(c index.Chunk, score float64) Passage {
 
 // searched is a snapshot's search with what it lacks said in words.
 type searched struct {
-	results  []retrieve.Result
-	warnings []string
+	results       []retrieve.Result
+	warnings      []string
 	degraded      bool // the vector leg was left out
 	rerankSkipped bool
 }
