@@ -15,7 +15,6 @@ import (
 	"os"
 	"runtime"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -913,7 +912,7 @@ func storedKey(model string, c index.Chunk) []byte {
 // terms is the analysed text the full-text index keeps for a chunk: its
 // heading path and its text.
 func terms(c chunk.Chunk) string {
-	return lexical.Document(strings.Join(c.Headings, "\n") + "\n" + c.Text)
+	return lexical.ChunkTerms(c.Headings, c.Text)
 }
 
 // embedPending embeds chunks an earlier run stored without vectors, committing

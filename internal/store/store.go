@@ -212,7 +212,7 @@ type Reader interface {
 	// (nil for a pending chunk). What rag migrate copies: a Put from one
 	// store commits unchanged into another. Chunk ids are the source's; the
 	// target assigns its own. An error from fn stops the walk and is
-	// returned.
+	// returned; fn must not call the Reader.
 	EachFile(ctx context.Context, fn func(Put) error) error
 	// Close releases the reader.
 	Close() error
