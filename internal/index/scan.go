@@ -29,7 +29,7 @@ func (r *Reader) FileList() ([]File, error) {
 // (by path, then line), one at a time, so that a caller can go through a
 // large index without holding its text. Terms is left empty.
 func (r *Reader) EachChunk(fn func(Chunk) error) error {
-	rows, err := r.tx.Query(`SELECT ` + chunkCols + ` FROM chunks ORDER BY path, start_line, page, id`)
+	rows, err := r.tx.Query(`SELECT ` + chunkColsOf(r.meta.FormatVersion) + ` FROM chunks ORDER BY path, start_line, page, id`)
 	if err != nil {
 		return fmt.Errorf("read chunks: %w", err)
 	}
@@ -37,7 +37,7 @@ func (r *Reader) EachChunk(fn func(Chunk) error) error {
 	for rows.Next() {
 		var c Chunk
 		var h string
-		if err := rows.Scan(&c.ID, &c.Path, &c.Title, &h, &c.StartLine, &c.EndLine, &c.Page, &c.Text); err != nil {
+		if err := rows.Scan(&c.ID, &c.Path, &c.Title, &h, &c.StartLine, &c.EndLine, &c.Page, &c.Text, &c.Anchor); err != nil {
 			return fmt.Errorf("read chunk: %w", err)
 		}
 		c.Headings = splitHeadings(h)

@@ -864,7 +864,7 @@ func (r *run) collect(j *job, b *index.Batch) {
 		}
 		stored := make([]index.Chunk, len(j.chunks))
 		for i, c := range j.chunks {
-			stored[i] = index.Chunk{Title: j.title, Headings: c.Headings, StartLine: c.StartLine, EndLine: c.EndLine, Page: c.Page, Text: c.Text,
+			stored[i] = index.Chunk{Title: j.title, Headings: c.Headings, StartLine: c.StartLine, EndLine: c.EndLine, Page: c.Page, Anchor: c.Anchor, Text: c.Text,
 				Terms: j.terms[i], Key: embedKey(r.docPrefix + c.EmbedText(j.title))}
 		}
 		b.Puts = append(b.Puts, index.Put{File: rec, Chunks: stored, Vectors: j.vectors})
