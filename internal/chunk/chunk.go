@@ -79,6 +79,10 @@ type Chunk struct {
 	StartLine int      // 1-based source line range, 0 when unknown
 	EndLine   int
 	Page      int // PDF page (of its first block), 0 otherwise
+	// Anchor is the citation fragment of its first block ("slide=2",
+	// "sheet=Q1&row=5"; see extract.Block.Anchor); blocks with different
+	// anchors never share a chunk.
+	Anchor string
 }
 
 // EmbedText is what gets embedded: the document title and heading path on a
@@ -122,6 +126,7 @@ func Resplit(c Chunk, title string, maxTokens int) []Chunk {
 		StartLine: c.StartLine,
 		EndLine:   c.EndLine,
 		Page:      c.Page,
+		Anchor:    c.Anchor,
 	}
 	p.block(&b)
 	p.flush()
@@ -141,6 +146,7 @@ type packer struct {
 	raw         []string
 	headings    []string
 	page        int
+	anchor      string
 	start, end  int
 	headingOnly bool
 
@@ -169,8 +175,9 @@ func (p *packer) fit(hs []string) ([]string, int) {
 	return p.fitOut, p.fitBudget
 }
 
-func (p *packer) open(hs []string, page int) {
-	p.raw, p.page = hs, page
+func (p *packer) open(b *extract.Block) {
+	hs := b.Headings
+	p.raw, p.page, p.anchor = hs, b.Page, b.Anchor
 	p.headings, p.budget = p.fit(hs)
 	p.headingOnly = true
 	p.start, p.end = 0, 0
@@ -196,7 +203,7 @@ func (p *packer) flush() {
 	if len(p.parts) > 1 {
 		text = strings.Join(p.parts, "\n\n")
 	}
-	c := Chunk{Text: text, Headings: p.headings, StartLine: p.start, EndLine: max(p.end, p.start), Page: p.page}
+	c := Chunk{Text: text, Headings: p.headings, StartLine: p.start, EndLine: max(p.end, p.start), Page: p.page, Anchor: p.anchor}
 	p.out = append(p.out, c)
 	clear(p.parts)
 	p.parts = p.parts[:0]
@@ -219,11 +226,11 @@ func (p *packer) block(b *extract.Block) {
 		}
 	}
 	join := len(p.parts) > 0 &&
-		(slices.Equal(p.raw, b.Headings) && p.page == b.Page ||
+		(slices.Equal(p.raw, b.Headings) && p.page == b.Page && p.anchor == b.Anchor ||
 			p.headingOnly && hasPrefix(b.Headings, p.raw))
 	if !join {
 		p.flush()
-		p.open(b.Headings, b.Page)
+		p.open(b)
 	}
 	heading := b.Kind == extract.KindHeading
 	_, fresh := p.fit(b.Headings)
@@ -237,7 +244,7 @@ func (p *packer) block(b *extract.Block) {
 	// so its start stays with its heading, while code stays whole.
 	if c <= fresh && (!p.headingOnly || b.Kind == extract.KindCode) {
 		p.flush()
-		p.open(b.Headings, b.Page)
+		p.open(b)
 		p.add(t, start, end, heading, c)
 		return
 	}
@@ -255,7 +262,7 @@ func (p *packer) split(b *extract.Block, t string, start, end int) {
 		p.flush()
 	}
 	if len(p.parts) == 0 {
-		p.open(b.Headings, b.Page)
+		p.open(b)
 	}
 	room := p.budget - p.cost
 
@@ -297,7 +304,7 @@ func (p *packer) split(b *extract.Block, t string, start, end int) {
 			return
 		}
 		p.flush()
-		p.open(b.Headings, b.Page)
+		p.open(b)
 		room = p.budget
 		resume = next
 		for resume < len(t) {

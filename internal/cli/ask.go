@@ -37,6 +37,7 @@ type AskSource struct {
 	StartLine int     `json:"start_line,omitempty"`
 	EndLine   int     `json:"end_line,omitempty"`
 	Page      int     `json:"page,omitempty"`
+	Anchor    string  `json:"anchor,omitempty"` // "slide=2", "sheet=Q1&row=5": the citation fragment
 	Score     float64 `json:"score"`
 	Cited     bool    `json:"cited"`
 }
@@ -212,7 +213,7 @@ func (a *app) renderAnswer(ans *answer.Answer, model, shown, retrieval string) e
 	if a.json {
 		out := AskResult{Answer: ans.Text, Model: model, Sources: make([]AskSource, len(ans.Sources)), Retrieval: retrieval, Disagreements: disagreements(ans)}
 		for i, src := range ans.Sources {
-			out.Sources[i] = AskSource{N: src.N, Path: src.Path, StartLine: src.StartLine, EndLine: src.EndLine, Page: src.Page, Score: src.Score, Cited: src.Cited}
+			out.Sources[i] = AskSource{N: src.N, Path: src.Path, StartLine: src.StartLine, EndLine: src.EndLine, Page: src.Page, Anchor: src.Anchor, Score: src.Score, Cited: src.Cited}
 		}
 		return a.writeJSON(out)
 	}
@@ -263,12 +264,12 @@ func (a *app) printSources(ans *answer.Answer) {
 	if len(cited) > 0 {
 		fmt.Fprintln(w, "Sources:")
 		for _, s := range cited {
-			fmt.Fprintf(w, "  [%d] %s\n", s.N, sourceRef(s.Path, s.StartLine, s.EndLine, s.Page))
+			fmt.Fprintf(w, "  [%d] %s\n", s.N, anchorRef(s.Path, s.Anchor, s.StartLine, s.EndLine, s.Page))
 		}
 		return
 	}
 	fmt.Fprintln(w, "Sources (retrieved; the answer cites none of them):")
 	for _, s := range other {
-		fmt.Fprintf(w, "  [%d] %s\n", s.N, sourceRef(s.Path, s.StartLine, s.EndLine, s.Page))
+		fmt.Fprintf(w, "  [%d] %s\n", s.N, anchorRef(s.Path, s.Anchor, s.StartLine, s.EndLine, s.Page))
 	}
 }

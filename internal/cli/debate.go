@@ -39,12 +39,8 @@ type DebateResult struct {
 }
 
 func (a *app) runDebate(ctx context.Context, q string, o askOptions, s config.Settings, chat llm.Client, info ollama.ModelInfo, sess *retrieve.Session) error {
-	search := func(ctx context.Context, q string, mode retrieve.Mode, k int) ([]retrieve.Result, error) {
-		out, err := sess.Search(ctx, retrieve.Query{Text: q, K: k, Mode: mode, Paths: o.paths})
-		if err != nil {
-			return nil, err
-		}
-		return out.Results, nil
+	search := func(ctx context.Context, q string, mode retrieve.Mode, k int) (*retrieve.Outcome, error) {
+		return sess.Search(ctx, retrieve.Query{Text: q, K: k, Mode: mode, Paths: o.paths})
 	}
 	var spin interface{ Stop() }
 	if !a.quiet {
@@ -66,6 +62,7 @@ func (a *app) runDebate(ctx context.Context, q string, o askOptions, s config.Se
 	if err != nil {
 		return err
 	}
+	partial := a.warnRerank(res.RerankSkipped)
 	if a.json {
 		out := DebateResult{Answer: res.Answer, Model: s.ChatModel, Strategy: strategyDebate, Disagreements: res.Disagreements, Sources: []AskSource{}}
 		for _, ag := range res.Agents {
@@ -104,7 +101,7 @@ func (a *app) runDebate(ctx context.Context, q string, o askOptions, s config.Se
 		}
 		a.printSources(&answer.Answer{Sources: res.Sources})
 	}
-	if res.Failed() > 0 {
+	if res.Failed() > 0 || partial {
 		return partialError{}
 	}
 	return nil

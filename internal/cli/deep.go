@@ -93,12 +93,8 @@ func (a *app) runDeep(ctx context.Context, q string, o askOptions, s config.Sett
 		MaxAgents:     d.maxAgents,
 		Parallel:      parallel,
 		WorkerTimeout: d.workerTimeout,
-		Retrieve: func(ctx context.Context, q string) ([]retrieve.Result, error) {
-			out, err := sess.Search(ctx, retrieve.Query{Text: q, K: o.k})
-			if err != nil {
-				return nil, err
-			}
-			return out.Results, nil
+		Retrieve: func(ctx context.Context, q string) (*retrieve.Outcome, error) {
+			return sess.Search(ctx, retrieve.Query{Text: q, K: o.k})
 		},
 		OnEvent: view.event,
 	}, q)
@@ -114,6 +110,7 @@ func (a *app) runDeep(ctx context.Context, q string, o askOptions, s config.Sett
 		return true, err
 	}
 	partial := a.warnRetrieval(sessionPending(sess), sess.Skipped())
+	partial = a.warnRerank(res.RerankSkipped) || partial
 	if res.FinalError != "" {
 		fmt.Fprintf(a.s.Err, "rag: warning: the final answer could not be written (%s); showing each part's answer\n", firstLine(res.FinalError))
 	}

@@ -47,6 +47,9 @@ A client's configuration (Claude Desktop, Cursor, Claude Code's .mcp.json):
 ` + mcpConfigSnippet + `
 
 With Claude Code: claude mcp add rag -- rag mcp
+--rerank (with --rerank-base-url, or the config file's rerank section)
+reorders the tools' best candidates with a reranking model, as rag search
+--rerank does; when it fails, results keep the fused order with a warning.
 For HTTP clients, see rag serve (MCP at /mcp).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -55,6 +58,7 @@ For HTTP clients, see rag serve (MCP at /mcp).`,
 		},
 	}
 	c.Flags().StringVar(&chatModel, "chat-model", "", "Ollama chat model for ask (default $RAG_CHAT_MODEL, the config file, else llama3.2)")
+	a.rerankFlags(c.Flags(), &a.rerank)
 	return c
 }
 
@@ -87,16 +91,29 @@ func (a *app) openService() (*server.Service, config.Settings, *ollama.Client, e
 	if err != nil {
 		return nil, s, nil, err
 	}
+	rr, err := a.rerankerFor(s, a.rerank)
+	if err != nil {
+		return nil, s, c, err
+	}
 	var (
 		mu     sync.Mutex
 		ctxLen int
 		known  bool
 	)
+	embedFor := a.embeddersFor(s, c, false)
 	svc, err := server.Open(server.Config{
-		IndexDir:  s.Index,
-		Embedder:  func(model string) embed.Embedder { return &ollama.Embedder{Client: c, Name: model} },
-		Chat:      c,
-		ChatModel: s.ChatModel,
+		IndexDir: s.Index,
+		Embedder: func(id string) embed.Embedder {
+			e, _, err := embedFor(context.Background(), id, true)
+			if err != nil {
+				return nil // the vector leg is left out, and each search says why
+			}
+			return e
+		},
+		Rerank:      rr,
+		RerankDepth: rerankCandidates(s),
+		Chat:        c,
+		ChatModel:   s.ChatModel,
 		ChatContext: func(ctx context.Context) (int, error) {
 			mu.Lock()
 			defer mu.Unlock()

@@ -34,6 +34,7 @@ type SearchResult struct {
 	StartLine int      `json:"start_line,omitempty"`
 	EndLine   int      `json:"end_line,omitempty"`
 	Page      int      `json:"page,omitempty"`
+	Anchor    string   `json:"anchor,omitempty"` // "slide=2", "sheet=Q1&row=5": the citation fragment
 	Headings  []string `json:"headings,omitempty"`
 	// Vector and Lexical are each leg's rank and score, with --explain.
 	Vector  *retrieve.Leg `json:"vector,omitempty"`
@@ -224,7 +225,7 @@ func (a *app) renderSearch(q string, out *retrieve.Outcome, o searchOptions) err
 			QueryCut *retrieve.QueryCut `json:"query_cut,omitempty"`
 		}{Results: make([]SearchResult, len(res))}
 		for i, r := range res {
-			doc.Results[i] = SearchResult{Path: r.Path, Score: r.Score, Text: r.Text, StartLine: r.StartLine, EndLine: r.EndLine, Page: r.Page, Headings: r.Headings}
+			doc.Results[i] = SearchResult{Path: r.Path, Score: r.Score, Text: r.Text, StartLine: r.StartLine, EndLine: r.EndLine, Page: r.Page, Anchor: r.Anchor, Headings: r.Headings}
 			if o.explain {
 				doc.Results[i].Vector, doc.Results[i].Lexical, doc.Results[i].Rerank = r.Vector, r.Lexical, r.Rerank
 			}
@@ -243,7 +244,7 @@ func (a *app) renderSearch(q string, out *retrieve.Outcome, o searchOptions) err
 		return nil
 	}
 	for i, r := range res {
-		head := fmt.Sprintf("%d. %s  (score %.3f)", i+1, sourceRef(r.Path, r.StartLine, r.EndLine, r.Page), r.Score)
+		head := fmt.Sprintf("%d. %s  (score %.3f)", i+1, anchorRef(r.Path, r.Anchor, r.StartLine, r.EndLine, r.Page), r.Score)
 		if o.explain {
 			head += "  " + explainLegs(r)
 		}
@@ -280,10 +281,18 @@ func explainLegs(r retrieve.Result) string {
 
 // sourceRef formats a chunk's place: path:12-30, path#page=4 or path.
 func sourceRef(path string, start, end, page int) string {
+	return anchorRef(path, "", start, end, page)
+}
+
+// anchorRef is sourceRef for a chunk with an anchor (index.Chunk.Anchor):
+// "deck.pptx#slide=2", "sales.xlsx#sheet=Q1&row=5", which beats lines.
+func anchorRef(path, anchor string, start, end, page int) string {
 	path = iostreams.Sanitize(path)
 	switch {
 	case page > 0:
 		return fmt.Sprintf("%s#page=%d", path, page)
+	case anchor != "":
+		return path + "#" + iostreams.Sanitize(anchor)
 	case start > 0 && end > start:
 		return fmt.Sprintf("%s:%d-%d", path, start, end)
 	case start > 0:

@@ -50,7 +50,10 @@ not a loopback name (without a token) or whose Origin is another site are
 refused, against DNS rebinding from a browser page. Bodies, k, time and the
 requests worked on at once are bounded.
 
---watch PATH keeps those folders indexed as they change (see rag watch).`,
+--watch PATH keeps those folders indexed as they change (see rag watch).
+--rerank reorders every search's and question's best candidates with a
+reranking model, as rag search --rerank does; when the reranker fails, the
+fused order stands and the response's warnings say so.`,
 		Example: `  rag serve
   curl -s localhost:7341/v1/search -d '{"query": "retry policy", "k": 3}'
   RAG_SERVE_TOKEN=$(cat ~/.config/rag/token) rag serve --addr 0.0.0.0:7341`,
@@ -69,6 +72,7 @@ requests worked on at once are bounded.
 	f.DurationVar(&o.drain, "drain", 30*time.Second, "on SIGTERM, how long requests under way may run before they are cut off")
 	f.StringSliceVar(&o.watch, "watch", nil, "also keep these folders indexed as they change, as rag watch does (repeatable)")
 	watchFlags(c, &o.watchOptions)
+	a.rerankFlags(f, &a.rerank)
 	return c
 }
 

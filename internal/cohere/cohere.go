@@ -12,15 +12,12 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ragcli/rag/internal/chunk"
@@ -139,35 +136,8 @@ func (c *Client) call(ctx context.Context, method, path, model string, body, out
 	return retry.Do(ctx, c.o.Retry, try)
 }
 
-// UnreachableError reports that Cohere did not answer.
-type UnreachableError struct {
-	Host string
-	Err  error
-}
-
-func (e *UnreachableError) Error() string { return fmt.Sprintf("cannot reach cohere at %s", e.Host) }
-func (e *UnreachableError) Unwrap() error { return e.Err }
-
-// Is makes an UnreachableError an embed.ErrUnavailable.
-func (e *UnreachableError) Is(target error) bool { return target == embed.ErrUnavailable }
-
-// Transient marks an unreachable server as worth another try.
-func (e *UnreachableError) Transient() bool { return true }
-
 func (c *Client) transportError(err error) error {
-	if errors.Is(err, context.Canceled) {
-		return err
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("cohere at %s did not answer in time: %w", c.Host(), context.DeadlineExceeded)
-	}
-	var oe *net.OpError
-	var ne net.Error
-	if errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &oe) && oe.Op == "dial" ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.As(err, &ne) && ne.Timeout() {
-		return &UnreachableError{Host: c.Host(), Err: err}
-	}
-	return fmt.Errorf("cohere at %s: %s", c.Host(), c.o.Key.Redact(err.Error()))
+	return provider.TransportError("cohere", c.Host(), c.o.Key, err)
 }
 
 func (c *Client) statusError(resp *http.Response, raw []byte, model string) error {

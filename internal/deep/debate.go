@@ -34,8 +34,9 @@ type DebateOptions struct {
 	Model         string
 	ContextLength int // the largest window (answer.Limit)
 	Agents        []DebateAgent
-	// Search retrieves for one agent.
-	Search func(ctx context.Context, question string, mode retrieve.Mode, k int) ([]retrieve.Result, error)
+	// Search retrieves for one agent (a session's search); an outcome's
+	// RerankSkipped is reported in DebateResult.RerankSkipped.
+	Search func(ctx context.Context, question string, mode retrieve.Mode, k int) (*retrieve.Outcome, error)
 	// AgentTimeout bounds each agent's answer and the orchestrator's call,
 	// each tried once more after a timeout or a transient failure, as --deep
 	// does for its workers; 0 means DefaultWorkerTimeout.
@@ -63,6 +64,9 @@ type DebateResult struct {
 	Sources       []answer.Source // every agent's sources, numbered once
 	Agents        []AgentAnswer   // in the order of the options' agents
 	Disagreements []Disagreement
+	// RerankSkipped is the first reason an agent's retrieval kept the fused
+	// order because the reranker failed; nil when none did.
+	RerankSkipped error
 }
 
 // Failed counts the agents that failed.
@@ -107,9 +111,13 @@ func Debate(ctx context.Context, o DebateOptions, question string) (*DebateResul
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results, err := o.Search(ctx, question, ag.Mode, ag.K)
-			if err == nil && len(results) == 0 {
-				err = answer.ErrNoSources
+			var results []retrieve.Result
+			out, err := o.Search(ctx, question, ag.Mode, ag.K)
+			if err == nil {
+				r.rerank.note(out.RerankSkipped)
+				if results = out.Results; len(results) == 0 {
+					err = answer.ErrNoSources
+				}
 			}
 			if err != nil {
 				res.Agents[i].Err = fmt.Errorf("retrieve (%s): %w", ag.Mode, err)
@@ -135,6 +143,7 @@ func Debate(ctx context.Context, o DebateOptions, question string) (*DebateResul
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	res.RerankSkipped = r.rerank.first()
 	// Number every agent's sources once, in agent order.
 	global := map[string]int{}
 	for i, ans := range answers {

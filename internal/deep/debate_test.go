@@ -40,8 +40,8 @@ func debateSetup(t *testing.T, reply func(prompt string, structured bool) ollama
 	return deep.DebateOptions{
 		Client: c, Model: "llama3.2", ContextLength: 8192, Agents: deep.DebateAgents(3),
 		AgentTimeout: 300 * time.Millisecond, Backoff: 10 * time.Millisecond,
-		Search: func(_ context.Context, _ string, mode retrieve.Mode, _ int) ([]retrieve.Result, error) {
-			return byMode[mode], nil
+		Search: func(_ context.Context, _ string, mode retrieve.Mode, _ int) (*retrieve.Outcome, error) {
+			return &retrieve.Outcome{Results: byMode[mode]}, nil
 		},
 	}
 }
@@ -92,5 +92,33 @@ func TestDebateCancelled(t *testing.T) {
 	res, err := deep.Debate(ctx, o, question)
 	if !errors.Is(err, context.DeadlineExceeded) || res != nil {
 		t.Fatalf("Debate = %+v, %v; want the context's error and no result", res, err)
+	}
+}
+
+// TestDebateRerankSkippedReported: an agent whose retrieval kept the fused
+// order because the reranker failed still answers, and the debate reports
+// the reranker's failure for the caller's warning.
+func TestDebateRerankSkippedReported(t *testing.T) {
+	o := debateSetup(t, func(prompt string, structured bool) ollamatest.ChatOutcome {
+		if structured {
+			return ollamatest.ChatOutcome{Reply: `{"answer": "Alpha retries three times [1].", "disagreements": []}`}
+		}
+		return ollamatest.ChatOutcome{Reply: "From the sources [1]."}
+	})
+	slow := errors.New("reranker at http://127.0.0.1:9/v1/rerank did not answer within 10ms")
+	inner := o.Search
+	o.Search = func(ctx context.Context, q string, mode retrieve.Mode, k int) (*retrieve.Outcome, error) {
+		out, err := inner(ctx, q, mode, k)
+		if err == nil && mode == retrieve.Vector {
+			out.RerankSkipped = slow
+		}
+		return out, err
+	}
+	res, err := deep.Debate(t.Context(), o, question)
+	if err != nil {
+		t.Fatalf("Debate: %v", err)
+	}
+	if res.RerankSkipped != slow || res.Failed() != 0 {
+		t.Errorf("RerankSkipped = %v, failed agents %d; want %v and none failed", res.RerankSkipped, res.Failed(), slow)
 	}
 }

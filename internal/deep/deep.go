@@ -70,9 +70,10 @@ type Options struct {
 	// retrieve and answer, check, final answer); 0 means DefaultWorkerTimeout.
 	WorkerTimeout time.Duration
 	Backoff       time.Duration // 0 means DefaultBackoff
-	// Retrieve returns the passages for a sub-question. It is called from
-	// several workers at once and must be safe for that.
-	Retrieve func(ctx context.Context, query string) ([]retrieve.Result, error)
+	// Retrieve returns the passages for a sub-question (a session's search).
+	// It is called from several workers at once and must be safe for that.
+	// An outcome's RerankSkipped is reported in Result.RerankSkipped.
+	Retrieve func(ctx context.Context, query string) (*retrieve.Outcome, error)
 	// OnEvent, when set, hears of progress. Calls never overlap, and it must
 	// return quickly: workers wait for it.
 	OnEvent func(Event)
@@ -154,9 +155,14 @@ type Result struct {
 	// FinalError is why the final answer could not be written by the model;
 	// Answer then holds the parts' answers one after the other.
 	FinalError string
-	Calls      int           // model calls made in all
-	Elapsed    time.Duration // the whole run
-	Work       time.Duration // the sum of the parts' Elapsed
+	// RerankSkipped is the first reason a part's retrieval kept the fused
+	// order because the reranker failed (down, slow, a bad answer, a
+	// rejected key); nil when every retrieval was reranked or none asked to
+	// be. The answer stands; the caller warns.
+	RerankSkipped error
+	Calls         int           // model calls made in all
+	Elapsed       time.Duration // the whole run
+	Work          time.Duration // the sum of the parts' Elapsed
 }
 
 // Failed counts the parts that could not be answered.
@@ -207,6 +213,7 @@ func Run(ctx context.Context, opts Options, question string) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	res.RerankSkipped = r.rerank.first()
 	var mg merger
 	answered := 0
 	for i := range res.Parts {
@@ -242,6 +249,30 @@ type run struct {
 	numCtx  int // every call's context window
 	calls   atomic.Int64
 	eventMu sync.Mutex
+	rerank  firstErr // the first retrieval whose reranker failed
+}
+
+// firstErr keeps the first error noted from several goroutines.
+type firstErr struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (f *firstErr) note(err error) {
+	if err == nil {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err == nil {
+		f.err = err
+	}
+}
+
+func (f *firstErr) first() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
 }
 
 func (r *run) emit(e Event) {
@@ -377,14 +408,15 @@ func (r *run) work(ctx context.Context, i int, q string) Part {
 		err := r.try(ctx, i, "answer", func(ctx context.Context) error {
 			if results == nil {
 				r.emit(Event{Step: StepWorker, Worker: i, State: Retrieving})
-				res, err := r.opts.Retrieve(ctx, q)
+				out, err := r.opts.Retrieve(ctx, q)
 				if err != nil {
 					return fmt.Errorf("retrieve: %w", err)
 				}
-				if len(res) == 0 {
+				r.rerank.note(out.RerankSkipped)
+				if len(out.Results) == 0 {
 					return answer.ErrNoSources
 				}
-				results = res
+				results = out.Results
 			}
 			r.emit(Event{Step: StepWorker, Worker: i, State: Answering})
 			p.Attempts++

@@ -149,8 +149,8 @@ func newSetup(t testing.TB) *setup {
 	s.opts = deep.Options{
 		Client: c, Model: "llama3.2", ContextLength: 8192,
 		WorkerTimeout: 10 * time.Second, Backoff: 10 * time.Millisecond,
-		Retrieve: func(ctx context.Context, q string) ([]retrieve.Result, error) {
-			return slices.Clone(docs[topic(q)]), nil
+		Retrieve: func(ctx context.Context, q string) (*retrieve.Outcome, error) {
+			return &retrieve.Outcome{Results: slices.Clone(docs[topic(q)])}, nil
 		},
 		OnEvent: func(e deep.Event) {
 			if !inEvent.CompareAndSwap(false, true) {
@@ -411,9 +411,9 @@ func TestClientErrorNotRetried(t *testing.T) {
 func TestRetrieveErrorFailsPart(t *testing.T) {
 	s := newSetup(t)
 	inner := s.opts.Retrieve
-	s.opts.Retrieve = func(ctx context.Context, q string) ([]retrieve.Result, error) {
+	s.opts.Retrieve = func(ctx context.Context, q string) (*retrieve.Outcome, error) {
 		if topic(q) == "runbook" {
-			return nil, nil // nothing indexed matches
+			return &retrieve.Outcome{}, nil // nothing indexed matches
 		}
 		return inner(ctx, q)
 	}
@@ -626,12 +626,12 @@ func TestParallelBoundsWorkersAtWork(t *testing.T) {
 func TestOneNumCtxPerRun(t *testing.T) {
 	s := newSetup(t)
 	long := strings.Repeat("Alpha retries with a long explanation of backoff. ", 60)
-	s.opts.Retrieve = func(ctx context.Context, q string) ([]retrieve.Result, error) {
+	s.opts.Retrieve = func(ctx context.Context, q string) (*retrieve.Outcome, error) {
 		out := slices.Clone(docs[topic(q)])
 		if topic(q) == "Alpha" {
 			out = append(out, res(20, "long.md", long))
 		}
-		return out, nil
+		return &retrieve.Outcome{Results: out}, nil
 	}
 	s.opts.PassageTokens = 5 * 256
 	if _, err := deep.Run(t.Context(), s.opts, question); err != nil {
@@ -645,5 +645,42 @@ func TestOneNumCtxPerRun(t *testing.T) {
 	}
 	if len(seen) != 1 || len(s.model.reqs) < 8 {
 		t.Errorf("num_ctx of the run's %d calls: %v; want one size", len(s.model.reqs), seen)
+	}
+}
+
+// TestRerankSkippedReported: a part whose retrieval kept the fused order
+// because the reranker failed still answers from those passages, and the
+// run reports the reranker's failure upward (once, the first) for the
+// caller's warning and partial exit; a run whose retrievals all reranked
+// reports none.
+func TestRerankSkippedReported(t *testing.T) {
+	s := newSetup(t)
+	res, err := deep.Run(t.Context(), s.opts, question)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RerankSkipped != nil {
+		t.Errorf("RerankSkipped = %v with no reranker failing", res.RerankSkipped)
+	}
+
+	s = newSetup(t)
+	down := errors.New("cannot reach the reranker at http://127.0.0.1:9/v1/rerank")
+	inner := s.opts.Retrieve
+	s.opts.Retrieve = func(ctx context.Context, q string) (*retrieve.Outcome, error) {
+		out, err := inner(ctx, q)
+		if err == nil && topic(q) == "Beta" {
+			out.RerankSkipped = down
+		}
+		return out, err
+	}
+	res, err = deep.Run(t.Context(), s.opts, question)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RerankSkipped != down {
+		t.Errorf("RerankSkipped = %v, want %v", res.RerankSkipped, down)
+	}
+	if n := res.Failed(); n != 0 {
+		t.Errorf("%d parts failed; a skipped rerank must not fail a part", n)
 	}
 }

@@ -19,6 +19,7 @@ const (
 	FormatPPTX     Format = "pptx"     // PowerPoint: one block per slide
 	FormatODT      Format = "odt"      // OpenDocument text, like DOCX
 	FormatEPUB     Format = "epub"     // e-books: chapters in spine order
+	FormatXLSX     Format = "xlsx"     // Excel workbooks: one block per row
 )
 
 // Kind says what a Block holds, so the chunker knows where it may cut.
@@ -51,6 +52,9 @@ type Document struct {
 	// Repair says what the built-in PDF reader mended to read the file,
 	// such as "rebuilt the cross-reference table"; "" when nothing was.
 	Repair string `json:",omitempty"`
+	// Capped says what was left out to keep a huge file bounded, such as
+	// "capped at 100000 rows"; "" when the whole file was read.
+	Capped string `json:",omitempty"`
 }
 
 // Block is a run of text with one provenance: its heading path and its place in
@@ -62,6 +66,10 @@ type Block struct {
 	StartLine int      // 1-based first line in the source file; 0 when unknown (HTML, DOCX, PDF)
 	EndLine   int      // 1-based last line, inclusive; 0 when unknown
 	Page      int      // 1-based PDF page; 0 for other formats
+	// Anchor is the citation fragment (after '#') of a block that lines
+	// cannot locate: "slide=2", "sheet=Q1&row=5" (XLSX), "row=5" (CSV),
+	// "cell=3" (notebooks); "" otherwise. PDF pages are in Page.
+	Anchor string `json:",omitempty"`
 }
 
 // ReadNote says in a few words how doc was read when that was not the usual
@@ -81,6 +89,9 @@ func ReadNote(doc *Document) string {
 	}
 	if doc.Repair != "" {
 		notes = append(notes, "repaired: "+doc.Repair)
+	}
+	if doc.Capped != "" {
+		notes = append(notes, doc.Capped)
 	}
 	return strings.Join(notes, "; ")
 }

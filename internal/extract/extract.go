@@ -1,9 +1,9 @@
 // Package extract turns one file into a Document: its text cut into Blocks in
 // reading order, each with its provenance (heading path, line range or PDF page).
 //
-// It recognises Markdown, plain text, HTML, source code, DOCX and PDF by file
-// name, strips terminal control sequences from everything it returns, and
-// reports why a file could not be read through a few sentinel errors (see
+// It recognises Markdown, plain text, HTML, source code, DOCX, PDF, CSV/TSV,
+// XLSX, PPTX, ODT, EPUB, Jupyter notebooks and email by file name, strips
+// terminal control sequences from everything it returns, and reports why a file could not be read through a few sentinel errors (see
 // Reason). It does not walk folders, chunk text or decide what to index; it
 // never prints and never panics on hostile input.
 package extract
@@ -273,6 +273,8 @@ func extractBytes(ctx context.Context, path string, format Format, data []byte, 
 		err = extractODT(ctx, doc, data, limit)
 	case FormatEPUB:
 		err = extractEPUB(ctx, doc, data, limit)
+	case FormatXLSX:
+		err = extractXLSX(ctx, doc, data, limit)
 	case FormatEmail:
 		err = extractEmail(ctx, doc, data)
 	case FormatPDF:
@@ -346,6 +348,7 @@ var extFormats = map[string]Format{
 	".ipynb": FormatNotebook,
 	".eml":   FormatEmail,
 	".pptx":  FormatPPTX, ".odt": FormatODT, ".epub": FormatEPUB,
+	".xlsx": FormatXLSX,
 
 	".html": FormatHTML, ".htm": FormatHTML, ".xhtml": FormatHTML,
 

@@ -99,6 +99,7 @@ func extractNotebook(ctx context.Context, doc *Document, data []byte) error {
 			for _, b := range md.Blocks {
 				b.Headings = append(b.Headings, cell)
 				b.StartLine, b.EndLine = 0, 0 // lines of the cell, not of the file
+				b.Anchor = fmt.Sprintf("cell=%d", i+1)
 				doc.Blocks = append(doc.Blocks, b)
 			}
 		case "code":
@@ -106,7 +107,8 @@ func extractNotebook(ctx context.Context, doc *Document, data []byte) error {
 			for _, h := range path {
 				hs = append(hs, h.text)
 			}
-			doc.Blocks = append(doc.Blocks, Block{Text: src, Kind: KindCode, Headings: append(hs, cell)})
+			doc.Blocks = append(doc.Blocks, Block{Text: src, Kind: KindCode, Headings: append(hs, cell),
+				Anchor: fmt.Sprintf("cell=%d", i+1)})
 		}
 	}
 	if doc.Title == "" {

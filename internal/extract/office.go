@@ -151,7 +151,7 @@ func extractPPTX(ctx context.Context, doc *Document, data []byte, limit int64) e
 			doc.Title = paras[0]
 		}
 		doc.Blocks = append(doc.Blocks, Block{Text: strings.Join(paras, "\n"), Kind: KindParagraph,
-			Headings: []string{fmt.Sprintf("slide %d", i+1)}})
+			Headings: []string{fmt.Sprintf("slide %d", i+1)}, Anchor: fmt.Sprintf("slide=%d", i+1)})
 	}
 	return nil
 }

@@ -147,6 +147,7 @@ func TestOfficeZipCaps(t *testing.T) {
 		"deck.pptx":  makeZip(t, "ppt/slides/slide1.xml", `<p:sld `+drawingNS+`>`+big+`</p:sld>`),
 		"report.odt": makeZip(t, "content.xml", `<office:document-content `+odtNS+`>`+big+`</office:document-content>`),
 		"book.epub":  epub(t, "<p>"+big+"</p>"),
+		"sheet.xlsx": makeZip(t, "xl/worksheets/sheet1.xml", `<worksheet><sheetData>`+big+`</sheetData></worksheet>`),
 	}
 	for name, data := range bombs {
 		t.Run(name+" bomb", func(t *testing.T) {

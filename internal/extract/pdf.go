@@ -293,7 +293,7 @@ func (c *cappedWriter) Write(p []byte) (int, error) {
 // same limits.
 func sandboxed(format Format) bool {
 	switch format {
-	case FormatPDF, FormatDOCX, FormatTable, FormatNotebook, FormatEmail, FormatPPTX, FormatODT, FormatEPUB:
+	case FormatPDF, FormatDOCX, FormatTable, FormatNotebook, FormatEmail, FormatPPTX, FormatODT, FormatEPUB, FormatXLSX:
 		return true
 	}
 	return false

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"unicode/utf8"
 )
@@ -56,40 +57,68 @@ func extractTable(ctx context.Context, doc *Document, data []byte, sep rune) err
 		}
 		start, _ := r.FieldPos(0)
 		end := start + strings.Count(strings.Join(rec, ""), "\n")
+		anchor := fmt.Sprintf("row=%d", row)
+		hs := []string{fmt.Sprintf("row %d", row)}
 		if header == nil {
-			header = make([]string, 0, min(len(rec), maxTableCols))
-			for _, h := range rec[:min(len(rec), maxTableCols)] {
-				header = append(header, cut(collapseSpace(h), maxHeaderCell))
-			}
-			doc.Blocks = append(doc.Blocks, Block{Text: strings.Join(header, " | "), Kind: KindTable,
-				Headings: []string{"row 1"}, StartLine: start, EndLine: end})
+			header = tableHeader(rec)
+			doc.Blocks = append(doc.Blocks, Block{Text: joinHeader(header), Kind: KindTable,
+				Headings: hs, StartLine: start, EndLine: end, Anchor: anchor})
 			continue
 		}
-		var b strings.Builder
-		for i, v := range rec[:min(len(rec), maxTableCols)] {
-			v = strings.TrimSpace(v)
-			if v == "" {
-				continue
-			}
-			label := fmt.Sprintf("column %d", i+1)
-			if i < len(header) && header[i] != "" {
-				label = header[i]
-			}
-			if b.Len() > 0 {
-				b.WriteByte('\n')
-			}
-			b.WriteString(label + ": " + strings.ReplaceAll(cut(v, maxCellBytes), "\n", " "))
+		if text := tableRow(header, rec); text != "" {
+			doc.Blocks = append(doc.Blocks, Block{Text: text, Kind: KindTable,
+				Headings: hs, StartLine: start, EndLine: end, Anchor: anchor})
 		}
-		if b.Len() == 0 {
-			continue
+		if row == maxTableRows {
+			if _, err := r.Read(); !errors.Is(err, io.EOF) {
+				doc.Capped = fmt.Sprintf("capped at %d rows", maxTableRows)
+			}
 		}
-		doc.Blocks = append(doc.Blocks, Block{Text: b.String(), Kind: KindTable,
-			Headings: []string{fmt.Sprintf("row %d", row)}, StartLine: start, EndLine: end})
 	}
 	if doc.Title == "" {
 		doc.Title = fileTitle(doc.Path)
 	}
 	return nil
+}
+
+// tableHeader returns a table's header row as labels: at most maxTableCols,
+// each cut to maxHeaderCell bytes on one line.
+func tableHeader(rec []string) []string {
+	header := make([]string, 0, min(len(rec), maxTableCols))
+	for _, h := range rec[:min(len(rec), maxTableCols)] {
+		header = append(header, cut(collapseSpace(h), maxHeaderCell))
+	}
+	return header
+}
+
+func joinHeader(header []string) string { return strings.Join(header, " | ") }
+
+// tableRow renders one row as "header: value" lines, one per non-empty
+// cell among the first maxTableCols, each cut to maxCellBytes; a cell
+// without a header is labelled "column N". It is "" for an empty row.
+func tableRow(header, rec []string) string {
+	var b strings.Builder
+	for i, v := range rec[:min(len(rec), maxTableCols)] {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			continue
+		}
+		label := fmt.Sprintf("column %d", i+1)
+		if i < len(header) && header[i] != "" {
+			label = header[i]
+		}
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(label + ": " + strings.ReplaceAll(cut(v, maxCellBytes), "\n", " "))
+	}
+	return b.String()
+}
+
+// fragmentEscape escapes a name for a citation fragment such as
+// "sheet=NAME&row=N": spaces as %20, '&', '=' and '#' escaped.
+func fragmentEscape(s string) string {
+	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
 }
 
 // cut shortens s to at most n bytes, at a rune boundary, marking the cut.

@@ -44,9 +44,10 @@ import (
 // Version 3 added the roots table (what was ingested, on which device) and
 // each chunk's embedding key (vkey), by which an unchanged text reuses its
 // vector. Version 4 added each file's indexed_at, the time rag last read it
-// (rag ls). A writer migrates an older index in place on open; readers read
+// (rag ls). Version 5 added each chunk's anchor, the citation fragment
+// ("slide=2", "sheet=Q1&row=5") of what lines cannot locate. A writer migrates an older index in place on open; readers read
 // every version from minReadable on.
-const FormatVersion = 4
+const FormatVersion = 5
 
 // minReadable is the oldest format version readers accept.
 const minReadable = 2
@@ -141,7 +142,11 @@ type Chunk struct {
 	StartLine int
 	EndLine   int
 	Page      int
-	Text      string
+	// Anchor is the citation fragment after '#' for what lines cannot
+	// locate: "slide=2", "sheet=Q1&row=5", "row=5", "cell=3"; "" otherwise
+	// (and for chunks stored before format 5).
+	Anchor string
+	Text   string
 	// Terms is the analysed text for the full-text index (see package lexical).
 	Terms string
 	// Key identifies the exact text that was (or will be) embedded, prefix
@@ -199,6 +204,7 @@ CREATE TABLE IF NOT EXISTS chunks (
 	end_line   INTEGER NOT NULL DEFAULT 0,
 	page       INTEGER NOT NULL DEFAULT 0,
 	text       TEXT NOT NULL,
+	anchor     TEXT NOT NULL DEFAULT '',
 	slot       INTEGER,
 	vkey       BLOB
 );

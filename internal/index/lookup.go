@@ -9,7 +9,7 @@ import (
 // Chunk returns the stored chunk with this id; found is false when the
 // snapshot holds none (an id from an older state, or a made-up one).
 func (r *Reader) Chunk(id uint64) (c Chunk, found bool, err error) {
-	rows, err := r.tx.Query(`SELECT `+chunkCols+` FROM chunks WHERE id=?`, id)
+	rows, err := r.tx.Query(`SELECT `+chunkColsOf(r.meta.FormatVersion)+` FROM chunks WHERE id=?`, id)
 	if err != nil {
 		return Chunk{}, false, fmt.Errorf("read chunk %d: %w", id, err)
 	}

@@ -8,6 +8,8 @@ import (
 // migrate brings an index of an older readable format up to FormatVersion in
 // one transaction: all of it, or (on a crash or an error) none.
 //
+// Version 4 -> 5 adds the chunks' anchor column; chunks stored before have
+// none ("") until their file is read again.
 // Version 3 -> 4 adds the files' indexed_at column.
 // Version 2 -> 3 adds the roots table and the chunks' vkey column. The keys of
 // the chunks already stored are computed with key, so that their vectors can
@@ -49,6 +51,18 @@ func migrate(db *sql.DB, m Meta, key func(model string, c Chunk) []byte) (Meta, 
 		}
 		m.FormatVersion = 4
 	}
+	if m.FormatVersion == 4 {
+		var has int
+		if err := tx.QueryRow(`SELECT count(*) FROM pragma_table_info('chunks') WHERE name = 'anchor'`).Scan(&has); err != nil {
+			return m, fmt.Errorf("migrate index to format 5: %w", err)
+		}
+		if has == 0 {
+			if _, err := tx.Exec(`ALTER TABLE chunks ADD COLUMN anchor TEXT NOT NULL DEFAULT ''`); err != nil {
+				return m, fmt.Errorf("migrate index to format 5: %w", err)
+			}
+		}
+		m.FormatVersion = 5
+	}
 	if err := writeMeta(tx, m); err != nil {
 		return m, err
 	}
@@ -67,7 +81,7 @@ func fillKeys(tx *sql.Tx, model string, key func(string, Chunk) []byte) error {
 	defer upd.Close()
 	var after uint64
 	for {
-		rows, err := tx.Query(`SELECT `+chunkCols+` FROM chunks WHERE id > ? ORDER BY id LIMIT 1000`, after)
+		rows, err := tx.Query(`SELECT `+chunkColsBefore5+` FROM chunks WHERE id > ? ORDER BY id LIMIT 1000`, after)
 		if err != nil {
 			return fmt.Errorf("migrate index: %w", err)
 		}

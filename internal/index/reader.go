@@ -232,7 +232,20 @@ func (r *Reader) LiveVectors() int {
 	return r.meta.VecSlots - len(r.dead)
 }
 
-const chunkCols = `id, path, title, headings, start_line, end_line, page, text`
+// chunkCols are the columns scanChunks reads; chunkColsBefore5 reads an
+// index from before format 5, which has no anchor column.
+const (
+	chunkCols        = `id, path, title, headings, start_line, end_line, page, text, anchor`
+	chunkColsBefore5 = `id, path, title, headings, start_line, end_line, page, text, '' AS anchor`
+)
+
+// chunkColsOf returns the chunk columns of an index of format version v.
+func chunkColsOf(v int) string {
+	if v < 5 {
+		return chunkColsBefore5
+	}
+	return chunkCols
+}
 
 func scanChunks(rows *sql.Rows) ([]Chunk, error) {
 	defer rows.Close()
@@ -240,7 +253,7 @@ func scanChunks(rows *sql.Rows) ([]Chunk, error) {
 	for rows.Next() {
 		var c Chunk
 		var h string
-		if err := rows.Scan(&c.ID, &c.Path, &c.Title, &h, &c.StartLine, &c.EndLine, &c.Page, &c.Text); err != nil {
+		if err := rows.Scan(&c.ID, &c.Path, &c.Title, &h, &c.StartLine, &c.EndLine, &c.Page, &c.Text, &c.Anchor); err != nil {
 			return nil, fmt.Errorf("read chunk: %w", err)
 		}
 		c.Headings = splitHeadings(h)
@@ -253,7 +266,7 @@ func scanChunks(rows *sql.Rows) ([]Chunk, error) {
 // that is not in the index is an error.
 func (r *Reader) Chunks(ids []uint64) ([]Chunk, error) {
 	out := make([]Chunk, len(ids))
-	stmt, err := r.tx.Prepare(`SELECT ` + chunkCols + ` FROM chunks WHERE id=?`)
+	stmt, err := r.tx.Prepare(`SELECT ` + chunkColsOf(r.meta.FormatVersion) + ` FROM chunks WHERE id=?`)
 	if err != nil {
 		return nil, fmt.Errorf("read chunks: %w", err)
 	}

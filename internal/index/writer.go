@@ -350,7 +350,7 @@ func (w *Writer) commit(b *Batch) error {
 		}
 		meta.Pending -= n
 	}
-	insChunk, err := tx.Prepare(`INSERT INTO chunks(id, path, title, headings, start_line, end_line, page, text, slot, vkey) VALUES(?,?,?,?,?,?,?,?,?,?)`)
+	insChunk, err := tx.Prepare(`INSERT INTO chunks(id, path, title, headings, start_line, end_line, page, text, slot, vkey, anchor) VALUES(?,?,?,?,?,?,?,?,?,?,?)`)
 	if err != nil {
 		return err
 	}
@@ -368,7 +368,7 @@ func (w *Writer) commit(b *Batch) error {
 			} else {
 				meta.Pending++
 			}
-			if _, err := insChunk.Exec(c.ID, p.File.Path, c.Title, joinHeadings(c.Headings), c.StartLine, c.EndLine, c.Page, c.Text, slot, c.Key); err != nil {
+			if _, err := insChunk.Exec(c.ID, p.File.Path, c.Title, joinHeadings(c.Headings), c.StartLine, c.EndLine, c.Page, c.Text, slot, c.Key, c.Anchor); err != nil {
 				return fmt.Errorf("store chunk of %s: %w", p.File.Path, err)
 			}
 			if _, err := insFTS.Exec(c.ID, c.Terms); err != nil {
@@ -472,7 +472,7 @@ func (w *Writer) Pending(limit int) ([]Chunk, error) {
 	if w.db == nil {
 		return nil, nil
 	}
-	rows, err := w.db.Query(`SELECT id, path, title, headings, start_line, end_line, page, text FROM chunks WHERE slot IS NULL ORDER BY id LIMIT ?`, limit)
+	rows, err := w.db.Query(`SELECT `+chunkCols+` FROM chunks WHERE slot IS NULL ORDER BY id LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read pending chunks: %w", err)
 	}

@@ -83,6 +83,13 @@ func Document(text string) string {
 	return strings.Join(Terms(text), " ")
 }
 
+// ChunkTerms is the analysed text stored for a chunk: its heading path and
+// its text, as Document makes it. Ingest stores it; a store that copies
+// chunks (rag migrate) recomputes it from what it keeps.
+func ChunkTerms(headings []string, text string) string {
+	return Document(strings.Join(headings, "\n") + "\n" + text)
+}
+
 // Query returns an FTS5 MATCH expression for a user's query: each distinct
 // term double-quoted (so no term is ever read as FTS5 syntax such as NEAR,
 // AND, column filters or '*') and OR-ed, so that bm25() ranks documents by how
@@ -93,7 +100,12 @@ func Query(text string) string {
 }
 
 func (o options) query(text string) string {
-	terms := o.terms(text)
+	return Match(o.terms(text))
+}
+
+// Match is Query over terms already analysed (Terms of the query): the
+// FTS5 MATCH expression of their distinct terms, OR-ed; "" for none.
+func Match(terms []string) string {
 	if len(terms) == 0 {
 		return ""
 	}

@@ -227,6 +227,7 @@ func startServer() (*server, error) {
 		return nil, fmt.Errorf("serve.sh start said %q", out)
 	}
 	s.addr = strings.TrimPrefix(s.host, "http://")
+	reap(s.pid)
 	fmt.Fprintf(os.Stderr, "ollamareal: server %s (pid %d) ready in %s\n", s.host, s.pid, time.Since(start).Round(100*time.Millisecond))
 	if _, err := os.Stat(gguf); err != nil {
 		os.MkdirAll(gguf, 0o755)
@@ -269,6 +270,22 @@ func (s *server) stop() {
 	s.pid = 0
 }
 
+// reap ties the server's life to this test process: a detached watchdog
+// stops the server (SIGTERM, which stops its runners; SIGKILL 5 s later)
+// once the test binary is gone, however it ended (a panic, -timeout, kill -9),
+// so no run leaves an ollama serve behind. It does nothing if the server
+// stopped first (the pid no longer names an ollama process).
+func reap(server int) {
+	script := fmt.Sprintf(`while kill -0 %d 2>/dev/null; do sleep 1; done
+grep -qa ollama /proc/%d/cmdline 2>/dev/null || exit 0
+kill -TERM %d; sleep 5; kill -KILL %d 2>/dev/null`, os.Getpid(), server, server, server)
+	cmd := exec.Command("/bin/sh", "-c", script)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err == nil {
+		cmd.Process.Release()
+	}
+}
+
 func alive(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -298,6 +315,7 @@ func (s *server) start() error {
 		return err
 	}
 	s.cmd, s.pid = cmd, cmd.Process.Pid
+	reap(s.pid)
 	for range 200 {
 		if resp, err := http.Get(s.host + "/api/version"); err == nil {
 			resp.Body.Close()

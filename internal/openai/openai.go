@@ -23,14 +23,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/openai/openai-go/v3"
@@ -135,21 +133,6 @@ func (c *Client) retry(ctx context.Context, fn func(context.Context) error) erro
 	return retry.Do(ctx, c.o.Retry, fn)
 }
 
-// UnreachableError reports that no server answered at Host.
-type UnreachableError struct {
-	Host string
-	Err  error
-}
-
-func (e *UnreachableError) Error() string { return fmt.Sprintf("cannot reach %s", e.Host) }
-func (e *UnreachableError) Unwrap() error { return e.Err }
-
-// Is makes an UnreachableError an embed.ErrUnavailable.
-func (e *UnreachableError) Is(target error) bool { return target == embed.ErrUnavailable }
-
-// Transient marks an unreachable server as worth another try.
-func (e *UnreachableError) Transient() bool { return true }
-
 // tooLong recognises each server's refusal of an over-long input, and the
 // window it names when it names one.
 var (
@@ -196,17 +179,7 @@ func (c *Client) classify(model string, err error) error {
 		}
 		return provider.AnswerError(c.Host(), ae.StatusCode, header, msg, c.o.Key, model)
 	}
-	var oe *net.OpError
-	var ne net.Error
-	if errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &oe) && oe.Op == "dial" ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.As(err, &ne) && ne.Timeout() && !errors.Is(err, context.DeadlineExceeded) {
-		return &UnreachableError{Host: c.Host(), Err: err}
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%s did not answer in time: %w", c.Host(), context.DeadlineExceeded)
-	}
-	return fmt.Errorf("%s: %s", c.Host(), c.o.Key.Redact(err.Error()))
+	return provider.TransportError("", c.Host(), c.o.Key, err)
 }
 
 // vllmMessage reads vLLM's flat error body.

@@ -6,13 +6,16 @@
 package provider
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ragcli/rag/internal/embed"
@@ -101,6 +104,55 @@ func ParseRetryAfter(h http.Header, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
+}
+
+// UnreachableError reports that no server answered at Host: the connection
+// was refused, reset or cut short, or timed out before an answer. It is an
+// embed.ErrUnavailable (ingest keeps the chunks pending, a hybrid search
+// falls back to its lexical leg) and worth another try.
+type UnreachableError struct {
+	Name string // what the server is ("cohere"), "" when Host says enough
+	Host string
+	Err  error
+}
+
+func (e *UnreachableError) Error() string {
+	if e.Name != "" {
+		return fmt.Sprintf("cannot reach %s at %s", e.Name, e.Host)
+	}
+	return fmt.Sprintf("cannot reach %s", e.Host)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// Is makes an UnreachableError an embed.ErrUnavailable.
+func (e *UnreachableError) Is(target error) bool { return target == embed.ErrUnavailable }
+
+// Transient marks an unreachable server as worth another try.
+func (e *UnreachableError) Transient() bool { return true }
+
+// TransportError is the one reading, for every HTTP provider, of an error
+// that came without an answer from the server at host (name as in
+// UnreachableError): a cancellation as it is, the call's own deadline as a
+// context.DeadlineExceeded, a refused, reset or cut connection and a network
+// timeout as an UnreachableError, anything else with key redacted.
+func TransportError(name, host string, key Key, err error) error {
+	at := host
+	if name != "" {
+		at = name + " at " + host
+	}
+	var oe *net.OpError
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.Canceled):
+		return err
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s did not answer in time: %w", at, context.DeadlineExceeded)
+	case errors.Is(err, syscall.ECONNREFUSED), errors.As(err, &oe) && oe.Op == "dial",
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET), errors.As(err, &ne) && ne.Timeout():
+		return &UnreachableError{Name: name, Host: host, Err: err}
+	}
+	return fmt.Errorf("%s: %s", at, key.Redact(err.Error()))
 }
 
 // Key is an API key. It never prints: every fmt verb, JSON and the error texts

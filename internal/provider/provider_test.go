@@ -1,14 +1,20 @@
 package provider
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ragcli/rag/internal/embed"
 )
 
 func TestKeyNeverPrints(t *testing.T) {
@@ -110,5 +116,48 @@ func TestKeyInUnexportedField(t *testing.T) {
 		if strings.Contains(s, "sk-secret") {
 			t.Errorf("key printed through an unexported field: %s", s)
 		}
+	}
+}
+
+// TestTransportError: every HTTP provider reads an error without an answer
+// the same way: cancellation untouched, the call's deadline a
+// DeadlineExceeded, a dead or dying connection an UnreachableError (an
+// embed.ErrUnavailable worth a retry), anything else with the key redacted.
+func TestTransportError(t *testing.T) {
+	key := NewKey("sk-secret-1234567890", "K")
+	refused := &url.Error{Op: "Post", URL: "http://127.0.0.1:9/v1/embeddings", Err: &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}}
+	tests := []struct {
+		name        string
+		err         error
+		unreachable bool
+		want        string
+	}{
+		{"cancelled", context.Canceled, false, "context canceled"},
+		{"deadline", fmt.Errorf("post: %w", context.DeadlineExceeded), false, "cohere at http://h did not answer in time"},
+		{"refused", refused, true, "cannot reach cohere at http://h"},
+		{"reset", fmt.Errorf("read: %w", syscall.ECONNRESET), true, "cannot reach cohere at http://h"},
+		{"cut short", io.ErrUnexpectedEOF, true, "cannot reach cohere at http://h"},
+		{"other", errors.New("tls: bad certificate for sk-secret-1234567890"), false, "cohere at http://h: tls: bad certificate for [redacted]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := TransportError("cohere", "http://h", key, tt.err)
+			if err.Error() != tt.want && !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("error = %q, want %q", err, tt.want)
+			}
+			_, unreachable := errors.AsType[*UnreachableError](err)
+			if unreachable != tt.unreachable || errors.Is(err, embed.ErrUnavailable) != tt.unreachable {
+				t.Errorf("unreachable = %v, ErrUnavailable = %v; want %v", unreachable, errors.Is(err, embed.ErrUnavailable), tt.unreachable)
+			}
+			if tt.name == "cancelled" && err != context.Canceled {
+				t.Errorf("a cancellation must come back as it is, got %v", err)
+			}
+			if tt.name == "deadline" && !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("%v is not a DeadlineExceeded", err)
+			}
+		})
+	}
+	if got := TransportError("", "http://h/v1", key, refused).Error(); got != "cannot reach http://h/v1" {
+		t.Errorf("unnamed: %q", got)
 	}
 }

@@ -21,7 +21,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ragcli/rag/internal/provider"
@@ -163,20 +162,14 @@ func (c *Client) Rerank(ctx context.Context, query string, docs []string) ([]Res
 	return out, nil
 }
 
+// transportError names the reranker's own deadline, which the warning
+// shows; the rest is every provider's reading (provider.TransportError).
 func (c *Client) transportError(ctx context.Context, err error) error {
-	switch {
-	case errors.Is(err, context.Canceled):
-		return err
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return fmt.Errorf("reranker at %s did not answer within %s: %w", c.Host(), c.o.Timeout, context.DeadlineExceeded)
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("cannot reach the reranker at %s: %w", c.Host(), err)
-	}
 	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
+	if !errors.Is(err, context.Canceled) && (errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()) {
 		return fmt.Errorf("reranker at %s did not answer within %s: %w", c.Host(), c.o.Timeout, context.DeadlineExceeded)
 	}
-	return fmt.Errorf("reranker at %s: %s", c.Host(), c.o.Key.Redact(err.Error()))
+	return provider.TransportError("the reranker", c.Host(), c.o.Key, err)
 }
 
 func (c *Client) statusError(resp *http.Response, raw []byte) error {

@@ -15,7 +15,8 @@ import (
 func (s *Service) openSnapshot(ctx context.Context) (*snapshot, error) {
 	for attempt := 0; ; attempt++ {
 		sig := signature(s.cfg.IndexDir)
-		ss, err := retrieve.Open(ctx, s.cfg.IndexDir, retrieve.Options{Mode: retrieve.Hybrid, Embedder: s.cfg.Embedder})
+		ss, err := retrieve.Open(ctx, s.cfg.IndexDir, retrieve.Options{Mode: retrieve.Hybrid, Embedder: s.cfg.Embedder,
+			Rerank: s.cfg.Rerank, RerankDepth: s.cfg.RerankDepth})
 		if err != nil {
 			return nil, err
 		}

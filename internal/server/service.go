@@ -21,6 +21,7 @@ import (
 	"github.com/ragcli/rag/internal/answer"
 	"github.com/ragcli/rag/internal/embed"
 	"github.com/ragcli/rag/internal/index"
+	"github.com/ragcli/rag/internal/iostreams"
 	"github.com/ragcli/rag/internal/llm"
 	"github.com/ragcli/rag/internal/retrieve"
 )
@@ -48,6 +49,11 @@ type Config struct {
 	ChatContext func(ctx context.Context) (int, error)
 	// Refresh is how often the index is checked for a new commit (default 250ms).
 	Refresh time.Duration
+	// Rerank, when set, reorders the best RerankDepth fused candidates of
+	// every search and ask, as rag search --rerank does. A reranker that
+	// fails leaves the fused order, with a warning in the response.
+	Rerank      retrieve.Reranker
+	RerankDepth int
 }
 
 // Service answers from the newest committed state of one index. It is safe
@@ -290,6 +296,9 @@ type SearchResponse struct {
 	// embedded yet); empty when nothing is missing.
 	Warnings []string `json:"warnings,omitempty" jsonschema:"what the results lack, e.g. the meaning-based leg left out because the embedding server is down"`
 	Degraded bool     `json:"degraded,omitempty" jsonschema:"true when the vector leg was left out"`
+	// Reranked is true when a reranking model ordered the results; with a
+	// reranker configured and false, Warnings say why it was left out.
+	Reranked bool `json:"reranked,omitempty" jsonschema:"true when a reranking model ordered the results"`
 }
 
 // UsageError is a request the caller must change: a bad argument.
@@ -338,12 +347,13 @@ func (s *Service) Search(ctx context.Context, req SearchRequest) (*SearchRespons
 		return nil, err
 	}
 	defer done()
-	res, warnings, degraded, err := snap.search(ctx, req.Query, req.K, mode, req.Path)
+	res, err := snap.search(ctx, req.Query, req.K, mode, req.Path)
 	if err != nil {
 		return nil, err
 	}
-	out := &SearchResponse{Results: make([]Passage, len(res)), Warnings: warnings, Degraded: degraded}
-	for i, r := range res {
+	out := &SearchResponse{Results: make([]Passage, len(res.results)), Warnings: res.warnings, Degraded: res.degraded,
+		Reranked: s.cfg.Rerank != nil && !res.rerankSkipped && len(res.results) > 0}
+	for i, r := range res.results {
 		out.Results[i] = passage(r.Chunk, r.Score)
 	}
 	return out, nil
@@ -353,24 +363,35 @@ func passage(c index.Chunk, score float64) Passage {
 	return Passage{ID: c.ID, Path: c.Path, Score: score, Text: c.Text, StartLine: c.StartLine, EndLine: c.EndLine, Page: c.Page, Headings: c.Headings}
 }
 
-// search is the snapshot's search with what it lacks said in words.
-func (sn *snapshot) search(ctx context.Context, q string, k int, mode retrieve.Mode, path string) ([]retrieve.Result, []string, bool, error) {
+// searched is a snapshot's search with what it lacks said in words.
+type searched struct {
+	results       []retrieve.Result
+	warnings      []string
+	degraded      bool // the vector leg was left out
+	rerankSkipped bool
+}
+
+func (sn *snapshot) search(ctx context.Context, q string, k int, mode retrieve.Mode, path string) (*searched, error) {
 	rq := retrieve.Query{Text: q, K: k, Mode: mode}
 	if path != "" {
 		rq.Paths = []string{path}
 	}
 	out, err := sn.ss.Search(ctx, rq)
 	if err != nil {
-		return nil, nil, false, err
+		return nil, err
 	}
-	var warnings []string
+	res := &searched{results: out.Results, degraded: out.VectorSkipped != nil}
 	if out.Pending > 0 {
-		warnings = append(warnings, fmt.Sprintf("%d chunks are not embedded yet and are found by their words only", out.Pending))
+		res.warnings = append(res.warnings, fmt.Sprintf("%d chunks are not embedded yet and are found by their words only", out.Pending))
 	}
 	if out.VectorSkipped != nil {
-		warnings = append(warnings, firstLine(out.VectorSkipped.Error())+"; results come from the lexical leg alone")
+		res.warnings = append(res.warnings, firstLine(out.VectorSkipped.Error())+"; results come from the lexical leg alone")
 	}
-	return out.Results, warnings, out.VectorSkipped != nil, nil
+	if out.RerankSkipped != nil {
+		res.warnings = append(res.warnings, iostreams.Sanitize(firstLine(out.RerankSkipped.Error()))+"; results keep the fused order")
+	}
+	res.rerankSkipped = out.RerankSkipped != nil
+	return res, nil
 }
 
 func firstLine(s string) string {
@@ -560,15 +581,16 @@ func (s *Service) Ask(ctx context.Context, req AskRequest, onDelta func(string) 
 	if err != nil {
 		return nil, err
 	}
-	res, warnings, _, err := snap.search(ctx, sreq.Query, sreq.K, mode, sreq.Path)
+	res, err := snap.search(ctx, sreq.Query, sreq.K, mode, sreq.Path)
 	done() // the answer needs the passages, not the snapshot
 	if err != nil {
 		return nil, err
 	}
+	warnings := res.warnings
 	if onDelta == nil {
 		onDelta = func(string) error { return nil }
 	}
-	ans, err := answer.Ask(ctx, s.cfg.Chat, sreq.Query, res, answer.Options{Model: s.cfg.ChatModel, ContextLength: ctxLen}, onDelta)
+	ans, err := answer.Ask(ctx, s.cfg.Chat, sreq.Query, res.results, answer.Options{Model: s.cfg.ChatModel, ContextLength: ctxLen}, onDelta)
 	if err != nil {
 		return nil, err
 	}

@@ -156,7 +156,7 @@ func IsBinary(head []byte) bool {
 
 // documentExts are binary formats rag extracts text from, so the binary
 // sniff must not leave them out.
-var documentExts = map[string]bool{".pdf": true, ".docx": true, ".pptx": true, ".odt": true, ".epub": true}
+var documentExts = map[string]bool{".pdf": true, ".docx": true, ".pptx": true, ".odt": true, ".epub": true, ".xlsx": true}
 
 // walker holds the state of one Walk call.
 type walker struct {
