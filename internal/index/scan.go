@@ -61,7 +61,7 @@ func (r *Reader) EachFile(fn func(File, []Chunk, [][]float32) error) error {
 	if err != nil {
 		return err
 	}
-	rows, err := r.tx.Query(`SELECT ` + chunkCols + `, vkey, slot FROM chunks ORDER BY path, id`)
+	rows, err := r.tx.Query(`SELECT ` + chunkColsOf(r.meta.FormatVersion) + `, vkey, slot FROM chunks ORDER BY path, id`)
 	if err != nil {
 		return fmt.Errorf("read chunks: %w", err)
 	}
@@ -80,7 +80,7 @@ func (r *Reader) EachFile(fn func(File, []Chunk, [][]float32) error) error {
 		}
 		var h string
 		cur = Chunk{}
-		if err := rows.Scan(&cur.ID, &cur.Path, &cur.Title, &h, &cur.StartLine, &cur.EndLine, &cur.Page, &cur.Text, &cur.Key, &slot); err != nil {
+		if err := rows.Scan(&cur.ID, &cur.Path, &cur.Title, &h, &cur.StartLine, &cur.EndLine, &cur.Page, &cur.Text, &cur.Anchor, &cur.Key, &slot); err != nil {
 			return false, fmt.Errorf("read chunk: %w", err)
 		}
 		cur.Headings = splitHeadings(h)

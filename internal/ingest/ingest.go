@@ -24,6 +24,8 @@ import (
 	"github.com/ragcli/rag/internal/index"
 	"github.com/ragcli/rag/internal/lexical"
 	"github.com/ragcli/rag/internal/retry"
+	"github.com/ragcli/rag/internal/store"
+	"github.com/ragcli/rag/internal/store/local"
 	"github.com/ragcli/rag/internal/walk"
 )
 
@@ -49,8 +51,11 @@ type OpenEmbedder func(ctx context.Context, model string) (embed.Embedder, int, 
 
 // Options configure one ingest.
 type Options struct {
-	Roots     []string
-	IndexDir  string
+	Roots    []string
+	IndexDir string
+	// Store, when set, is where the index lives; nil means the local index
+	// in IndexDir.
+	Store     store.Store
 	Index     index.Settings
 	Embedder  OpenEmbedder
 	LockWait  time.Duration
@@ -142,7 +147,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if opts.Index.ChunkKey == nil {
 		opts.Index.ChunkKey = storedKey
 	}
-	w, err := index.OpenWriter(ctx, opts.IndexDir, opts.Index, opts.LockWait)
+	st := opts.store()
+	w, err := st.OpenWriter(ctx, opts.Index, opts.LockWait)
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +210,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	r := &run{
 		opts: opts, w: w, maxTokens: maxTokens, offline: offline,
 		docPrefix: embed.PrefixesFor(meta.EmbedModel).Document,
-		rep:       &Report{Index: opts.IndexDir, EmbedModel: meta.EmbedModel, KeptRoots: []KeptRoot{}, ReadNotes: []Problem{}},
+		rep:       &Report{Index: st.Location(), EmbedModel: meta.EmbedModel, KeptRoots: []KeptRoot{}, ReadNotes: []Problem{}},
 	}
 	if emb != nil {
 		r.emb = embed.For(emb) // applies the model's document prefix
@@ -248,7 +254,11 @@ func (r *run) spaceNeeded() int64 {
 		src += f.Size
 	}
 	ratio := 4.0
-	if on := r.w.SizeOnDisk(); src > 1<<20 && on > 0 {
+	var on int64
+	if sz, ok := r.w.(store.Sizer); ok {
+		on = sz.SizeOnDisk()
+	}
+	if src > 1<<20 && on > 0 {
 		ratio = min(max(float64(on)/float64(src), 1), 20)
 	}
 	return int64(float64(left) * ratio)
@@ -277,6 +287,14 @@ func unavailable(err error) bool {
 	return errors.Is(err, embed.ErrUnavailable) || retry.IsTransient(err)
 }
 
+// store is where the index lives: Store, else the local index in IndexDir.
+func (o Options) store() store.Store {
+	if o.Store != nil {
+		return o.Store
+	}
+	return local.New(o.IndexDir)
+}
+
 func cmpOr(v, def int) int {
 	if v > 0 {
 		return v
@@ -299,7 +317,7 @@ func anyUnder(files map[string]index.File, roots []string) bool {
 
 type run struct {
 	opts      Options
-	w         *index.Writer
+	w         store.Writer
 	emb       *embed.Model
 	maxTokens int
 	rep       *Report
@@ -336,7 +354,9 @@ func (r *run) report(p Progress) {
 	// got; once a second is plenty.
 	if now := time.Now(); now.Sub(r.lastProgress) >= time.Second {
 		r.lastProgress = now
-		r.w.WriteProgress(index.Progress{Started: r.started, FilesDone: p.FilesDone, FilesTotal: p.FilesTotal, ChunksEmbedded: p.ChunksEmbedded})
+		if pw, ok := r.w.(store.ProgressWriter); ok {
+			pw.WriteProgress(index.Progress{Started: r.started, FilesDone: p.FilesDone, FilesTotal: p.FilesTotal, ChunksEmbedded: p.ChunksEmbedded})
+		}
 	}
 }
 
@@ -424,7 +444,7 @@ func (r *run) run(ctx context.Context, roots []root) error {
 		var err error
 		for b := range commits {
 			if err == nil {
-				if err = r.w.Commit(b); err == nil {
+				if err = r.w.Commit(ctx, b); err == nil {
 					for _, p := range b.Puts {
 						r.committedBytes += p.File.Size
 					}
@@ -520,18 +540,18 @@ func (r *run) run(ctx context.Context, roots []root) error {
 		}
 	}
 	if !batch.Empty() {
-		if err := r.w.Commit(batch); err != nil {
+		if err := r.w.Commit(ctx, batch); err != nil {
 			return err
 		}
-	} else if err := r.w.MarkIngested(); err != nil {
+	} else if err := r.w.MarkIngested(ctx); err != nil {
 		return err
 	}
-	// Replaced and deleted chunks leave dead vectors behind; rewrite the
-	// vector file once they outnumber the live ones.
-	if ok, err := r.w.NeedsCompact(); err != nil || !ok {
-		return err
+	// Replaced and deleted chunks leave dead vectors behind; the local
+	// index rewrites its vector file once they outnumber the live ones.
+	if m, ok := r.w.(store.Maintainer); ok {
+		return m.Maintain(ctx)
 	}
-	return r.w.Compact()
+	return nil
 }
 
 // prepare reads, hashes, extracts and chunks the window's files in parallel.
@@ -626,7 +646,7 @@ func (r *run) embed(ctx context.Context, window []*job) error {
 			lookup = append(lookup, []byte(keys[k]))
 		}
 	}
-	known, err := r.w.VectorsByKey(lookup)
+	known, err := r.w.VectorsByKey(ctx, lookup)
 	if err != nil {
 		return err
 	}
@@ -925,7 +945,7 @@ func (r *run) embedPending(ctx context.Context) (map[string]bool, error) {
 	}
 	done := map[uint64]bool{}
 	for {
-		pending, err := r.w.Pending(windowChunks)
+		pending, err := r.w.Pending(ctx, windowChunks)
 		if err != nil {
 			return nil, err
 		}
@@ -943,7 +963,7 @@ func (r *run) embedPending(ctx context.Context) (map[string]bool, error) {
 			r.rep.ChunksEmbedded += len(b.Embedded)
 			r.progress.ChunksEmbedded += len(b.Embedded)
 			r.report(r.progress)
-			err := r.w.Commit(b)
+			err := r.w.Commit(ctx, b)
 			b, r.lastCommit = &index.Batch{Embedded: map[uint64][]float32{}}, time.Now()
 			return err
 		}
@@ -953,7 +973,7 @@ func (r *run) embedPending(ctx context.Context) (map[string]bool, error) {
 		for i, c := range todo {
 			keys[i] = storedKey(r.rep.EmbedModel, c)
 		}
-		known, err := r.w.VectorsByKey(keys)
+		known, err := r.w.VectorsByKey(ctx, keys)
 		if err != nil {
 			return nil, err
 		}

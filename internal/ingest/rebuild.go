@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"github.com/ragcli/rag/internal/index"
+	"github.com/ragcli/rag/internal/store"
+	"github.com/ragcli/rag/internal/store/local"
 )
 
 // ErrNothingToRebuild: none of the files an index holds exists any more.
@@ -54,6 +56,14 @@ type RebuildOptions struct {
 // answers searches until the swap and stays as it was if the rebuild fails
 // or is interrupted. The roots the index records stay recorded.
 func Rebuild(ctx context.Context, opts RebuildOptions) (*Report, error) {
+	if opts.Store != nil {
+		l, ok := opts.Store.(*local.Store)
+		if !ok {
+			return nil, &store.UnsupportedError{Store: opts.Store.Location(), What: "rebuild an index in place (rag reindex)",
+				Hint: "ingest the same roots into a new collection (--store URL/NEWNAME) and use that one"}
+		}
+		opts.IndexDir, opts.Store = l.Dir, nil
+	}
 	live := opts.IndexDir
 	if _, err := os.Stat(index.DBPath(live)); err != nil {
 		return nil, fmt.Errorf("open index %s: %w", live, index.ErrNoIndex)

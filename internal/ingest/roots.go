@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/ragcli/rag/internal/index"
+	"github.com/ragcli/rag/internal/store"
+	"github.com/ragcli/rag/internal/store/local"
 )
 
 // ErrNoRoots: an ingest without paths, into an index that records no roots.
@@ -108,6 +110,9 @@ func under(path, root string) bool {
 // ForgetOptions configure Forget.
 type ForgetOptions struct {
 	IndexDir string
+	// Store, when set, is where the index lives; nil means the local index
+	// in IndexDir.
+	Store store.Store
 	// Paths are roots, folders or files to take out of the index.
 	Paths    []string
 	LockWait time.Duration
@@ -137,15 +142,21 @@ func Forget(ctx context.Context, opts ForgetOptions) (*ForgetReport, error) {
 	if len(opts.Paths) == 0 {
 		return nil, errors.New("forget: no paths given")
 	}
-	if _, err := os.Stat(index.DBPath(opts.IndexDir)); errors.Is(err, fs.ErrNotExist) {
-		return nil, index.ErrNoIndex
+	st := Options{IndexDir: opts.IndexDir, Store: opts.Store}.store()
+	if l, ok := st.(*local.Store); ok {
+		if _, err := os.Stat(index.DBPath(l.Dir)); errors.Is(err, fs.ErrNotExist) {
+			return nil, index.ErrNoIndex // and no lock file left behind
+		}
 	}
-	w, err := index.OpenWriter(ctx, opts.IndexDir, index.Settings{}, opts.LockWait)
+	w, err := st.OpenWriter(ctx, index.Settings{}, opts.LockWait)
 	if err != nil {
 		return nil, err
 	}
 	defer w.Close()
-	rep := &ForgetReport{Index: opts.IndexDir, Files: []string{}, Roots: []string{}}
+	if w.Fresh() {
+		return nil, index.ErrNoIndex
+	}
+	rep := &ForgetReport{Index: st.Location(), Files: []string{}, Roots: []string{}}
 	b := &index.Batch{}
 	var unknown []string
 	for _, p := range opts.Paths {
@@ -174,7 +185,7 @@ func Forget(ctx context.Context, opts ForgetOptions) (*ForgetReport, error) {
 		return nil, &NotIndexedError{Paths: unknown}
 	}
 	b.Deletes, b.ForgetRoots = dedupe(b.Deletes), dedupe(b.ForgetRoots)
-	if err := w.Commit(b); err != nil {
+	if err := w.Commit(ctx, b); err != nil {
 		return nil, err
 	}
 	rep.Files, rep.Roots = append(rep.Files, b.Deletes...), append(rep.Roots, b.ForgetRoots...)

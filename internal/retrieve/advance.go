@@ -8,12 +8,14 @@ import (
 	chromem "github.com/philippgille/chromem-go"
 
 	"github.com/ragcli/rag/internal/index"
+	"github.com/ragcli/rag/internal/store"
+	"github.com/ragcli/rag/internal/store/local"
 )
 
 // Warm loads the snapshot's vectors into chromem-go now rather than at the
 // first vector search, for a long-lived session.
 func (s *Session) Warm(ctx context.Context) error {
-	if s.emb == nil || s.r.LiveVectors() == 0 {
+	if s.emb == nil || s.r == nil || s.r.LiveVectors() == 0 {
 		return nil
 	}
 	return s.load(ctx)
@@ -27,12 +29,20 @@ func (s *Session) Warm(ctx context.Context) error {
 // Advance works. Otherwise (a compaction, a reindex swap, another model, or
 // nothing loaded yet) the new session is warmed from scratch, s is left
 // untouched, and full is true.
+//
+// Only the local index is followed by changes; a session on another store
+// (which reads the store as it is at each call, holding nothing loaded)
+// advances to a new session, full.
 func (s *Session) Advance(ctx context.Context) (next *Session, full bool, err error) {
+	if s.r == nil {
+		return nil, false, &store.UnsupportedError{Store: s.loc, What: "follow an index's commits in place",
+			Hint: "open a new session: its searches see the store as it is"}
+	}
 	r, err := index.OpenReader(s.r.Dir())
 	if err != nil {
 		return nil, false, fmt.Errorf("open index %s: %w", s.r.Dir(), err)
 	}
-	next, err = newSession(ctx, r, s.o)
+	next, err = newSession(ctx, local.NewReader(r), s.loc, s.o)
 	if err != nil {
 		r.Close()
 		return nil, false, err
@@ -67,7 +77,7 @@ func (s *Session) Advance(ctx context.Context) (next *Session, full bool, err er
 	}
 	next.shards, next.kept = shards, append(s.kept, s.r)
 	s.loadMu.Lock()
-	s.shards, s.kept, s.r = nil, nil, nil // they belong to next now
+	s.shards, s.kept, s.r, s.st = nil, nil, nil, nil // they belong to next now
 	s.loadMu.Unlock()
 	return next, false, nil
 }

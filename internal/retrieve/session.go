@@ -13,6 +13,8 @@ import (
 	"github.com/ragcli/rag/internal/embed"
 	"github.com/ragcli/rag/internal/index"
 	"github.com/ragcli/rag/internal/lexical"
+	"github.com/ragcli/rag/internal/store"
+	"github.com/ragcli/rag/internal/store/local"
 )
 
 // DefaultEmbedTimeout bounds a query's embedding call when Options leave it
@@ -45,7 +47,19 @@ type Options struct {
 	Rerank Reranker
 	// RerankDepth is how many candidates Rerank sees; 0 means DefaultRerankDepth.
 	RerankDepth int
+	// VectorRetry, when set, makes a long-lived session try the vector leg
+	// again after the embedding server was down or hung: the first hybrid
+	// search VectorRetry after the failure embeds its query again (one
+	// search at a time; the others stay lexical meanwhile), and each failure
+	// doubles the wait, up to MaxVectorRetry. 0 keeps the leg out for the
+	// session's life, which suits a one-shot command: its later searches
+	// never wait for a server that failed once.
+	VectorRetry time.Duration
 }
+
+// MaxVectorRetry is the longest wait between two tries of the vector leg
+// (see Options.VectorRetry).
+const MaxVectorRetry = 30 * time.Second
 
 // A Reranker reorders candidates for a query, best first. It may drop some;
 // it must not add any.
@@ -108,31 +122,41 @@ func (e *EmbedTimeoutError) Is(target error) bool { return target == embed.ErrUn
 // concurrent use: searches from many goroutines embed their queries at once;
 // only their reads of the index's database take turns.
 type Session struct {
+	st  store.Reader // every read goes through it
+	loc string       // the store's Location, for messages
+	// r is the local index's snapshot under st, nil for another store: its
+	// mapped vectors load into chromem-go (vector.go), and Advance follows
+	// its commits.
 	r   *index.Reader
 	o   Options
 	emb *embed.Model // nil: no vector leg
-
-	dbMu sync.Mutex // the reader's database transaction
 
 	loadMu sync.Mutex
 	shards []*chromem.Collection
 	kept   []*index.Reader // older snapshots whose mapped vectors shards point into (see Advance)
 
-	pathMu sync.Mutex
-	paths  map[uint64]string // chunk id -> file path, for filters; loaded once
-
 	mu      sync.Mutex
 	sticky  error // why every later hybrid search leaves the vector leg out
 	skipped error // the first reason any search left it out
+	// With Options.VectorRetry: when a search may try the vector leg again,
+	// the wait after the next failure, and whether a search is trying.
+	retryAt time.Time
+	backoff time.Duration
+	probing bool
 }
 
-// Open opens a session on the index in dir.
+// Open opens a session on the local index in dir.
 func Open(ctx context.Context, dir string, o Options) (*Session, error) {
-	r, err := index.OpenReader(dir)
+	return OpenStore(ctx, local.New(dir), o)
+}
+
+// OpenStore opens a session on a store: the local index, or another one.
+func OpenStore(ctx context.Context, st store.Store, o Options) (*Session, error) {
+	r, err := st.OpenReader(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("open index %s: %w", dir, err)
+		return nil, fmt.Errorf("open index %s: %w", st.Location(), err)
 	}
-	s, err := newSession(ctx, r, o)
+	s, err := newSession(ctx, r, st.Location(), o)
 	if err != nil {
 		r.Close()
 		return nil, err
@@ -140,7 +164,10 @@ func Open(ctx context.Context, dir string, o Options) (*Session, error) {
 	return s, nil
 }
 
-func newSession(ctx context.Context, r *index.Reader, o Options) (*Session, error) {
+// localIndex is what a local store's reader offers beyond store.Reader.
+type localIndex interface{ Index() *index.Reader }
+
+func newSession(ctx context.Context, st store.Reader, loc string, o Options) (*Session, error) {
 	if o.Mode == "" {
 		o.Mode = Hybrid
 	}
@@ -150,12 +177,15 @@ func newSession(ctx context.Context, r *index.Reader, o Options) (*Session, erro
 	if o.RerankDepth <= 0 {
 		o.RerankDepth = DefaultRerankDepth
 	}
-	meta := r.Meta()
-	if err := meta.CheckModel(r.Dir(), o.EmbedModel); err != nil {
+	meta := st.Meta()
+	if err := meta.CheckModel(loc, o.EmbedModel); err != nil {
 		return nil, err
 	}
-	s := &Session{r: r, o: o}
-	if o.Mode == Lexical || r.LiveVectors() == 0 && meta.Pending == 0 {
+	s := &Session{st: st, loc: loc, o: o}
+	if li, ok := st.(localIndex); ok {
+		s.r = li.Index()
+	}
+	if o.Mode == Lexical || !s.hasVectors() && meta.Pending == 0 {
 		return s, nil
 	}
 	if o.Prepare != nil {
@@ -176,7 +206,16 @@ func newSession(ctx context.Context, r *index.Reader, o Options) (*Session, erro
 }
 
 // Meta is the snapshot's metadata.
-func (s *Session) Meta() index.Meta { return s.r.Meta() }
+func (s *Session) Meta() index.Meta { return s.st.Meta() }
+
+// hasVectors reports whether the store holds any vector: counted in a local
+// snapshot; for another store, whether a vector ever set its dimension.
+func (s *Session) hasVectors() bool {
+	if s.r != nil {
+		return s.r.LiveVectors() > 0
+	}
+	return s.st.Meta().Dim > 0
+}
 
 // Mode is the session's default mode.
 func (s *Session) Mode() Mode { return s.o.Mode }
@@ -195,8 +234,8 @@ func (s *Session) Close() error {
 	for _, r := range s.kept {
 		errs = append(errs, r.Close())
 	}
-	if s.r != nil { // nil once Advance handed it on
-		errs = append(errs, s.r.Close())
+	if s.st != nil { // nil once Advance handed it on
+		errs = append(errs, s.st.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -218,11 +257,9 @@ func (s *Session) Search(ctx context.Context, q Query) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	var allowed func(uint64) bool
+	var allowed *store.Filter
 	if filter != nil {
-		if allowed, err = s.allowed(filter); err != nil {
-			return nil, err
-		}
+		allowed = &store.Filter{Patterns: q.Paths, Match: filter.match}
 	}
 	depth := q.K
 	if mode == Hybrid {
@@ -233,11 +270,12 @@ func (s *Session) Search(ctx context.Context, q Query) (*Outcome, error) {
 	}
 	out := &Outcome{Mode: mode}
 	if mode != Lexical {
-		out.Pending = s.r.Meta().Pending
+		out.Pending = s.st.Meta().Pending
 	}
-	s.mu.Lock()
-	sticky := s.sticky
-	s.mu.Unlock()
+	sticky, probe := s.leftOut(mode)
+	if probe {
+		defer s.probed()
+	}
 	if mode == Hybrid && sticky != nil {
 		out.Mode, out.VectorSkipped = Lexical, sticky
 	}
@@ -251,7 +289,7 @@ func (s *Session) Search(ctx context.Context, q Query) (*Outcome, error) {
 	lexDone := make(chan lexOut, 1)
 	if mode != Vector {
 		go func() {
-			h, err := s.lexicalLeg(q.Text, depth, allowed)
+			h, err := s.lexicalLeg(ctx, q.Text, depth, allowed)
 			lexDone <- lexOut{h, err}
 		}()
 	} else {
@@ -273,6 +311,9 @@ func (s *Session) Search(ctx context.Context, q Query) (*Outcome, error) {
 	if lex.err != nil {
 		return nil, lex.err
 	}
+	if probe && out.VectorSkipped == nil {
+		s.recovered()
+	}
 	if out.VectorSkipped != nil {
 		s.mu.Lock()
 		if s.skipped == nil {
@@ -288,7 +329,7 @@ func (s *Session) Search(ctx context.Context, q Query) (*Outcome, error) {
 	if len(fused) > keep {
 		fused = fused[:keep]
 	}
-	if out.Results, err = s.results(fused); err != nil {
+	if out.Results, err = s.results(ctx, fused); err != nil {
 		return nil, err
 	}
 	if s.o.Rerank != nil && len(out.Results) > 0 {
@@ -321,51 +362,85 @@ func fallsBack(err error) bool {
 }
 
 // skip records err; a server that is down, too slow or vectors that are
-// damaged stay so for the session's later searches, which do not wait again.
+// damaged stay so for the session's later searches, which do not wait again
+// (until Options.VectorRetry lets one try the server again).
 func (s *Session) skip(err error) {
 	if errors.Is(err, embed.ErrInputTooLong) {
 		return // this query's own trouble
 	}
 	s.mu.Lock()
-	if s.sticky == nil {
-		s.sticky = err
+	defer s.mu.Unlock()
+	if s.sticky != nil && !s.probing {
+		return
 	}
+	s.sticky = err
+	if s.o.VectorRetry > 0 {
+		switch {
+		case s.probing:
+			s.backoff = min(2*s.backoff, MaxVectorRetry)
+		case s.backoff == 0:
+			s.backoff = s.o.VectorRetry
+		}
+		s.retryAt = time.Now().Add(s.backoff)
+	}
+}
+
+// leftOut returns why a search in mode leaves the vector leg out (nil: it
+// runs), and whether this search is the one that tries the server again.
+func (s *Session) leftOut(mode Mode) (sticky error, probe bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sticky == nil || mode != Hybrid {
+		return s.sticky, false
+	}
+	if s.o.VectorRetry <= 0 || s.probing || time.Now().Before(s.retryAt) || !errors.Is(s.sticky, embed.ErrUnavailable) {
+		return s.sticky, false // damaged vectors do not mend by waiting
+	}
+	s.probing = true
+	return nil, true
+}
+
+// recovered records that the vector leg answered again.
+func (s *Session) recovered() {
+	s.mu.Lock()
+	s.sticky, s.backoff = nil, 0
 	s.mu.Unlock()
 }
 
-func (s *Session) lexicalLeg(text string, depth int, allowed func(uint64) bool) ([]hit, error) {
-	limit := depth
-	if allowed != nil {
-		limit = -1 // filter every match, then keep depth
+// probed ends a try of the vector leg, however it went.
+func (s *Session) probed() {
+	s.mu.Lock()
+	if s.probing && s.sticky != nil && s.retryAt.Before(time.Now()) {
+		// The try ended without a verdict (cancelled): let the next one try.
+		s.retryAt = time.Now()
 	}
-	s.dbMu.Lock()
-	hits, err := s.r.Lexical(lexical.Query(text), limit)
-	s.dbMu.Unlock()
+	s.probing = false
+	s.mu.Unlock()
+}
+
+func (s *Session) lexicalLeg(ctx context.Context, text string, depth int, f *store.Filter) ([]hit, error) {
+	hits, err := s.st.Lexical(ctx, lexical.Terms(text), depth, f)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]hit, 0, min(len(hits), depth))
-	for _, h := range hits {
-		if allowed != nil && !allowed(h.ID) {
-			continue
-		}
-		out = append(out, hit{id: h.ID, score: h.Score})
-		if len(out) == depth {
-			break
-		}
+	return hitsOf(hits), nil
+}
+
+func hitsOf(hits []store.Hit) []hit {
+	out := make([]hit, len(hits))
+	for i, h := range hits {
+		out[i] = hit{id: h.ID, score: h.Score}
 	}
-	return out, nil
+	return out
 }
 
 // results reads the fused hits' chunks.
-func (s *Session) results(fused []fusedHit) ([]Result, error) {
+func (s *Session) results(ctx context.Context, fused []fusedHit) ([]Result, error) {
 	ids := make([]uint64, len(fused))
 	for i, f := range fused {
 		ids[i] = f.id
 	}
-	s.dbMu.Lock()
-	chunks, err := s.r.Chunks(ids)
-	s.dbMu.Unlock()
+	chunks, err := s.st.Chunks(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -374,38 +449,4 @@ func (s *Session) results(fused []fusedHit) ([]Result, error) {
 		out[i] = Result{Chunk: chunks[i], Score: f.score, Vector: f.vec, Lexical: f.lex}
 	}
 	return out, nil
-}
-
-// allowed returns a test of chunk ids against filter, over the snapshot's
-// chunk paths (read once per session).
-func (s *Session) allowed(f *pathFilter) (func(uint64) bool, error) {
-	s.pathMu.Lock()
-	defer s.pathMu.Unlock()
-	if s.paths == nil {
-		paths := map[uint64]string{}
-		s.dbMu.Lock()
-		err := s.r.EachChunkPath(func(id uint64, p string) error {
-			paths[id] = p
-			return nil
-		})
-		s.dbMu.Unlock()
-		if err != nil {
-			return nil, err
-		}
-		s.paths = paths
-	}
-	paths := s.paths
-	var mu sync.Mutex
-	seen := map[string]bool{} // chunks of one file share the answer
-	return func(id uint64) bool {
-		p := paths[id]
-		mu.Lock()
-		defer mu.Unlock()
-		ok, done := seen[p]
-		if !done {
-			ok = f.match(p)
-			seen[p] = ok
-		}
-		return ok
-	}, nil
 }

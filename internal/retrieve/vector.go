@@ -13,13 +13,15 @@ import (
 	chromem "github.com/philippgille/chromem-go"
 
 	"github.com/ragcli/rag/internal/embed"
+	"github.com/ragcli/rag/internal/store"
 )
 
 // vectorLeg ranks the stored vectors against the query's embedding: all of
-// them through chromem-go, or, with a path filter, those the filter allows.
-func (s *Session) vectorLeg(ctx context.Context, text string, k int, allowed func(uint64) bool, out *Outcome) ([]hit, error) {
+// them through chromem-go, or, with a path filter or in a store other than
+// the local index, through the store's own vector search.
+func (s *Session) vectorLeg(ctx context.Context, text string, k int, f *store.Filter, out *Outcome) ([]hit, error) {
 	r := s.r
-	if r.LiveVectors() == 0 && (r.Meta().Pending == 0 || s.emb == nil) {
+	if !s.hasVectors() && (s.st.Meta().Pending == 0 || s.emb == nil) {
 		return nil, nil // nothing to rank; with chunks pending, an embedder still tells whether the server is up
 	}
 	if s.emb == nil {
@@ -27,7 +29,7 @@ func (s *Session) vectorLeg(ctx context.Context, text string, k int, allowed fun
 	}
 	// Load the vectors while the server embeds the query.
 	ready := make(chan error, 1)
-	if allowed == nil {
+	if f == nil && r != nil {
 		go func() { ready <- s.load(ctx) }()
 	} else {
 		ready <- nil
@@ -41,14 +43,18 @@ func (s *Session) vectorLeg(ctx context.Context, text string, k int, allowed fun
 		return nil, loadErr
 	}
 	out.QueryCut = cut
-	if r.LiveVectors() == 0 {
+	if !s.hasVectors() {
 		return nil, nil // every chunk is still pending: the lexical leg has them
 	}
-	if len(q) != r.Meta().Dim {
-		return nil, fmt.Errorf("query vector has dimension %d, the index %d", len(q), r.Meta().Dim)
+	if dim := s.st.Meta().Dim; len(q) != dim {
+		return nil, fmt.Errorf("query vector has dimension %d, the index %d", len(q), dim)
 	}
-	if allowed != nil {
-		return s.scan(q, k, allowed)
+	if f != nil || r == nil {
+		hits, err := s.st.Vector(ctx, q, k, f)
+		if err != nil {
+			return nil, fmt.Errorf("query vectors: %w", err)
+		}
+		return hitsOf(hits), nil
 	}
 	var hits []hit
 	for _, coll := range s.shards {
@@ -76,33 +82,6 @@ func topK(hits []hit, k int) []hit {
 		hits = hits[:k]
 	}
 	return hits
-}
-
-// scan ranks the allowed vectors by dot product (they are stored at unit
-// length, so it is their cosine similarity), straight from the mapping.
-func (s *Session) scan(q []float32, k int, allowed func(uint64) bool) ([]hit, error) {
-	s.loadMu.Lock()
-	err := s.r.EachVectorIn(0, 0, nil) // maps the file, once
-	s.loadMu.Unlock()
-	if err != nil {
-		return nil, fmt.Errorf("read vectors: %w", err)
-	}
-	var hits []hit
-	err = s.r.EachVector(func(id uint64, v []float32) error {
-		if !allowed(id) {
-			return nil
-		}
-		var dot float32
-		for i := range v {
-			dot += v[i] * q[i]
-		}
-		hits = append(hits, hit{id: id, score: float64(dot)})
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read vectors: %w", err)
-	}
-	return topK(hits, k), nil
 }
 
 var errEmbedDeadline = errors.New("query embedding deadline")

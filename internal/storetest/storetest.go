@@ -196,6 +196,7 @@ func testCommitAndRead(t *testing.T, s store.Store) {
 	a := put("/docs/a.md", []string{"alpha retry policy", "beta backoff"}, [][]float32{vec(0, 0), vec(1, 0)})
 	b := put("/docs/b.md", []string{"gamma pending words"}, nil)
 	b.Chunks[0].Page = 3
+	b.Chunks[0].Anchor = "page=3"
 	batch := &store.Batch{Puts: []store.Put{a, b}, Roots: []store.Root{{Path: "/docs", Dev: 7, IsDir: true}}}
 	before := time.Now().Add(-time.Second)
 	commit(t, s, batch)
@@ -235,7 +236,7 @@ func testCommitAndRead(t *testing.T, s store.Store) {
 	for i := range want {
 		c, w := cs[i], want[i]
 		if c.ID != w.ID || c.Path != w.Path || c.Title != w.Title || !slices.Equal(c.Headings, w.Headings) ||
-			c.StartLine != w.StartLine || c.EndLine != w.EndLine || c.Page != w.Page || c.Text != w.Text {
+			c.StartLine != w.StartLine || c.EndLine != w.EndLine || c.Page != w.Page || c.Text != w.Text || c.Anchor != w.Anchor {
 			t.Errorf("Chunks[%d] = %+v\nwant %+v", i, c, w)
 		}
 	}
@@ -655,6 +656,7 @@ func testCopyInto(t *testing.T, src, dst store.Store) {
 		},
 		Roots: []store.Root{{Path: "/cp", Dev: 9, IsDir: true}},
 	}
+	in.Puts[0].Chunks[0].Anchor = "slide=2"
 	commit(t, src, in)
 	r := reader(t, src)
 	var puts []store.Put
@@ -675,7 +677,7 @@ func testCopyInto(t *testing.T, src, dst store.Store) {
 		}
 		for j, c := range p.Chunks {
 			if c.Text != w.Chunks[j].Text || c.Terms != w.Chunks[j].Terms || string(c.Key) != string(w.Chunks[j].Key) ||
-				!slices.Equal(c.Headings, w.Chunks[j].Headings) || c.StartLine != w.Chunks[j].StartLine {
+				!slices.Equal(c.Headings, w.Chunks[j].Headings) || c.StartLine != w.Chunks[j].StartLine || c.Anchor != w.Chunks[j].Anchor {
 				t.Errorf("EachFile %s chunk %d = %+v\nwant %+v (in document order, Terms and Key filled)", p.File.Path, j, c, w.Chunks[j])
 			}
 			if (p.Vectors[j] == nil) != (w.Vectors[j] == nil) {
