@@ -297,6 +297,8 @@ func settingValue(s config.Settings, key string) string {
 		return s.ChatModel
 	case "ollama_host":
 		return s.OllamaHost
+	case "store":
+		return cmpStr(redactStore(s.Store), "local")
 	case "chunk_tokens":
 		if s.ChunkTokens == 0 {
 			return fmt.Sprint(config.DefaultChunkTokens)
