@@ -5,7 +5,7 @@ GO ?= go
 BIN := bin/rag
 export CGO_ENABLED ?= 0
 
-.PHONY: all build install test test-race test-ollama bench lint fuzz demo clean
+.PHONY: all build install test test-race test-ollama test-weaviate bench lint fuzz demo clean
 
 DEMO_INDEX ?= $(CURDIR)/.rag-demo
 
@@ -71,3 +71,13 @@ test-ollama:
 	eval "$$(echo "$$env" | sed 's/^/export /')"; \
 	trap 'OLLAMA_BIN=$$bin $(TINYMODELS)/serve.sh stop "$$TINYMODELS_DIR" >/dev/null' EXIT; \
 	RAG_REAL_OLLAMA=$$OLLAMA_HOST $(GO) test -count=1 -timeout 10m -v -run RealOllama ./internal/openai
+
+# rag's Weaviate store against a real Weaviate v1.35.2: single nodes and a
+# three-node cluster on loopback (internal/weaviatetest builds the server
+# once into $(RAG_TEST_CACHE)/weaviate-1.35.2 from the Go module proxy, about
+# 6 minutes on 2 cores when idle; RAG_TEST_WEAVIATE_BIN names a prebuilt one).
+# Not part of `make test`. WEAVIATE_PKGS adds packages whose tests need it.
+WEAVIATE_PKGS ?=
+test-weaviate:
+	RAG_TEST_WEAVIATE=$${RAG_TEST_WEAVIATE:-1} RAG_TEST_CACHE=$(RAG_TEST_CACHE) \
+	  $(GO) test -count=1 -timeout 40m -v ./internal/weaviatetest ./internal/weaviate $(WEAVIATE_PKGS)

@@ -225,6 +225,7 @@ func (a *app) diagnose(ctx context.Context) *Doctor {
 		}
 		d.Config.Settings = append(d.Config.Settings, DoctorSetting{Key: k, Value: v, Origin: string(src.Origin), Source: desc})
 	}
+	d.Config.Settings = append(d.Config.Settings, providerSettings(s)...) // providers.go
 
 	// The server.
 	c, err := a.client(s)

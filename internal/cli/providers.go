@@ -50,6 +50,7 @@ func (a *app) rerankFlags(f *pflag.FlagSet, o *rerankOptions) {
 	f.StringVar(&r.Provider, "rerank-provider", "", "reranker API: openai (llama-server, vLLM, Jina: POST BASE/rerank), tei, or cohere (default $RAG_RERANK_PROVIDER, the config file, else openai)")
 	f.StringVar(&r.BaseURL, "rerank-base-url", "", "reranker base URL, e.g. http://127.0.0.1:8081/v1 (default $RAG_RERANK_BASE_URL)")
 	f.StringVar(&r.Model, "rerank-model", "", "reranking model (default $RAG_RERANK_MODEL)")
+	f.StringVar(&r.APIKeyEnv, "rerank-api-key-env", "", "environment variable that holds the reranker's API key (default RAG_RERANK_API_KEY, COHERE_API_KEY for cohere); sent to the reranker alone")
 	f.IntVar(&r.Candidates, "rerank-candidates", 0, "fused candidates the reranker sees (default 40)")
 	f.DurationVar(&o.timeout, "rerank-timeout", rerank.DefaultTimeout, "longest wait for the reranker; past it the fused order stands")
 }
@@ -215,14 +216,14 @@ func (a *app) rerankerFor(s config.Settings, o rerankOptions) (retrieve.Reranker
 		return nil, nil
 	}
 	r := s.Rerank
-	ro := rerank.Options{Model: r.Model, Timeout: o.timeout, AllowInsecure: s.AllowInsecureRemote}
+	key := a.rerankKey(r)
+	ro := rerank.Options{Model: r.Model, Timeout: o.timeout, Key: key, AllowInsecure: s.AllowInsecureRemote}
 	switch r.Provider {
 	case config.Cohere:
-		key := a.apiKey(config.Settings{}, config.Cohere)
 		if !key.Set() {
-			return nil, withHint(usagef("the cohere reranker needs an API key"), "set COHERE_API_KEY")
+			return nil, withHint(usagef("the cohere reranker needs an API key"), "set %s (or name another variable with --rerank-api-key-env)", key.Env)
 		}
-		ro.URL, ro.Key = strings.TrimRight(cmp.Or(r.BaseURL, cohere.DefaultBaseURL), "/")+"/v2/rerank", key
+		ro.URL = strings.TrimRight(cmp.Or(r.BaseURL, cohere.DefaultBaseURL), "/") + "/v2/rerank"
 		ro.Model = cmp.Or(ro.Model, "rerank-v3.5")
 	default:
 		if r.BaseURL == "" {
@@ -239,6 +240,22 @@ func (a *app) rerankerFor(s config.Settings, o rerankOptions) (retrieve.Reranker
 		return nil, err
 	}
 	return &rerankAdapter{r: c}, nil
+}
+
+// rerankKey reads the reranker's key. It is the reranker's own
+// (--rerank-api-key-env, else RAG_RERANK_API_KEY, else COHERE_API_KEY for
+// cohere), never the embedding and chat key, so that a hosted provider's key
+// does not travel to a reranker on another host. Most local rerankers want
+// none: an unset variable sends no key.
+func (a *app) rerankKey(r config.Rerank) provider.Key {
+	env := r.APIKeyEnv
+	if env == "" {
+		env = "RAG_RERANK_API_KEY"
+		if r.Provider == config.Cohere {
+			env = "COHERE_API_KEY"
+		}
+	}
+	return provider.NewKey(a.getenv(env), env)
 }
 
 // rerankCandidates is --rerank-candidates, or its default.
@@ -274,12 +291,32 @@ func (ra *rerankAdapter) Rerank(ctx context.Context, query string, cands []retri
 }
 
 // warnRerank tells that the reranker was left out; the run is then partial.
+// A rejected key gets a hint naming its variable, so that it does not read
+// as a reranker that is down.
 func (a *app) warnRerank(err error) bool {
 	if err == nil {
 		return false
 	}
 	fmt.Fprintf(a.s.Err, "rag: warning: %s; results keep the fused order\n", firstLine(err.Error()))
+	if hint := rerankHint(err); hint != "" {
+		fmt.Fprintf(a.s.Err, "rag: hint: %s\n", hint)
+	}
 	return true
+}
+
+// rerankHint is what to fix when the reranker refused the key or has no
+// such model; "" for a reranker that is down or slow.
+func rerankHint(err error) string {
+	if ae, ok := errors.AsType[*provider.AuthError](err); ok {
+		if !ae.Sent {
+			return fmt.Sprintf("the reranker wants an API key: set $%s (or name another variable with --rerank-api-key-env NAME)", ae.KeyEnv)
+		}
+		return fmt.Sprintf("check the API key in $%s: the reranker refused it (--rerank-api-key-env names another variable)", ae.KeyEnv)
+	}
+	if me, ok := errors.AsType[*provider.ModelMissingError](err); ok {
+		return fmt.Sprintf("check --rerank-model %q: the reranker has no such model", me.Model)
+	}
+	return ""
 }
 
 // providerExit is the exit code and hint of a model server's refusal: a
@@ -287,8 +324,11 @@ func (a *app) warnRerank(err error) bool {
 // usage error.
 func providerExit(err error, hint string) (int, string) {
 	if ae, ok := errors.AsType[*provider.AuthError](err); ok {
-		if ae.KeyEnv == "" {
+		switch {
+		case !ae.Sent && ae.KeyEnv == "":
 			return ExitOllama, cmpStr(hint, "the server wants an API key: put it in a variable and name it with --api-key-env NAME")
+		case !ae.Sent:
+			return ExitOllama, cmpStr(hint, fmt.Sprintf("the server wants an API key: set $%s (or name another variable with --api-key-env NAME)", ae.KeyEnv))
 		}
 		return ExitOllama, cmpStr(hint, fmt.Sprintf("check the API key in $%s: %s refused it", ae.KeyEnv, ae.Host))
 	}
@@ -317,6 +357,9 @@ func (a *app) evalReranked(ctx context.Context, s config.Settings, c *ollama.Cli
 		if n := ra.failed.Load(); n > 0 {
 			last, _ := ra.lastErr.Load().(error)
 			fmt.Fprintf(a.s.Err, "rag: warning: the reranker failed on %d of %d queries (%s); no reranked metrics are reported\n", n, ra.calls.Load(), firstLine(fmt.Sprint(last)))
+			if hint := rerankHint(last); hint != "" {
+				fmt.Fprintf(a.s.Err, "rag: hint: %s\n", hint)
+			}
 			return nil, nil
 		}
 	}
@@ -354,6 +397,24 @@ func (a *app) textHosts(s config.Settings, embedModel, ollamaHost string) []Doct
 		if u, err := url.Parse(out[i].Host); err == nil && u.Host != "" {
 			out[i].Remote = !provider.Loopback(u.Hostname())
 		}
+	}
+	return out
+}
+
+// providerSettings are the model-server settings that are set, for rag
+// doctor: providers, URLs and the names of the key variables (never a key).
+func providerSettings(s config.Settings) []DoctorSetting {
+	value := map[string]string{
+		"embed_provider": s.EmbedProvider, "chat_provider": s.ChatProvider, "base_url": s.BaseURL, "api_key_env": s.APIKeyEnv,
+		"rerank.provider": s.Rerank.Provider, "rerank.base_url": s.Rerank.BaseURL, "rerank.model": s.Rerank.Model, "rerank.api_key_env": s.Rerank.APIKeyEnv,
+	}
+	var out []DoctorSetting
+	for _, k := range config.ProviderKeys {
+		src, ok := s.Sources[k]
+		if !ok || src.Origin == config.FromDefault {
+			continue
+		}
+		out = append(out, DoctorSetting{Key: k, Value: value[k], Origin: string(src.Origin), Source: src.String()})
 	}
 	return out
 }

@@ -51,14 +51,19 @@ func cmdCohereFake(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // cmdRerankFake starts a fake reranker that takes LATENCY to answer (0 for
-// at once); $RERANK_URL is its URL, without a path:
+// at once) and, with -key, wants KEY as a bearer token; $RERANK_URL is its
+// URL, without a path:
 //
-//	rerankfake [LATENCY]
+//	rerankfake [-key KEY] [LATENCY]
 func cmdRerankFake(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) > 1 {
-		ts.Fatalf("usage: rerankfake [LATENCY]")
+	key := ""
+	if len(args) >= 2 && args[0] == "-key" {
+		key, args = args[1], args[2:]
 	}
-	srv := reranktest.NewServer("")
+	if neg || len(args) > 1 {
+		ts.Fatalf("usage: rerankfake [-key KEY] [LATENCY]")
+	}
+	srv := reranktest.NewServer(key)
 	if len(args) == 1 {
 		d, err := time.ParseDuration(args[0])
 		ts.Check(err)

@@ -16,11 +16,13 @@ const (
 // Providers are the model-server settings: which provider embeds and which
 // chats, where they are and where their key comes from, and the reranker.
 // The config file takes them at its top level (provider, embed_provider,
-// base_url, ..., and rerank: {provider, base_url, model, candidates}); the
+// base_url, ..., and rerank: {provider, base_url, model, candidates,
+// api_key_env}); the
 // environment as RAG_PROVIDER, RAG_EMBED_PROVIDER, RAG_CHAT_PROVIDER,
 // OPENAI_BASE_URL, RAG_API_KEY_ENV, RAG_ALLOW_INSECURE_REMOTE,
 // RAG_EMBED_CONTEXT, RAG_CHAT_CONTEXT, RAG_RERANK_PROVIDER,
-// RAG_RERANK_BASE_URL, RAG_RERANK_MODEL, RAG_RERANK_CANDIDATES.
+// RAG_RERANK_BASE_URL, RAG_RERANK_MODEL, RAG_RERANK_CANDIDATES,
+// RAG_RERANK_API_KEY_ENV.
 type Providers struct {
 	// Provider sets both EmbedProvider and ChatProvider; each of those wins
 	// over it for its side.
@@ -49,10 +51,14 @@ type Rerank struct {
 	BaseURL    string `yaml:"base_url"`
 	Model      string `yaml:"model"`
 	Candidates int    `yaml:"candidates"`
+	// APIKeyEnv names the variable holding the reranker's key (default
+	// RAG_RERANK_API_KEY, COHERE_API_KEY for cohere). It is the reranker's
+	// own: the embedding and chat key is never sent to the reranker.
+	APIKeyEnv string `yaml:"api_key_env"`
 }
 
 // ProviderKeys are the config keys of the provider settings, for rag doctor.
-var ProviderKeys = []string{"embed_provider", "chat_provider", "base_url", "api_key_env", "rerank.provider", "rerank.base_url", "rerank.model"}
+var ProviderKeys = []string{"embed_provider", "chat_provider", "base_url", "api_key_env", "rerank.provider", "rerank.base_url", "rerank.model", "rerank.api_key_env"}
 
 // CheckProvider reports a provider name rag does not know.
 func CheckProvider(p string) error {
@@ -139,6 +145,7 @@ func resolveProviders(flags, file Providers, getenv func(string) string, path st
 	p.Rerank.Provider = str("rerank.provider", "--rerank-provider", r.Provider, "RAG_RERANK_PROVIDER", fr.Provider)
 	p.Rerank.BaseURL = str("rerank.base_url", "--rerank-base-url", r.BaseURL, "RAG_RERANK_BASE_URL", fr.BaseURL)
 	p.Rerank.Model = str("rerank.model", "--rerank-model", r.Model, "RAG_RERANK_MODEL", fr.Model)
+	p.Rerank.APIKeyEnv = str("rerank.api_key_env", "--rerank-api-key-env", r.APIKeyEnv, "RAG_RERANK_API_KEY_ENV", fr.APIKeyEnv)
 	if p.Rerank.Candidates, err = num("rerank.candidates", "--rerank-candidates", r.Candidates, "RAG_RERANK_CANDIDATES", fr.Candidates); err != nil {
 		return p, err
 	}

@@ -25,17 +25,19 @@ import (
 var ErrModelMissing = errors.New("model not found")
 
 // AuthError reports that the server refused the request's credentials (401 or
-// 403). KeyEnv names where the key came from, for the hint.
+// 403). KeyEnv names the variable the key came from (or, when none was sent,
+// the one it would have come from), for the hint.
 type AuthError struct {
 	Host   string
 	Status int
-	KeyEnv string // "" when no key was sent
+	KeyEnv string // "" when rag has no variable for this server's key
+	Sent   bool   // a key was sent
 	Msg    string // the server's message, with the key redacted
 }
 
 func (e *AuthError) Error() string {
 	s := fmt.Sprintf("%s refused the credentials (%d %s)", e.Host, e.Status, http.StatusText(e.Status))
-	if e.KeyEnv == "" {
+	if !e.Sent {
 		s = fmt.Sprintf("%s refused the request (%d %s); no API key was sent", e.Host, e.Status, http.StatusText(e.Status))
 	}
 	if e.Msg != "" {
@@ -299,7 +301,7 @@ func Message(msg string, key Key) string {
 func AnswerError(host string, code int, header http.Header, msg string, key Key, model string) error {
 	switch {
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return &AuthError{Host: host, Status: code, KeyEnv: key.Env, Msg: msg}
+		return &AuthError{Host: host, Status: code, KeyEnv: key.Env, Sent: key.Set(), Msg: msg}
 	case code == http.StatusNotFound && strings.Contains(strings.ToLower(msg), "model"):
 		return &ModelMissingError{Model: model, Host: host}
 	}

@@ -3,6 +3,9 @@ package rerank_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -116,5 +119,55 @@ func TestKeyAndErrors(t *testing.T) {
 	}
 	if _, err := rerank.New(rerank.Options{URL: "http://rerank.lan/v1/rerank", Key: provider.NewKey(key, "K")}); !errors.Is(err, provider.ErrInsecure) {
 		t.Errorf("plain HTTP to a remote host with a key: %v", err)
+	}
+}
+
+// TestKeyForEveryShape: the llama-server/vLLM/Jina shape and TEI's take a
+// key as Cohere's does: sent as a bearer token to the configured URL alone
+// (a redirect to another origin is refused before the key travels), a
+// missing or wrong one an AuthError that names its variable and says
+// whether a key was sent, never the key itself.
+func TestKeyForEveryShape(t *testing.T) {
+	const key = "rr-secret-key-0123456789"
+	srv := reranktest.New(t, key)
+	for _, shape := range []struct{ path, shape string }{{"/v1/rerank", rerank.Shared}, {"/rerank", rerank.TEI}} {
+		c, err := rerank.New(rerank.Options{URL: srv.URL + shape.path, Shape: shape.shape, Key: provider.NewKey(key, "RAG_RERANK_API_KEY")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Rerank(context.Background(), "retry", []string{"retry", "other"}); err != nil {
+			t.Errorf("%s with the right key: %v", shape.path, err)
+		}
+		for _, k := range []provider.Key{provider.NewKey("", "RAG_RERANK_API_KEY"), provider.NewKey("rr-wrong-key-99999", "RAG_RERANK_API_KEY")} {
+			c, _ := rerank.New(rerank.Options{URL: srv.URL + shape.path, Shape: shape.shape, Key: k})
+			_, err := c.Rerank(context.Background(), "retry", []string{"retry"})
+			ae, ok := errors.AsType[*provider.AuthError](err)
+			if !ok || ae.Status != 401 || ae.KeyEnv != "RAG_RERANK_API_KEY" || ae.Sent != k.Set() {
+				t.Errorf("%s, key set %v: %v (%+v)", shape.path, k.Set(), err, ae)
+			}
+			if strings.Contains(err.Error(), "rr-wrong") || strings.Contains(fmt.Sprintf("%+v %#v", c, c), "rr-") {
+				t.Errorf("%s: the key printed", shape.path)
+			}
+		}
+	}
+
+	// A reranker URL that redirects elsewhere: the key does not follow.
+	other := reranktest.New(t, key)
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/v1/rerank", http.StatusTemporaryRedirect)
+	}))
+	defer redirect.Close()
+	c, _ := rerank.New(rerank.Options{URL: redirect.URL + "/v1/rerank", Key: provider.NewKey(key, "RAG_RERANK_API_KEY")})
+	if _, err := c.Rerank(context.Background(), "retry", []string{"retry"}); err == nil || other.Calls() != 0 {
+		t.Errorf("a redirect to another origin: %v, %d calls reached it", err, other.Calls())
+	}
+
+	// Plain HTTP to another machine: refused with a key unless allowed;
+	// without a key there is nothing to leak.
+	if _, err := rerank.New(rerank.Options{URL: "http://10.1.2.3:8081/v1/rerank", Key: provider.NewKey(key, "K"), AllowInsecure: true}); err != nil {
+		t.Errorf("--allow-insecure-remote: %v", err)
+	}
+	if _, err := rerank.New(rerank.Options{URL: "http://10.1.2.3:8081/v1/rerank"}); err != nil {
+		t.Errorf("no key: %v", err)
 	}
 }

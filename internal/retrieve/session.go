@@ -47,7 +47,19 @@ type Options struct {
 	Rerank Reranker
 	// RerankDepth is how many candidates Rerank sees; 0 means DefaultRerankDepth.
 	RerankDepth int
+	// VectorRetry, when set, makes a long-lived session try the vector leg
+	// again after the embedding server was down or hung: the first hybrid
+	// search VectorRetry after the failure embeds its query again (one
+	// search at a time; the others stay lexical meanwhile), and each failure
+	// doubles the wait, up to MaxVectorRetry. 0 keeps the leg out for the
+	// session's life, which suits a one-shot command: its later searches
+	// never wait for a server that failed once.
+	VectorRetry time.Duration
 }
+
+// MaxVectorRetry is the longest wait between two tries of the vector leg
+// (see Options.VectorRetry).
+const MaxVectorRetry = 30 * time.Second
 
 // A Reranker reorders candidates for a query, best first. It may drop some;
 // it must not add any.
@@ -126,6 +138,11 @@ type Session struct {
 	mu      sync.Mutex
 	sticky  error // why every later hybrid search leaves the vector leg out
 	skipped error // the first reason any search left it out
+	// With Options.VectorRetry: when a search may try the vector leg again,
+	// the wait after the next failure, and whether a search is trying.
+	retryAt time.Time
+	backoff time.Duration
+	probing bool
 }
 
 // Open opens a session on the local index in dir.
@@ -255,9 +272,10 @@ func (s *Session) Search(ctx context.Context, q Query) (*Outcome, error) {
 	if mode != Lexical {
 		out.Pending = s.st.Meta().Pending
 	}
-	s.mu.Lock()
-	sticky := s.sticky
-	s.mu.Unlock()
+	sticky, probe := s.leftOut(mode)
+	if probe {
+		defer s.probed()
+	}
 	if mode == Hybrid && sticky != nil {
 		out.Mode, out.VectorSkipped = Lexical, sticky
 	}
@@ -292,6 +310,9 @@ func (s *Session) Search(ctx context.Context, q Query) (*Outcome, error) {
 	lex := <-lexDone
 	if lex.err != nil {
 		return nil, lex.err
+	}
+	if probe && out.VectorSkipped == nil {
+		s.recovered()
 	}
 	if out.VectorSkipped != nil {
 		s.mu.Lock()
@@ -341,15 +362,59 @@ func fallsBack(err error) bool {
 }
 
 // skip records err; a server that is down, too slow or vectors that are
-// damaged stay so for the session's later searches, which do not wait again.
+// damaged stay so for the session's later searches, which do not wait again
+// (until Options.VectorRetry lets one try the server again).
 func (s *Session) skip(err error) {
 	if errors.Is(err, embed.ErrInputTooLong) {
 		return // this query's own trouble
 	}
 	s.mu.Lock()
-	if s.sticky == nil {
-		s.sticky = err
+	defer s.mu.Unlock()
+	if s.sticky != nil && !s.probing {
+		return
 	}
+	s.sticky = err
+	if s.o.VectorRetry > 0 {
+		switch {
+		case s.probing:
+			s.backoff = min(2*s.backoff, MaxVectorRetry)
+		case s.backoff == 0:
+			s.backoff = s.o.VectorRetry
+		}
+		s.retryAt = time.Now().Add(s.backoff)
+	}
+}
+
+// leftOut returns why a search in mode leaves the vector leg out (nil: it
+// runs), and whether this search is the one that tries the server again.
+func (s *Session) leftOut(mode Mode) (sticky error, probe bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sticky == nil || mode != Hybrid {
+		return s.sticky, false
+	}
+	if s.o.VectorRetry <= 0 || s.probing || time.Now().Before(s.retryAt) || !errors.Is(s.sticky, embed.ErrUnavailable) {
+		return s.sticky, false // damaged vectors do not mend by waiting
+	}
+	s.probing = true
+	return nil, true
+}
+
+// recovered records that the vector leg answered again.
+func (s *Session) recovered() {
+	s.mu.Lock()
+	s.sticky, s.backoff = nil, 0
+	s.mu.Unlock()
+}
+
+// probed ends a try of the vector leg, however it went.
+func (s *Session) probed() {
+	s.mu.Lock()
+	if s.probing && s.sticky != nil && s.retryAt.Before(time.Now()) {
+		// The try ended without a verdict (cancelled): let the next one try.
+		s.retryAt = time.Now()
+	}
+	s.probing = false
 	s.mu.Unlock()
 }
 

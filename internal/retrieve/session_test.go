@@ -282,3 +282,74 @@ func TestPrepareUnavailableGoesLexical(t *testing.T) {
 		t.Errorf("err = %v, want Prepare's", err)
 	}
 }
+
+// TestVectorRetryRecovers: with Options.VectorRetry, a hybrid session whose
+// embedding server hung goes lexical without waiting again until the retry
+// wait has passed; then one search tries the server (a failure doubles the
+// wait), and once the server answers, searches are hybrid again.
+func TestVectorRetryRecovers(t *testing.T) {
+	f := setup(t)
+	f.fake.Hang("/api/embed", true)
+	const wait = 300 * time.Millisecond
+	s, err := retrieve.Open(t.Context(), f.dir, retrieve.Options{
+		EmbedTimeout: 100 * time.Millisecond,
+		VectorRetry:  wait,
+		Embedder:     func(string) embed.Embedder { return f.e },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	search := func() *retrieve.Outcome {
+		t.Helper()
+		out, err := s.Search(t.Context(), retrieve.Query{Text: "goroutines channels", K: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if out := search(); out.Mode != retrieve.Lexical || !errors.Is(out.VectorSkipped, embed.ErrUnavailable) {
+		t.Fatalf("with the server hung: mode %s, skipped %v", out.Mode, out.VectorSkipped)
+	}
+	failed := time.Now()
+	for range 5 {
+		if out := search(); out.Mode != retrieve.Lexical {
+			t.Fatalf("mode %s before the retry wait", out.Mode)
+		}
+	}
+	// (On a machine so loaded that the searches took longer than the
+	// wait, one of them may rightly have tried again.)
+	if n := f.fake.Calls("/api/embed"); n != 1 && time.Since(failed) < wait {
+		t.Errorf("%d embed calls within the retry wait, want 1", n)
+	}
+	time.Sleep(wait + 50*time.Millisecond)
+	before := f.fake.Calls("/api/embed")
+	if out := search(); out.Mode != retrieve.Lexical {
+		t.Fatalf("mode %s with the server still hung", out.Mode)
+	}
+	if n := f.fake.Calls("/api/embed"); n != before+1 {
+		t.Errorf("after the wait: %d embed calls, want one more than %d (one search tries again)", n, before)
+	}
+	failed = time.Now()
+	if out := search(); out.Mode != retrieve.Lexical {
+		t.Fatalf("mode %s right after a failed retry", out.Mode)
+	}
+	if n := f.fake.Calls("/api/embed"); n != before+1 && time.Since(failed) < 2*wait {
+		t.Errorf("%d embed calls right after a failed retry, want %d: the wait doubles", n, before+1)
+	}
+
+	f.fake.Hang("/api/embed", false)
+	deadline := time.Now().Add(10 * time.Second)
+	var out *retrieve.Outcome
+	for out = search(); out.Mode != retrieve.Hybrid && time.Now().Before(deadline); out = search() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if out.Mode != retrieve.Hybrid || out.VectorSkipped != nil || out.Results[0].Vector == nil {
+		t.Fatalf("10 s after the server answers again: mode %s, skipped %v", out.Mode, out.VectorSkipped)
+	}
+	for range 3 {
+		if out := search(); out.Mode != retrieve.Hybrid {
+			t.Errorf("a search after the recovery: mode %s", out.Mode)
+		}
+	}
+}

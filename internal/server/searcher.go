@@ -16,7 +16,7 @@ func (s *Service) openSnapshot(ctx context.Context) (*snapshot, error) {
 	for attempt := 0; ; attempt++ {
 		sig := signature(s.cfg.IndexDir)
 		ss, err := retrieve.Open(ctx, s.cfg.IndexDir, retrieve.Options{Mode: retrieve.Hybrid, Embedder: s.cfg.Embedder,
-			Rerank: s.cfg.Rerank, RerankDepth: s.cfg.RerankDepth})
+			Rerank: s.cfg.Rerank, RerankDepth: s.cfg.RerankDepth, VectorRetry: retryVector})
 		if err != nil {
 			return nil, err
 		}

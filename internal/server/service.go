@@ -137,8 +137,7 @@ func (s *Service) Refresh() {
 	cur := s.cur
 	s.mu.RUnlock()
 	sig := signature(s.cfg.IndexDir)
-	stale := cur != nil && cur.ss.Skipped() != nil && time.Since(cur.opened) > retryVector
-	if cur != nil && sig == cur.sig && !stale {
+	if cur != nil && sig == cur.sig {
 		return
 	}
 	r, err := index.OpenReader(s.cfg.IndexDir)
@@ -146,12 +145,12 @@ func (s *Service) Refresh() {
 		return // keep serving the state there is; the next tick tries again
 	}
 	m := r.Meta()
-	if cur != nil && m == cur.meta && !stale {
+	if cur != nil && m == cur.meta {
 		cur.sig = sig // a checkpoint or a touch: the same committed state
 		r.Close()
 		return
 	}
-	if cur == nil || stale || !sameVectors(cur.meta, m) {
+	if cur == nil || !sameVectors(cur.meta, m) {
 		// A first index, a compaction, a reindex swap, another model: load
 		// the new state whole while requests go on with the old one.
 		r.Close()
@@ -188,7 +187,7 @@ func (s *Service) Refresh() {
 			return
 		}
 	}
-	s.cur = &snapshot{r: r, meta: r.Meta(), sig: sig, ss: ss, opened: time.Now()}
+	s.cur = &snapshot{r: r, meta: r.Meta(), sig: sig, ss: ss}
 	s.applied.Add(1)
 	if full {
 		s.applied.Add(-1)
@@ -228,24 +227,19 @@ func (s *Service) Applied() int64 { return s.applied.Load() }
 
 // snapshot is one committed state of the index and the searcher over it.
 type snapshot struct {
-	r      *index.Reader
-	meta   index.Meta
-	sig    string
-	ss     *retrieve.Session
-	opened time.Time
+	r    *index.Reader
+	meta index.Meta
+	sig  string
+	ss   *retrieve.Session
 }
 
-// retryVector is how long a snapshot whose vector leg was left out (the
-// embedding server down) serves before a fresh one tries the server again.
-const retryVector = 30 * time.Second
+// retryVector is how long after the embedding server failed (down or hung)
+// a search first tries it again; each failure doubles the wait, up to
+// retrieve.MaxVectorRetry. Searches meanwhile use the lexical leg alone.
+const retryVector = time.Second
 
 func (s *Service) open() (*snapshot, error) {
-	snap, err := s.openSnapshot(context.Background())
-	if err != nil {
-		return nil, err
-	}
-	snap.opened = time.Now()
-	return snap, nil
+	return s.openSnapshot(context.Background())
 }
 
 // release closes the snapshot; no request may hold it.

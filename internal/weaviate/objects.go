@@ -1,0 +1,665 @@
+package weaviate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/go-openapi/strfmt"
+	"github.com/google/uuid"
+	"github.com/weaviate/weaviate-go-client/v5/weaviate/filters"
+	"github.com/weaviate/weaviate-go-client/v5/weaviate/graphql"
+	"github.com/weaviate/weaviate/entities/models"
+)
+
+// namespace is the UUIDv5 namespace of every id this package derives.
+var namespace = uuid.MustParse("5b0c3a52-0d6e-4f53-9a8e-6c2f1c9e7a41")
+
+// Chunk is one chunk as the store keeps it.
+type Chunk struct {
+	// ID is the object's UUID (see ChunkIDs); set by the store when empty.
+	ID        string
+	Path      string
+	Title     string
+	Headings  []string
+	Ordinal   int // position in its file, from 0
+	StartLine int
+	EndLine   int
+	Page      int
+	Text      string
+	// Terms is rag's analysed text (lexical.Document), what BM25 ranks.
+	Terms string
+	// Key identifies the text that was embedded (the local index's vkey),
+	// hex; chunks with the same key can share a vector.
+	Key string
+	// Vector is the embedding; nil for a pending chunk.
+	Vector []float32
+}
+
+// ChunkIDs derives the ids of a file's chunks from the path and each
+// chunk's content (title, headings, text) and how many chunks before it in
+// the file have the same content. The same file always gets the same ids,
+// so an ingest that is repeated, or re-run after a crash, overwrites its
+// objects rather than adding copies; an edit changes the ids of the edited
+// chunks only, not of the ones after it.
+func ChunkIDs(path string, chunks []Chunk) []string {
+	seen := map[[32]byte]int{}
+	ids := make([]string, len(chunks))
+	for i, c := range chunks {
+		h := sha256.New()
+		for _, s := range append([]string{c.Title, c.Text}, c.Headings...) {
+			var n [8]byte
+			binary.LittleEndian.PutUint64(n[:], uint64(len(s)))
+			h.Write(n[:])
+			h.Write([]byte(s))
+		}
+		var sum [32]byte
+		copy(sum[:], h.Sum(nil))
+		nth := seen[sum]
+		seen[sum]++
+		name := fmt.Sprintf("chunk\x00%s\x00%x\x00%d", path, sum, nth)
+		ids[i] = uuid.NewSHA1(namespace, []byte(name)).String()
+	}
+	return ids
+}
+
+// FileID is the id of a file's state object.
+func FileID(path string) string {
+	return uuid.NewSHA1(namespace, []byte("file\x00"+path)).String()
+}
+
+var settingsID = uuid.NewSHA1(namespace, []byte("settings")).String()
+
+func (c Chunk) object(class string) *models.Object {
+	headings := c.Headings
+	if headings == nil {
+		headings = []string{}
+	}
+	o := &models.Object{
+		Class: class,
+		ID:    strfmt.UUID(c.ID),
+		Properties: map[string]any{
+			"path":      c.Path,
+			"title":     c.Title,
+			"headings":  headings,
+			"ordinal":   c.Ordinal,
+			"startLine": c.StartLine,
+			"endLine":   c.EndLine,
+			"page":      c.Page,
+			"text":      c.Text,
+			"terms":     c.Terms,
+			"vkey":      c.Key,
+			"pending":   c.Vector == nil,
+		},
+	}
+	if c.Vector != nil {
+		o.Vector = c.Vector
+	}
+	return o
+}
+
+// BatchSize is how many objects one batch request carries.
+const BatchSize = 200
+
+// PutChunks writes chunks (insert or replace, by id) in batches, each
+// acknowledged at the store's consistency level. A chunk without an ID gets
+// one from ChunkIDs over its path alone, so callers writing whole files
+// should set IDs with ChunkIDs first. It returns the first per-object error
+// the server reports, after the retries.
+func (s *Store) PutChunks(ctx context.Context, chunks []Chunk) error {
+	for start := 0; start < len(chunks); start += BatchSize {
+		end := min(start+BatchSize, len(chunks))
+		objs := make([]*models.Object, 0, end-start)
+		for i := start; i < end; i++ {
+			c := chunks[i]
+			if c.ID == "" {
+				c.ID = ChunkIDs(c.Path, []Chunk{c})[0]
+			}
+			objs = append(objs, c.object(s.chunks))
+		}
+		if err := s.putObjects(ctx, "write chunks", objs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) putObjects(ctx context.Context, what string, objs []*models.Object) error {
+	return s.do(ctx, what, func(ctx context.Context) error {
+		resp, err := s.c.Batch().ObjectsBatcher().WithObjects(objs...).WithConsistencyLevel(s.cfg.Consistency).Do(ctx)
+		if err != nil {
+			return err
+		}
+		for _, r := range resp {
+			if r.Result == nil || r.Result.Errors == nil || len(r.Result.Errors.Error) == 0 {
+				continue
+			}
+			msg := r.Result.Errors.Error[0].Message
+			return &graphQLError{msg: fmt.Sprintf("object %s: %s", r.ID, msg)}
+		}
+		return nil
+	})
+}
+
+// File is a file's incremental state.
+type File struct {
+	Path      string
+	Size      int64
+	ModTime   int64 // UnixNano
+	Hash      string
+	Title     string
+	Chunks    []string // ids of its chunks, in order
+	IndexedAt int64    // UnixNano; 0 when unknown
+}
+
+func (f File) object(class string) *models.Object {
+	chunks := f.Chunks
+	if chunks == nil {
+		chunks = []string{}
+	}
+	return &models.Object{
+		Class: class,
+		ID:    strfmt.UUID(FileID(f.Path)),
+		Properties: map[string]any{
+			"kind":      "file",
+			"path":      f.Path,
+			"size":      strconv.FormatInt(f.Size, 10),
+			"mtime":     strconv.FormatInt(f.ModTime, 10),
+			"hash":      f.Hash,
+			"title":     f.Title,
+			"chunks":    chunks,
+			"indexedAt": strconv.FormatInt(f.IndexedAt, 10),
+		},
+	}
+}
+
+// PutFiles writes file states (insert or replace, by path). Written after
+// a file's chunks, a state says its chunks are all there: a crash between
+// the two leaves the old state (or none), so the next ingest reads the file
+// again and converges.
+func (s *Store) PutFiles(ctx context.Context, files []File) error {
+	for start := 0; start < len(files); start += BatchSize {
+		end := min(start+BatchSize, len(files))
+		objs := make([]*models.Object, 0, end-start)
+		for _, f := range files[start:end] {
+			objs = append(objs, f.object(s.files))
+		}
+		if err := s.putObjects(ctx, "write files", objs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var fileFields = []graphql.Field{
+	{Name: "path"}, {Name: "size"}, {Name: "mtime"}, {Name: "hash"}, {Name: "title"},
+	{Name: "chunks"}, {Name: "indexedAt"},
+	{Name: "_additional", Fields: []graphql.Field{{Name: "id"}}},
+}
+
+func fileFrom(m map[string]any) File {
+	f := File{
+		Path:  str(m["path"]),
+		Hash:  str(m["hash"]),
+		Title: str(m["title"]),
+	}
+	f.Size, _ = strconv.ParseInt(str(m["size"]), 10, 64)
+	f.ModTime, _ = strconv.ParseInt(str(m["mtime"]), 10, 64)
+	f.IndexedAt, _ = strconv.ParseInt(str(m["indexedAt"]), 10, 64)
+	f.Chunks = strs(m["chunks"])
+	return f
+}
+
+// Files returns every file state, in no particular order, reading the
+// collection page by page.
+func (s *Store) Files(ctx context.Context) ([]File, error) {
+	var out []File
+	err := s.scan(ctx, s.files, fileFields, func(m map[string]any) {
+		if str(m["path"]) != "" || len(strs(m["chunks"])) > 0 {
+			out = append(out, fileFrom(m))
+		}
+	})
+	return out, err
+}
+
+// FileState returns one file's state; ok is false when the store has none.
+func (s *Store) FileState(ctx context.Context, path string) (File, bool, error) {
+	rows, err := s.get(ctx, "read file", s.files, fileFields,
+		filters.Where().WithPath([]string{"path"}).WithOperator(filters.Equal).WithValueText(path), 2)
+	if err != nil || len(rows) == 0 {
+		return File{}, false, err
+	}
+	return fileFrom(rows[0]), true, nil
+}
+
+// scan reads every object of class through the cursor API (GraphQL
+// "after"), pageSize at a time.
+func (s *Store) scan(ctx context.Context, class string, fields []graphql.Field, fn func(map[string]any)) error {
+	const pageSize = 1000
+	after := ""
+	for {
+		var rows []map[string]any
+		err := s.do(ctx, "list "+class, func(ctx context.Context) error {
+			b := s.c.GraphQL().Get().WithClassName(class).WithFields(fields...).WithLimit(pageSize)
+			if after != "" {
+				b = b.WithAfter(after)
+			}
+			// The cursor API does not take a consistency level.
+			resp, err := b.Do(ctx)
+			rows, err = results(resp, err, class)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			fn(r)
+		}
+		if len(rows) < pageSize {
+			return nil
+		}
+		after = additional(rows[len(rows)-1], "id")
+	}
+}
+
+// get runs one filtered Get.
+func (s *Store) get(ctx context.Context, what, class string, fields []graphql.Field, where *filters.WhereBuilder, limit int) ([]map[string]any, error) {
+	var rows []map[string]any
+	err := s.do(ctx, what, func(ctx context.Context) error {
+		b := s.c.GraphQL().Get().WithClassName(class).WithFields(fields...).WithLimit(limit)
+		if s.replicated {
+			b = b.WithConsistencyLevel(s.cfg.Consistency)
+		}
+		if where != nil {
+			b = b.WithWhere(where)
+		}
+		resp, err := b.Do(ctx)
+		rows, err = results(resp, err, class)
+		return err
+	})
+	return rows, err
+}
+
+// DeleteFile removes a file's chunks and its state: the state first, so a
+// crash in between leaves chunks without a state, which the next ingest of
+// the path replaces (same ids) or removes.
+func (s *Store) DeleteFile(ctx context.Context, path string) error {
+	if err := s.deleteWhere(ctx, "delete file", s.files,
+		filters.Where().WithPath([]string{"path"}).WithOperator(filters.Equal).WithValueText(path)); err != nil {
+		return err
+	}
+	return s.deleteWhere(ctx, "delete chunks", s.chunks,
+		filters.Where().WithPath([]string{"path"}).WithOperator(filters.Equal).WithValueText(path))
+}
+
+// DeleteStaleChunks removes the chunks of path whose ids are not in keep:
+// what an edit of the file left behind.
+func (s *Store) DeleteStaleChunks(ctx context.Context, path string, keep []string) error {
+	ids, err := s.ChunkIDsOf(ctx, path)
+	if err != nil {
+		return err
+	}
+	want := make(map[string]bool, len(keep))
+	for _, id := range keep {
+		want[id] = true
+	}
+	var stale []string
+	for _, id := range ids {
+		if !want[id] {
+			stale = append(stale, id)
+		}
+	}
+	return s.DeleteChunks(ctx, stale)
+}
+
+// DeleteChunks removes chunks by id.
+func (s *Store) DeleteChunks(ctx context.Context, ids []string) error {
+	for start := 0; start < len(ids); start += BatchSize {
+		end := min(start+BatchSize, len(ids))
+		if err := s.deleteWhere(ctx, "delete chunks", s.chunks,
+			filters.Where().WithPath([]string{"id"}).WithOperator(filters.ContainsAny).WithValueText(ids[start:end]...)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ChunkIDsOf lists the ids of the chunks stored under path.
+func (s *Store) ChunkIDsOf(ctx context.Context, path string) ([]string, error) {
+	rows, err := s.get(ctx, "list chunks", s.chunks,
+		[]graphql.Field{{Name: "_additional", Fields: []graphql.Field{{Name: "id"}}}},
+		filters.Where().WithPath([]string{"path"}).WithOperator(filters.Equal).WithValueText(path), maxResults)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(rows))
+	for _, r := range rows {
+		ids = append(ids, additional(r, "id"))
+	}
+	return ids, nil
+}
+
+// deleteWhere deletes what matches, in rounds: the server caps one batch
+// delete at QUERY_MAXIMUM_RESULTS objects.
+func (s *Store) deleteWhere(ctx context.Context, what, class string, where *filters.WhereBuilder) error {
+	for round := 0; round < 1000; round++ {
+		var matches, failed int64
+		err := s.do(ctx, what, func(ctx context.Context) error {
+			resp, err := s.c.Batch().ObjectsBatchDeleter().WithClassName(class).WithWhere(where).
+				WithOutput("minimal").WithConsistencyLevel(s.cfg.Consistency).Do(ctx)
+			if err != nil {
+				return err
+			}
+			if resp.Results != nil {
+				matches, failed = resp.Results.Matches, resp.Results.Failed
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if failed > 0 {
+			return s.cfg.wrap(what, &graphQLError{msg: fmt.Sprintf("%d of %d deletions failed", failed, matches)})
+		}
+		if matches < maxResults {
+			return nil
+		}
+	}
+	return nil
+}
+
+// maxResults is Weaviate's default QUERY_MAXIMUM_RESULTS: the most objects
+// one Get answers or one batch delete removes.
+const maxResults = 10000
+
+var chunkFields = []graphql.Field{
+	{Name: "path"}, {Name: "title"}, {Name: "headings"}, {Name: "ordinal"},
+	{Name: "startLine"}, {Name: "endLine"}, {Name: "page"}, {Name: "text"},
+	{Name: "terms"}, {Name: "vkey"},
+}
+
+func chunkFrom(m map[string]any) Chunk {
+	return Chunk{
+		ID:        additional(m, "id"),
+		Path:      str(m["path"]),
+		Title:     str(m["title"]),
+		Headings:  strs(m["headings"]),
+		Ordinal:   num(m["ordinal"]),
+		StartLine: num(m["startLine"]),
+		EndLine:   num(m["endLine"]),
+		Page:      num(m["page"]),
+		Text:      str(m["text"]),
+		Terms:     str(m["terms"]),
+		Key:       str(m["vkey"]),
+		Vector:    floats(additionalAny(m, "vector")),
+	}
+}
+
+func withAdditional(fields []graphql.Field, extra ...string) []graphql.Field {
+	add := []graphql.Field{{Name: "id"}}
+	for _, e := range extra {
+		add = append(add, graphql.Field{Name: e})
+	}
+	return append(append([]graphql.Field(nil), fields...), graphql.Field{Name: "_additional", Fields: add})
+}
+
+// Chunks returns the chunks with the given ids that exist, in the order
+// of ids; withVectors also fetches their vectors.
+func (s *Store) Chunks(ctx context.Context, ids []string, withVectors bool) ([]Chunk, error) {
+	extra := []string{}
+	if withVectors {
+		extra = append(extra, "vector")
+	}
+	byID := make(map[string]Chunk, len(ids))
+	for start := 0; start < len(ids); start += BatchSize {
+		end := min(start+BatchSize, len(ids))
+		rows, err := s.get(ctx, "read chunks", s.chunks, withAdditional(chunkFields, extra...),
+			filters.Where().WithPath([]string{"id"}).WithOperator(filters.ContainsAny).WithValueText(ids[start:end]...), end-start)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			c := chunkFrom(r)
+			byID[c.ID] = c
+		}
+	}
+	out := make([]Chunk, 0, len(byID))
+	for _, id := range ids {
+		if c, ok := byID[id]; ok {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// ChunksOf returns the chunks stored under path, in file order.
+func (s *Store) ChunksOf(ctx context.Context, path string, withVectors bool) ([]Chunk, error) {
+	extra := []string{}
+	if withVectors {
+		extra = append(extra, "vector")
+	}
+	rows, err := s.get(ctx, "read chunks", s.chunks, withAdditional(chunkFields, extra...),
+		filters.Where().WithPath([]string{"path"}).WithOperator(filters.Equal).WithValueText(path), maxResults)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Chunk, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, chunkFrom(r))
+	}
+	sortChunks(out)
+	return out, nil
+}
+
+// EachChunk calls fn for every stored chunk, in no particular order.
+func (s *Store) EachChunk(ctx context.Context, withVectors bool, fn func(Chunk) error) error {
+	extra := []string{}
+	if withVectors {
+		extra = append(extra, "vector")
+	}
+	var ferr error
+	err := s.scan(ctx, s.chunks, withAdditional(chunkFields, extra...), func(m map[string]any) {
+		if ferr == nil {
+			ferr = fn(chunkFrom(m))
+		}
+	})
+	if ferr != nil {
+		return ferr
+	}
+	return err
+}
+
+// PendingChunks returns up to limit chunks stored without a vector.
+func (s *Store) PendingChunks(ctx context.Context, limit int) ([]Chunk, error) {
+	rows, err := s.get(ctx, "read pending chunks", s.chunks, withAdditional(chunkFields),
+		filters.Where().WithPath([]string{"pending"}).WithOperator(filters.Equal).WithValueBoolean(true), limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Chunk, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, chunkFrom(r))
+	}
+	return out, nil
+}
+
+// VectorByKey returns a stored vector for an embedding key, if a chunk
+// with that key has one: how an unchanged text reuses its vector.
+func (s *Store) VectorByKey(ctx context.Context, key string) ([]float32, bool, error) {
+	rows, err := s.get(ctx, "find vector", s.chunks, withAdditional([]graphql.Field{{Name: "vkey"}}, "vector"),
+		filters.Where().WithOperator(filters.And).WithOperands([]*filters.WhereBuilder{
+			filters.Where().WithPath([]string{"vkey"}).WithOperator(filters.Equal).WithValueText(key),
+			filters.Where().WithPath([]string{"pending"}).WithOperator(filters.Equal).WithValueBoolean(false),
+		}), 1)
+	if err != nil || len(rows) == 0 {
+		return nil, false, err
+	}
+	v := floats(additionalAny(rows[0], "vector"))
+	return v, v != nil, nil
+}
+
+// Count is the number of chunks and of pending chunks stored.
+func (s *Store) Count(ctx context.Context) (chunks, pending int, err error) {
+	count := func(where *filters.WhereBuilder) (int, error) {
+		var n int
+		err := s.do(ctx, "count chunks", func(ctx context.Context) error {
+			b := s.c.GraphQL().Aggregate().WithClassName(s.chunks).WithFields(graphql.Field{Name: "meta", Fields: []graphql.Field{{Name: "count"}}})
+			if where != nil {
+				b = b.WithWhere(where)
+			}
+			resp, err := b.Do(ctx)
+			if err != nil {
+				return err
+			}
+			if len(resp.Errors) > 0 {
+				return &graphQLError{msg: resp.Errors[0].Message}
+			}
+			agg, _ := resp.Data["Aggregate"].(map[string]any)
+			rows, _ := agg[s.chunks].([]any)
+			if len(rows) == 0 {
+				return nil
+			}
+			row, _ := rows[0].(map[string]any)
+			meta, _ := row["meta"].(map[string]any)
+			n = num(meta["count"])
+			return nil
+		})
+		return n, err
+	}
+	if chunks, err = count(nil); err != nil {
+		return 0, 0, err
+	}
+	pending, err = count(filters.Where().WithPath([]string{"pending"}).WithOperator(filters.Equal).WithValueBoolean(true))
+	return chunks, pending, err
+}
+
+// ReadSettings returns the store's recorded settings; ok is false when none
+// are recorded yet (a new store).
+func (s *Store) ReadSettings(ctx context.Context) (Settings, bool, error) {
+	rows, err := s.get(ctx, "read settings", s.files,
+		[]graphql.Field{{Name: "provider"}, {Name: "model"}, {Name: "dim"}, {Name: "chunkTokens"}, {Name: "format"}},
+		filters.Where().WithPath([]string{"kind"}).WithOperator(filters.Equal).WithValueText("settings"), 2)
+	if err != nil || len(rows) == 0 {
+		return Settings{}, false, err
+	}
+	m := rows[0]
+	if f := str(m["format"]); f != strconv.Itoa(FormatVersion) {
+		return Settings{}, false, &FormatError{Store: s.String(), Found: f}
+	}
+	st := Settings{Provider: str(m["provider"]), Model: str(m["model"])}
+	st.Dim, _ = strconv.Atoi(str(m["dim"]))
+	st.ChunkTokens, _ = strconv.Atoi(str(m["chunkTokens"]))
+	return st, true, nil
+}
+
+// WriteSettings records the store's settings.
+func (s *Store) WriteSettings(ctx context.Context, st Settings) error {
+	return s.putObjects(ctx, "write settings", []*models.Object{{
+		Class: s.files, ID: strfmt.UUID(settingsID), Properties: st.props(),
+	}})
+}
+
+// graphQLError is an error the server reported inside a 200 answer (a
+// GraphQL error, a failed object of a batch).
+type graphQLError struct{ msg string }
+
+func (e *graphQLError) Error() string { return e.msg }
+
+// transient reports messages of a cluster that could not reach enough
+// replicas or a node that is going away: worth another try.
+func (e *graphQLError) transient() bool {
+	m := strings.ToLower(e.msg)
+	for _, s := range []string{
+		"connection refused", "connection reset", "consistency level", "cannot achieve",
+		"broken pipe", "context deadline", "timeout", "eof", "no such host",
+		"not enough replicas", "replica", "unavailable", "shutting down", "leader",
+		"node not found", "resolve node",
+	} {
+		if strings.Contains(m, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// results pulls the rows of class out of a GraphQL Get answer.
+func results(resp *models.GraphQLResponse, err error, class string) ([]map[string]any, error) {
+	if err != nil {
+		return nil, err
+	}
+	if len(resp.Errors) > 0 {
+		return nil, &graphQLError{msg: resp.Errors[0].Message}
+	}
+	get, _ := resp.Data["Get"].(map[string]any)
+	raw, ok := get[class].([]any)
+	if !ok && get[class] != nil {
+		return nil, errors.New("unexpected GraphQL answer")
+	}
+	rows := make([]map[string]any, 0, len(raw))
+	for _, r := range raw {
+		if m, ok := r.(map[string]any); ok {
+			rows = append(rows, m)
+		}
+	}
+	return rows, nil
+}
+
+func additionalAny(m map[string]any, key string) any {
+	add, _ := m["_additional"].(map[string]any)
+	return add[key]
+}
+
+func additional(m map[string]any, key string) string { return str(additionalAny(m, key)) }
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func strs(v any) []string {
+	raw, _ := v.([]any)
+	out := make([]string, 0, len(raw))
+	for _, r := range raw {
+		out = append(out, str(r))
+	}
+	return out
+}
+
+func num(v any) int {
+	switch n := v.(type) {
+	case float64:
+		return int(n)
+	case int:
+		return n
+	case int64:
+		return int(n)
+	}
+	return 0
+}
+
+func float(v any) float64 {
+	switch n := v.(type) {
+	case float64:
+		return n
+	case string:
+		f, _ := strconv.ParseFloat(n, 64)
+		return f
+	}
+	return 0
+}
+
+func floats(v any) []float32 {
+	raw, ok := v.([]any)
+	if !ok || len(raw) == 0 {
+		return nil
+	}
+	out := make([]float32, len(raw))
+	for i, r := range raw {
+		out[i] = float32(float(r))
+	}
+	return out
+}

@@ -1,0 +1,244 @@
+package weaviate
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/weaviate/weaviate/entities/models"
+)
+
+// HNSW settings of the chunks collection. Chosen for recall over build
+// speed at rag's sizes (up to a few million 384-dimension vectors):
+// maxConnections 32 (Weaviate's default) keeps the graph at about 256 bytes
+// per vector on the base layer; efConstruction 128 (default) builds it;
+// ef -1 lets Weaviate pick the query-time list size from the limit
+// (dynamicEfFactor 8 x k, between 100 and 500), so top 10 searches with
+// ef 100. Cosine distance: rag's vectors are normalised, so it is a dot
+// product. docs/design.md has the recall measured with them.
+var HNSW = map[string]any{
+	"distance":        "cosine",
+	"maxConnections":  32,
+	"efConstruction":  128,
+	"ef":              -1,
+	"dynamicEfMin":    100,
+	"dynamicEfMax":    500,
+	"dynamicEfFactor": 8,
+}
+
+// BM25 parameters of the terms property: FTS5's (and Lucene's) k1 and b, so
+// the Weaviate leg ranks as the local one does.
+const (
+	bm25K1 = 1.2
+	bm25B  = 0.75
+)
+
+func boolp(b bool) *bool { return &b }
+
+func textProp(name, tokenization string, filterable, searchable bool) *models.Property {
+	p := &models.Property{
+		Name:            name,
+		DataType:        []string{"text"},
+		IndexFilterable: boolp(filterable),
+		IndexSearchable: boolp(searchable),
+	}
+	if filterable || searchable {
+		p.Tokenization = tokenization
+	}
+	return p
+}
+
+func intProp(name string, filterable bool) *models.Property {
+	return &models.Property{Name: name, DataType: []string{"int"}, IndexFilterable: boolp(filterable), IndexRangeFilters: boolp(false)}
+}
+
+func (s *Store) replication() *models.ReplicationConfig {
+	rc := &models.ReplicationConfig{
+		Factor: int64(s.cfg.Replication),
+		// A chunk deleted on one replica and still present on another
+		// (a node down during the delete) is resolved by time, so a file's
+		// old chunks do not come back once the node returns.
+		DeletionStrategy: models.ReplicationConfigDeletionStrategyTimeBasedResolution,
+	}
+	// With replicas, a node that was down catches up in the background
+	// (hash-tree anti-entropy), not only when a read repairs an object.
+	rc.AsyncEnabled = s.cfg.Replication > 1
+	return rc
+}
+
+func (s *Store) chunksClass() *models.Class {
+	return &models.Class{
+		Class:             s.chunks,
+		Description:       "rag chunks: text, provenance, analysed terms, embedding",
+		Vectorizer:        "none",
+		VectorIndexType:   "hnsw",
+		VectorIndexConfig: HNSW,
+		InvertedIndexConfig: &models.InvertedIndexConfig{
+			Bm25: &models.BM25Config{K1: bm25K1, B: bm25B},
+			// rag's analysis already dropped stopwords; Weaviate's
+			// English list would drop terms rag kept.
+			Stopwords: &models.StopwordConfig{Preset: "none"},
+		},
+		ReplicationConfig: s.replication(),
+		Properties: []*models.Property{
+			textProp("path", "field", true, false),
+			textProp("title", "", false, false),
+			{Name: "headings", DataType: []string{"text[]"}, IndexFilterable: boolp(false), IndexSearchable: boolp(false)},
+			intProp("ordinal", false),
+			intProp("startLine", false),
+			intProp("endLine", false),
+			intProp("page", false),
+			textProp("text", "", false, false),
+			textProp("terms", "whitespace", false, true),
+			textProp("vkey", "field", true, false),
+			{Name: "pending", DataType: []string{"boolean"}, IndexFilterable: boolp(true)},
+		},
+	}
+}
+
+func (s *Store) filesClass() *models.Class {
+	return &models.Class{
+		Class:             s.files,
+		Description:       "rag files: incremental state of each file, and the store's settings",
+		Vectorizer:        "none",
+		VectorIndexType:   "hnsw",
+		VectorIndexConfig: map[string]any{"skip": true},
+		ReplicationConfig: s.replication(),
+		Properties: []*models.Property{
+			textProp("kind", "field", true, false), // "file" or "settings"
+			textProp("path", "field", true, false),
+			// Sizes and times as decimal text: GraphQL answers numbers as
+			// JSON floats, which cannot hold a UnixNano time exactly.
+			textProp("size", "", false, false),
+			textProp("mtime", "", false, false),
+			textProp("hash", "", false, false),
+			textProp("title", "", false, false),
+			{Name: "chunks", DataType: []string{"text[]"}, IndexFilterable: boolp(false), IndexSearchable: boolp(false)},
+			textProp("indexedAt", "", false, false),
+			textProp("provider", "", false, false),
+			textProp("model", "", false, false),
+			textProp("dim", "", false, false),
+			textProp("chunkTokens", "", false, false),
+			textProp("format", "", false, false),
+		},
+	}
+}
+
+// EnsureSchema creates the store's two collections if they do not exist.
+// Collections that exist are left as they are (their replication factor
+// included).
+func (s *Store) EnsureSchema(ctx context.Context) error {
+	for _, class := range []*models.Class{s.chunksClass(), s.filesClass()} {
+		var exists bool
+		if err := s.do(ctx, "check collection "+class.Class, func(ctx context.Context) error {
+			var err error
+			exists, err = s.c.Schema().ClassExistenceChecker().WithClassName(class.Class).Do(ctx)
+			return err
+		}); err != nil {
+			return err
+		}
+		if exists {
+			continue
+		}
+		err := s.do(ctx, "create collection "+class.Class, func(ctx context.Context) error {
+			return s.c.Schema().ClassCreator().WithClass(class).Do(ctx)
+		})
+		if err != nil {
+			// Another writer may have created it meanwhile.
+			ok, cerr := s.c.Schema().ClassExistenceChecker().WithClassName(class.Class).Do(ctx)
+			if cerr == nil && ok {
+				continue
+			}
+			return err
+		}
+	}
+	return s.loadReplication(ctx)
+}
+
+func (s *Store) loadReplication(ctx context.Context) error {
+	r, err := s.ReplicationFactor(ctx)
+	if err != nil {
+		return err
+	}
+	s.replicated = r > 1
+	return nil
+}
+
+// Exists reports whether the store's collections exist.
+func (s *Store) Exists(ctx context.Context) (bool, error) {
+	var exists bool
+	err := s.do(ctx, "check collection "+s.chunks, func(ctx context.Context) error {
+		var err error
+		exists, err = s.c.Schema().ClassExistenceChecker().WithClassName(s.chunks).Do(ctx)
+		return err
+	})
+	return exists, err
+}
+
+// Drop deletes both collections and everything in them.
+func (s *Store) Drop(ctx context.Context) error {
+	for _, name := range []string{s.chunks, s.files} {
+		if err := s.do(ctx, "delete collection "+name, func(ctx context.Context) error {
+			return s.c.Schema().ClassDeleter().WithClassName(name).Do(ctx)
+		}); err != nil {
+			if e, ok := err.(*Error); ok && e.Code == 404 {
+				continue
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// ReplicationFactor is the chunks collection's replication factor as the
+// server has it.
+func (s *Store) ReplicationFactor(ctx context.Context) (int, error) {
+	var class *models.Class
+	err := s.do(ctx, "read collection "+s.chunks, func(ctx context.Context) error {
+		var err error
+		class, err = s.c.Schema().ClassGetter().WithClassName(s.chunks).Do(ctx)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	if class.ReplicationConfig == nil {
+		return 1, nil
+	}
+	return int(class.ReplicationConfig.Factor), nil
+}
+
+// Settings are what a store was built with; a store answers only to the
+// embedding model it was built with.
+type Settings struct {
+	Provider    string
+	Model       string
+	Dim         int // 0 until the first vector is stored
+	ChunkTokens int
+}
+
+func (st Settings) props() map[string]any {
+	return map[string]any{
+		"kind":        "settings",
+		"path":        "",
+		"provider":    st.Provider,
+		"model":       st.Model,
+		"dim":         strconv.Itoa(st.Dim),
+		"chunkTokens": strconv.Itoa(st.ChunkTokens),
+		"format":      strconv.Itoa(FormatVersion),
+	}
+}
+
+// FormatVersion is the layout of the objects this package writes; a store
+// written in another one is refused.
+const FormatVersion = 1
+
+// FormatError reports a store written in another layout.
+type FormatError struct {
+	Store string
+	Found string
+}
+
+func (e *FormatError) Error() string {
+	return fmt.Sprintf("weaviate store %s has object format %s; this rag writes format %d", e.Store, e.Found, FormatVersion)
+}

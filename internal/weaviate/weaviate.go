@@ -1,0 +1,413 @@
+// Package weaviate keeps rag's index in a Weaviate server or cluster,
+// through the official client (github.com/weaviate/weaviate-go-client/v5).
+//
+// A store is two collections named after one base name (default "Rag"):
+//
+//   - BaseChunks, one object per chunk: its text, path, title, heading path,
+//     ordinal and lines, rag's analysed terms (package lexical) in a property
+//     that Weaviate's BM25 indexes with whitespace tokenization, and the
+//     chunk's embedding as the object's vector (HNSW, cosine). A chunk stored
+//     before it could be embedded ("pending") has no vector.
+//   - BaseFiles, one object per file: the incremental state (path, size,
+//     mtime, hash, title, the ids of its chunks), plus one settings object
+//     recording the embedding provider, model and dimension, so that a
+//     collection built with another model is refused.
+//
+// Object ids are deterministic (UUIDv5 of the path and the chunk's content),
+// so a repeated or interrupted ingest writes the same objects again instead
+// of adding new ones. Every call is retried through package retry while the
+// server is unreachable or answers 5xx; what is still failing then is an
+// *UnavailableError.
+//
+// The package stores, loads and searches; it does not embed, analyse, fuse
+// rankings or print.
+package weaviate
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	client "github.com/weaviate/weaviate-go-client/v5/weaviate"
+	"github.com/weaviate/weaviate-go-client/v5/weaviate/fault"
+
+	"github.com/ragcli/rag/internal/retry"
+)
+
+// APIKeyEnv is the environment variable a Weaviate API key is read from.
+const APIKeyEnv = "RAG_WEAVIATE_API_KEY"
+
+// DefaultBase is the collection base name when a store URL names none.
+const DefaultBase = "Rag"
+
+// Consistency levels of reads and writes (Weaviate's names).
+const (
+	One    = "ONE"
+	Quorum = "QUORUM"
+	All    = "ALL"
+)
+
+// Config says where the store is and how to talk to it.
+type Config struct {
+	// Scheme is "http" or "https"; Host is HOST:PORT.
+	Scheme, Host string
+	// Base names the collections: Base+"Chunks" and Base+"Files". It must
+	// start with an upper-case letter (Weaviate capitalises class names).
+	Base string
+	// APIKey, when set, is sent as "Authorization: Bearer KEY". KeyEnv names
+	// where it came from, for error hints; the key itself never appears in
+	// an error.
+	APIKey, KeyEnv string
+	// Replication is the replication factor of collections this store
+	// creates (1 when zero). An existing collection keeps its own.
+	Replication int
+	// Consistency is the consistency level of every read and write:
+	// QUORUM when empty.
+	Consistency string
+	// Timeout bounds each request (60 s when zero).
+	Timeout time.Duration
+	// Retry is the policy for unreachable servers and 5xx answers
+	// (retry.Default when zero).
+	Retry retry.Policy
+	// TLS, when set, configures https (a private CA, for instance).
+	TLS *tls.Config
+}
+
+// ParseURL reads a store URL:
+//
+//	weaviate://HOST:PORT[/BASE][?replication=N&consistency=QUORUM]
+//	weaviates://HOST:PORT[/BASE]     (https; also weaviate+https://)
+//	http://HOST:PORT[/BASE], https://HOST:PORT[/BASE]
+//
+// The API key is not part of the URL: it comes from $RAG_WEAVIATE_API_KEY.
+func ParseURL(s string) (Config, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return Config{}, fmt.Errorf("store URL %q: %w", s, err)
+	}
+	var cfg Config
+	switch strings.ToLower(u.Scheme) {
+	case "weaviate", "http":
+		cfg.Scheme = "http"
+	case "weaviates", "weaviate+https", "https":
+		cfg.Scheme = "https"
+	default:
+		return Config{}, fmt.Errorf("store URL %q: scheme %q is not weaviate://, weaviates://, http:// or https://", s, u.Scheme)
+	}
+	if u.User != nil {
+		return Config{}, fmt.Errorf("store URL %q: put no credentials in the URL; set %s", redactURL(u), APIKeyEnv)
+	}
+	if u.Host == "" {
+		return Config{}, fmt.Errorf("store URL %q: no host", s)
+	}
+	cfg.Host = u.Host
+	if u.Port() == "" {
+		if cfg.Scheme == "https" {
+			cfg.Host += ":443"
+		} else {
+			cfg.Host += ":8080"
+		}
+	}
+	cfg.Base = strings.Trim(u.Path, "/")
+	if cfg.Base == "" {
+		cfg.Base = DefaultBase
+	}
+	if err := checkBase(cfg.Base); err != nil {
+		return Config{}, fmt.Errorf("store URL %q: %w", s, err)
+	}
+	q := u.Query()
+	if v := q.Get("replication"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return Config{}, fmt.Errorf("store URL %q: replication=%s is not a positive number", s, v)
+		}
+		cfg.Replication = n
+	}
+	if v := q.Get("consistency"); v != "" {
+		cfg.Consistency = strings.ToUpper(v)
+		if cfg.Consistency != One && cfg.Consistency != Quorum && cfg.Consistency != All {
+			return Config{}, fmt.Errorf("store URL %q: consistency=%s is not ONE, QUORUM or ALL", s, v)
+		}
+	}
+	if k := os.Getenv(APIKeyEnv); k != "" {
+		cfg.APIKey, cfg.KeyEnv = k, APIKeyEnv
+	}
+	return cfg, nil
+}
+
+func redactURL(u *url.URL) string {
+	c := *u
+	c.User = nil
+	return c.String()
+}
+
+// checkBase accepts a Weaviate class name prefix: a letter, then letters,
+// digits or underscores; upper-case first letter.
+func checkBase(b string) error {
+	if b == "" {
+		return errors.New("empty collection name")
+	}
+	for i, r := range b {
+		switch {
+		case r >= 'A' && r <= 'Z':
+		case i > 0 && (r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_'):
+		default:
+			return fmt.Errorf("collection name %q must start with an upper-case letter and hold only letters, digits and _", b)
+		}
+	}
+	return nil
+}
+
+// Store is an open connection to one store's collections.
+type Store struct {
+	cfg    Config
+	c      *client.Client
+	chunks string // class names
+	files  string
+	// replicated is set once the chunks collection is known to have more
+	// than one replica: Weaviate's GraphQL takes a consistency level only
+	// for replicated collections.
+	replicated bool
+}
+
+// Open connects to the server and checks that it answers. It does not
+// create the collections (see EnsureSchema).
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Base == "" {
+		cfg.Base = DefaultBase
+	}
+	if err := checkBase(cfg.Base); err != nil {
+		return nil, err
+	}
+	if cfg.Scheme == "" {
+		cfg.Scheme = "http"
+	}
+	if cfg.Replication < 1 {
+		cfg.Replication = 1
+	}
+	if cfg.Consistency == "" {
+		cfg.Consistency = Quorum
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 60 * time.Second
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = cfg.TLS
+	tr.MaxIdleConnsPerHost = 16
+	headers := map[string]string{}
+	if cfg.APIKey != "" {
+		headers["Authorization"] = "Bearer " + cfg.APIKey
+	}
+	c, err := client.NewClient(client.Config{
+		Scheme:           cfg.Scheme,
+		Host:             cfg.Host,
+		ConnectionClient: &http.Client{Transport: tr, Timeout: cfg.Timeout},
+		Headers:          headers,
+		Timeout:          cfg.Timeout,
+	})
+	if err != nil {
+		return nil, cfg.wrap("connect", err)
+	}
+	s := &Store{cfg: cfg, c: c, chunks: cfg.Base + "Chunks", files: cfg.Base + "Files"}
+	if err := s.do(ctx, "connect", func(ctx context.Context) error {
+		_, err := c.Misc().MetaGetter().Do(ctx)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if ok, err := s.Exists(ctx); err != nil {
+		return nil, err
+	} else if ok {
+		if err := s.loadReplication(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Close releases the store's idle connections.
+func (s *Store) Close() error { return nil }
+
+// Config is the store's configuration, defaults filled in.
+func (s *Store) Config() Config { return s.cfg }
+
+// String names the store for people: weaviate://HOST:PORT/BASE (https as
+// weaviates://), never with its key.
+func (s *Store) String() string { return s.cfg.String() }
+
+// String names the store for people, never with its key.
+func (c Config) String() string {
+	scheme := "weaviate"
+	if c.Scheme == "https" {
+		scheme = "weaviates"
+	}
+	return scheme + "://" + c.Host + "/" + c.Base
+}
+
+// do runs fn under the store's retry policy, mapping what fails to rag's
+// errors.
+func (s *Store) do(ctx context.Context, what string, fn func(ctx context.Context) error) error {
+	err := retry.Do(ctx, s.cfg.Retry, func(ctx context.Context) error {
+		return s.cfg.wrap(what, fn(ctx))
+	})
+	return err
+}
+
+// ErrUnavailable is what every *UnavailableError is: the server could not
+// be reached, or kept failing, after the retries.
+var ErrUnavailable = errors.New("weaviate unavailable")
+
+// UnavailableError reports a server that could not be reached, timed out or
+// answered a 5xx, 408 or 429 (retried before it is returned). An ingest
+// that meets it keeps what it has not written for its next run.
+type UnavailableError struct {
+	Store string
+	What  string
+	Code  int    // HTTP status; 0 when there was no answer
+	Msg   string // the server's or the network's message, key removed
+	err   error
+}
+
+func (e *UnavailableError) Error() string {
+	if e.Code != 0 {
+		return fmt.Sprintf("%s: weaviate at %s answered %d: %s", e.What, e.Store, e.Code, e.Msg)
+	}
+	return fmt.Sprintf("%s: cannot reach weaviate at %s: %s", e.What, e.Store, e.Msg)
+}
+
+// Is makes an UnavailableError an ErrUnavailable.
+func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }
+
+// Unwrap gives the network error, if any (so retry sees timeouts).
+func (e *UnavailableError) Unwrap() error { return e.err }
+
+// Transient marks it worth another try.
+func (e *UnavailableError) Transient() bool { return true }
+
+// AuthError reports a server that refused the request's credentials (401,
+// 403): the key is missing, wrong, or lacks the permission.
+type AuthError struct {
+	Store  string
+	Code   int
+	KeyEnv string // "" when no key was sent
+}
+
+func (e *AuthError) Error() string {
+	if e.KeyEnv == "" {
+		return fmt.Sprintf("weaviate at %s refused the request (%d): it needs an API key; set %s", e.Store, e.Code, APIKeyEnv)
+	}
+	return fmt.Sprintf("weaviate at %s refused the API key from %s (%d)", e.Store, e.KeyEnv, e.Code)
+}
+
+// Transient marks it not worth another try.
+func (e *AuthError) Transient() bool { return false }
+
+// Error is any other error answer from the server (a 4xx, a GraphQL error).
+type Error struct {
+	Store string
+	What  string
+	Code  int
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	if e.Code != 0 {
+		return fmt.Sprintf("%s: weaviate at %s answered %d: %s", e.What, e.Store, e.Code, e.Msg)
+	}
+	return fmt.Sprintf("%s: weaviate at %s: %s", e.What, e.Store, e.Msg)
+}
+
+// Transient marks it not worth another try.
+func (e *Error) Transient() bool { return false }
+
+// wrap maps a client error to rag's, with the key removed from any message.
+func (c Config) wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var already interface{ Transient() bool }
+	if errors.As(err, &already) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	store := c.String()
+	var wc *fault.WeaviateClientError
+	if errors.As(err, &wc) {
+		if wc.DerivedFromError != nil {
+			return c.wrap(what, wc.DerivedFromError)
+		}
+		msg := c.redact(strings.TrimSpace(wc.Msg))
+		switch {
+		case wc.StatusCode == http.StatusUnauthorized || wc.StatusCode == http.StatusForbidden:
+			return &AuthError{Store: store, Code: wc.StatusCode, KeyEnv: c.keyEnv()}
+		case retry.TransientStatus(wc.StatusCode):
+			return &UnavailableError{Store: store, What: what, Code: wc.StatusCode, Msg: short(msg)}
+		default:
+			return &Error{Store: store, What: what, Code: wc.StatusCode, Msg: short(msg)}
+		}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || retry.IsTransient(err) {
+		return &UnavailableError{Store: store, What: what, Msg: short(c.redact(netMessage(err))), err: err}
+	}
+	var gq *graphQLError
+	if errors.As(err, &gq) {
+		msg := short(c.redact(gq.msg))
+		if gq.transient() {
+			return &UnavailableError{Store: store, What: what, Msg: msg}
+		}
+		return &Error{Store: store, What: what, Msg: msg}
+	}
+	return &Error{Store: store, What: what, Msg: short(c.redact(err.Error()))}
+}
+
+func (c Config) keyEnv() string {
+	if c.APIKey == "" {
+		return ""
+	}
+	if c.KeyEnv == "" {
+		return "the configuration"
+	}
+	return c.KeyEnv
+}
+
+func (c Config) redact(s string) string {
+	if c.APIKey == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, c.APIKey, "[redacted]")
+}
+
+// netMessage is the innermost useful part of a network error: "connection
+// refused", not the whole URL chain.
+func netMessage(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err.Error()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "no answer before the deadline"
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+func short(s string) string {
+	if len(s) > 300 {
+		return s[:300] + "..."
+	}
+	return s
+}
