@@ -132,6 +132,12 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	}
 	h := server.NewHandler(svc, version(), server.HTTPOptions{Token: token, Timeout: o.timeout, MaxConcurrent: o.maxConcurrent, Log: log})
 	err = server.Serve(ctx, l, h, o.drain)
+	if errors.Is(err, server.ErrCutOff) {
+		// Told to stop, it stopped: the requests it could not finish in
+		// time are said, not an error of the run.
+		fmt.Fprintf(a.s.Err, "rag: warning: %s\n", err)
+		err = nil
+	}
 	if !a.quiet {
 		fmt.Fprintln(a.s.Err, "rag: stopped")
 	}

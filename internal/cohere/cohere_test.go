@@ -24,7 +24,7 @@ func fake(t *testing.T) (*coheretest.Server, providertest.Common, string) {
 	f := providertest.NewFaults(srv)
 	url := f.Serve(t)
 	return srv, providertest.Common{
-		Faults: f, Key: testKey, KeyEnv: "COHERE_API_KEY", Timeouts: true, Retries: true, RetryAfter: true,
+		Faults: f, Key: testKey, KeyEnv: "COHERE_API_KEY", Timeouts: true,
 		ErrorBody: func(status int, msg string) string { return coheretest.ErrorBody(msg) },
 	}, url
 }

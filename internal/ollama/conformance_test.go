@@ -25,7 +25,6 @@ func conformanceServer(t *testing.T) (*ollamatest.Server, providertest.Common) {
 	return srv, providertest.Common{
 		Faults:   f,
 		Timeouts: true,
-		Retries:  true,
 		ErrorBody: func(status int, msg string) string {
 			b, _ := json.Marshal(map[string]string{"error": msg})
 			return string(b)

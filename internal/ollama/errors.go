@@ -118,6 +118,8 @@ type StatusError struct {
 	Host string
 	Code int
 	Msg  string
+	// After is the answer's Retry-After (see retryafter.go), 0 when it sent none.
+	After time.Duration
 }
 
 func (e *StatusError) Error() string {
@@ -126,6 +128,10 @@ func (e *StatusError) Error() string {
 
 // StatusCode is the HTTP status the server answered with.
 func (e *StatusError) StatusCode() int { return e.Code }
+
+// RetryAfter is how long the server (or a proxy in front of it) asked to
+// wait, for the retry policy.
+func (e *StatusError) RetryAfter() time.Duration { return e.After }
 
 // Transient reports whether another try may work: a 5xx, 408 or 429, and the
 // 400s with which Ollama reports a model runner that crashed (the next
@@ -203,6 +209,16 @@ func (e incomplete) Transient() bool { return true }
 
 // ErrChatIdle: the server stopped streaming an answer for the idle timeout.
 var ErrChatIdle = errors.New("no answer within the idle timeout")
+
+// classifyAfter is classify for a request whose error answer asked to wait
+// after (its Retry-After), which a StatusError then carries.
+func (c *Client) classifyAfter(model string, err error, after time.Duration) error {
+	err = c.classify(model, err)
+	if se, ok := errors.AsType[*StatusError](err); ok && after > 0 {
+		se.After = after
+	}
+	return err
+}
 
 // classify turns a transport or API error into one of the package's errors.
 func (c *Client) classify(model string, err error) error {

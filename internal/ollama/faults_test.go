@@ -3,6 +3,7 @@ package ollama_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -28,7 +29,7 @@ func TestEmbedRetriesTransientFailures(t *testing.T) {
 		body   string
 	}{
 		{"500 while a runner restarts", 500, ollamatest.RunnerTerminated},
-		{"503 busy", 503, `{"error":"server busy, please try again.  maximum pending requests exceeded"}`},
+		{"503 busy", 503, `{"error":"` + ollamatest.BusyMessage + `"}`},
 		{"429", 429, `{"error":"too many requests"}`},
 		{"400 runner gone", 400, ollamatest.RunnerGone},
 		{"400 runner EOF", 400, ollamatest.RunnerEOF},
@@ -331,5 +332,55 @@ func TestHostErrors(t *testing.T) {
 	}
 	if n := fake.Calls("/api/show"); n != 0 {
 		t.Errorf("https: %d requests reached the server", n)
+	}
+}
+
+// TestRetryAfterReachesThePolicy: the official client drops response
+// headers, so the client's transport carries a 429's or 503's Retry-After
+// to the retry policy. A wait longer than the policy's budget (30 s) is
+// then not retried under the policy's own half-second backoff: the call
+// fails at once, an embed.ErrUnavailable (ingest keeps the chunks pending),
+// with the wait in its StatusError. The real server's own busy answer has
+// no Retry-After and is retried under the backoff (the test above).
+func TestRetryAfterReachesThePolicy(t *testing.T) {
+	for _, tt := range []struct {
+		path   string
+		status int
+		header http.Header
+		want   time.Duration
+	}{
+		{"/api/embed", 429, http.Header{"Retry-After": {"120"}}, 120 * time.Second},
+		{"/api/chat", 503, http.Header{"Retry-After": {"90"}}, 90 * time.Second},
+		{"/api/embed", 503, http.Header{"Retry-After": {time.Now().Add(2 * time.Minute).UTC().Format(http.TimeFormat)}}, 110 * time.Second},
+	} {
+		t.Run(fmt.Sprint(tt.path, " ", tt.status), func(t *testing.T) {
+			fake, c := start(t)
+			var err error
+			if tt.path == "/api/chat" {
+				_, err = c.Chat(t.Context(), llm.Request{Model: "llama3.2", Messages: []llm.Message{{Role: "user", Content: "hi"}}}, nil)
+			} else {
+				_, err = c.Embed(t.Context(), "all-minilm", []string{"warm"}) // /api/show first
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			calls := fake.Calls(tt.path)
+			fake.FailNextWith(tt.path, tt.status, tt.header, `{"error":"slow down"}`, 1)
+			if tt.path == "/api/chat" {
+				_, err = c.Chat(t.Context(), llm.Request{Model: "llama3.2", Messages: []llm.Message{{Role: "user", Content: "hi"}}}, nil)
+			} else {
+				_, err = c.Embed(t.Context(), "all-minilm", []string{"a"})
+			}
+			if n := fake.Calls(tt.path) - calls; n != 1 {
+				t.Errorf("%s called %d times; a Retry-After past the budget must not be retried", tt.path, n)
+			}
+			se, ok := errors.AsType[*ollama.StatusError](err)
+			if !ok || se.Code != tt.status || se.RetryAfter() < tt.want || se.RetryAfter() > tt.want+15*time.Second {
+				t.Fatalf("err = %v (%+v); want a %d StatusError with RetryAfter about %s", err, se, tt.status, tt.want)
+			}
+			if !errors.Is(err, embed.ErrUnavailable) {
+				t.Errorf("%v is not ErrUnavailable", err)
+			}
+		})
 	}
 }

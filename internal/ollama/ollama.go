@@ -118,7 +118,7 @@ func New(host string) (*Client, error) {
 	}
 	return &Client{
 		Timing: DefaultTiming(),
-		api:    api.NewClient(u, &http.Client{Transport: transport}),
+		api:    api.NewClient(u, &http.Client{Transport: retryAfterTransport{transport}}),
 		host:   u,
 		loaded: map[string]bool{},
 		shown:  map[string]ModelInfo{},
@@ -189,12 +189,13 @@ var (
 func (c *Client) do(ctx context.Context, model string, d time.Duration, fn func(context.Context) error) error {
 	rctx, cancel := context.WithTimeoutCause(ctx, d, errRequestDeadline)
 	defer cancel()
+	rctx, after := withRetryAfter(rctx)
 	err := fn(rctx)
 	if err == nil {
 		c.seen.Store(true)
 		return nil
 	}
-	return c.deadline(ctx, rctx, d, c.classify(model, err))
+	return c.deadline(ctx, rctx, d, c.classifyAfter(model, err, after.get()))
 }
 
 // deadline turns err into a *TimeoutError when rctx ended by a deadline of
@@ -458,6 +459,7 @@ func (c *Client) chatOnce(ctx context.Context, req llm.Request, w *waiter, deliv
 	}
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	rctx, after := withRetryAfter(rctx)
 	idle := time.AfterFunc(first, func() { cancel(ErrChatIdle) })
 	defer idle.Stop()
 
@@ -517,7 +519,7 @@ func (c *Client) chatOnce(ctx context.Context, req llm.Request, w *waiter, deliv
 	case errors.Is(context.Cause(rctx), ErrChatIdle) && ctx.Err() == nil:
 		return out, c.idleError(first, b.Len() > 0)
 	}
-	cerr := c.classify(req.Model, err)
+	cerr := c.classifyAfter(req.Model, err, after.get())
 	if cerr == err && !errors.As(err, new(api.StatusError)) && ctx.Err() == nil {
 		// An error line inside a 200 stream: the runner failed mid-answer.
 		cerr = &StreamError{Host: c.Host(), Msg: err.Error()}

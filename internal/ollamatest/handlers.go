@@ -59,6 +59,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f, ok := s.takeFault(path); ok {
+		for k, v := range f.header {
+			w.Header()[k] = v
+		}
 		writeRaw(w, f.status, f.body)
 		return
 	}

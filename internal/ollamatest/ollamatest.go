@@ -19,6 +19,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -129,6 +130,7 @@ type installed struct {
 
 type fault struct {
 	status int
+	header http.Header
 	body   string
 	n      int
 }
@@ -364,12 +366,31 @@ func (s *Server) SetChunkDelay(d time.Duration) {
 // with '{' is sent as application/json, others as text/plain. Calls queue up:
 // FailNext(p, 500, ..., 1) then FailNext(p, 503, ..., 1) fails with 500 first.
 func (s *Server) FailNext(path string, status int, body string, n int) {
+	s.FailNextWith(path, status, nil, body, n)
+}
+
+// FailNextWith is FailNext with response headers, such as the Retry-After
+// of a 429 that a rate-limiting proxy in front of Ollama sends (Ollama
+// itself sends none, see Busy).
+func (s *Server) FailNextWith(path string, status int, header http.Header, body string, n int) {
 	if n <= 0 {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults[path] = append(s.faults[path], fault{status: status, body: body, n: n})
+	s.faults[path] = append(s.faults[path], fault{status: status, header: header.Clone(), body: body, n: n})
+}
+
+// BusyMessage is what Ollama v0.17.4 answers, with 503, to a request that
+// finds its queue full (OLLAMA_MAX_QUEUE; server/sched.go ErrMaxQueue).
+const BusyMessage = "server busy, please try again.  maximum pending requests exceeded"
+
+// Busy makes the next n requests to path answer as a real Ollama with a full
+// queue does: 503 {"error": BusyMessage}, without a Retry-After header
+// (server/routes.go handleScheduleError sends none).
+func (s *Server) Busy(path string, n int) {
+	b, _ := json.Marshal(map[string]string{"error": BusyMessage})
+	s.FailNext(path, http.StatusServiceUnavailable, string(b), n)
 }
 
 // Hang makes requests to path block, without an answer, until the client

@@ -26,12 +26,10 @@ func fake(t *testing.T, flavor openaitest.Flavor, key string) (*openaitest.Serve
 	f := providertest.NewFaults(srv.Handler())
 	url := f.Serve(t) + "/v1"
 	c := providertest.Common{
-		Faults:     f,
-		Key:        key,
-		ErrorBody:  func(status int, msg string) string { return openaitest.ErrorBody(flavor, status, msg) },
-		Timeouts:   true,
-		Retries:    true,
-		RetryAfter: true,
+		Faults:    f,
+		Key:       key,
+		ErrorBody: func(status int, msg string) string { return openaitest.ErrorBody(flavor, status, msg) },
+		Timeouts:  true,
 	}
 	if key != "" {
 		c.KeyEnv = "OPENAI_API_KEY"

@@ -36,7 +36,7 @@ func TestRealOllamaV1Conformance(t *testing.T) {
 	common := func(path string) (providertest.Common, string) {
 		f := providertest.Proxy(host)
 		url := f.Serve(t) + "/v1"
-		return providertest.Common{Faults: f, Path: path, Timeouts: true, Retries: true, RetryAfter: true,
+		return providertest.Common{Faults: f, Path: path, Timeouts: true,
 			ErrorBody: func(status int, msg string) string { return openaitest.ErrorBody(openaitest.Ollama, status, msg) }}, url
 	}
 	t.Run("embedding", func(t *testing.T) {

@@ -360,8 +360,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
+// ErrCutOff is Serve's error when requests were still running at the end
+// of the drain and were cut off.
+var ErrCutOff = errors.New("requests still running were cut off")
+
 // Serve answers on l until ctx ends, then stops accepting and lets the
-// requests under way finish for up to drain before cutting them off.
+// requests under way finish for up to drain before cutting them off
+// (ErrCutOff).
 func Serve(ctx context.Context, l net.Listener, h http.Handler, drain time.Duration) error {
 	srv := &http.Server{
 		Handler:           h,
@@ -387,7 +392,7 @@ func Serve(ctx context.Context, l net.Listener, h http.Handler, drain time.Durat
 	err := srv.Shutdown(dctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		srv.Close()
-		return fmt.Errorf("requests still running after %s were cut off", drain)
+		return fmt.Errorf("%w after the %s drain", ErrCutOff, drain)
 	}
 	return err
 }
