@@ -99,4 +99,3 @@ func TestErrorsMapAndHideKey(t *testing.T) {
 		t.Fatalf("closed server: %v", err)
 	}
 }
-
