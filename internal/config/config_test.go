@@ -289,6 +289,7 @@ func TestResolveSources(t *testing.T) {
 		"chat_model":   "config file " + cfg,
 		"ollama_host":  "flag --ollama-host",
 		"chunk_tokens": "config file " + cfg,
+		"ocr":          "default",
 	}
 	for _, k := range Keys {
 		if got := s.Sources[k].String(); got != want[k] {
@@ -327,6 +328,34 @@ func TestResolveIndexPath(t *testing.T) {
 			}
 			if s.Index != tt.want {
 				t.Errorf("Index = %q, want %q", s.Index, tt.want)
+			}
+		})
+	}
+}
+
+// TestResolveOCR: ocr is off by default, on from the config file or from
+// --ocr, each source named.
+func TestResolveOCR(t *testing.T) {
+	dir := t.TempDir()
+	on := filepath.Join(dir, "on.yaml")
+	writeFile(t, on, "ocr: true\n")
+	tests := []struct {
+		name, config string
+		flag, want   bool
+		source       string
+	}{
+		{"default off", filepath.Join(dir, "none.yaml"), false, false, "default"},
+		{"config file", on, false, true, "config file " + on},
+		{"flag", filepath.Join(dir, "none.yaml"), true, true, "flag --ocr"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Resolve(Settings{OCR: tt.flag}, envOf(map[string]string{"RAG_CONFIG": tt.config, "XDG_DATA_HOME": dir}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.OCR != tt.want || s.Sources["ocr"].String() != tt.source {
+				t.Errorf("OCR %v from %q, want %v from %q", s.OCR, s.Sources["ocr"], tt.want, tt.source)
 			}
 		})
 	}
