@@ -326,7 +326,8 @@ func providerExit(err error, hint string) (int, string) {
 	if ae, ok := errors.AsType[*provider.AuthError](err); ok {
 		switch {
 		case !ae.Sent && ae.KeyEnv == "":
-			return ExitOllama, cmpStr(hint, "the server wants an API key: put it in a variable and name it with --api-key-env NAME")
+			// Only Ollama has no key variable: rag sends it no credentials.
+			return ExitOllama, cmpStr(hint, "rag sends Ollama no credentials: point OLLAMA_HOST at the server itself, or reach it with --provider openai --base-url URL/v1 and its key in a variable named by --api-key-env NAME")
 		case !ae.Sent:
 			return ExitOllama, cmpStr(hint, fmt.Sprintf("the server wants an API key: set $%s (or name another variable with --api-key-env NAME)", ae.KeyEnv))
 		}
