@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ragcli/rag/internal/config"
+	"github.com/ragcli/rag/internal/extract"
 	"github.com/ragcli/rag/internal/index"
 	"github.com/ragcli/rag/internal/iostreams"
 	"github.com/ragcli/rag/internal/ollama"
@@ -28,8 +29,21 @@ type Doctor struct {
 	Config DoctorConfig  `json:"config"`
 	Index  DoctorIndex   `json:"index"`
 	// TextGoesTo are the hosts that receive the documents' text (providers.go).
-	TextGoesTo []DoctorHost    `json:"text_goes_to"`
-	Problems   []DoctorProblem `json:"problems"`
+	TextGoesTo []DoctorHost `json:"text_goes_to"`
+	// Tools are the optional programs extraction runs (pdftotext, and
+	// pdfinfo, pdftoppm and tesseract for --ocr), found or not.
+	Tools    []DoctorTool    `json:"tools"`
+	Problems []DoctorProblem `json:"problems"`
+}
+
+// DoctorTool is one optional program: whether it is on PATH, what it is
+// for, and the Debian packages that install it.
+type DoctorTool struct {
+	Name    string `json:"name"`
+	Present bool   `json:"present"`
+	Path    string `json:"path,omitempty"`
+	For     string `json:"for"`
+	Install string `json:"install"` // e.g. "apt-get install poppler-utils"
 }
 
 // DoctorServer is what rag doctor found of the Ollama server.
@@ -227,6 +241,18 @@ func (a *app) diagnose(ctx context.Context) *Doctor {
 	}
 	d.Config.Settings = append(d.Config.Settings, providerSettings(s)...) // providers.go
 
+	// The optional programs; missing ones are a problem only when the
+	// settings ask for OCR.
+	for _, t := range extract.Tools() {
+		d.Tools = append(d.Tools, DoctorTool{Name: t.Name, Present: t.Path != "", Path: t.Path, For: t.For, Install: "apt-get install " + t.Package})
+	}
+	if s.OCR {
+		if t := extract.MissingOCRTool(); t != nil {
+			problem("config", fmt.Errorf("ocr is on (%s) but %s is not on PATH", s.Sources["ocr"], t.Name),
+				"install it (Debian: apt-get install "+t.Package+"), or turn ocr off")
+		}
+	}
+
 	// The server.
 	c, err := a.client(s)
 	if err != nil {
@@ -298,6 +324,10 @@ func settingValue(s config.Settings, key string) string {
 		return s.ChatModel
 	case "ollama_host":
 		return s.OllamaHost
+	case "store":
+		return cmpStr(redactStore(s.Store), "local")
+	case "ocr":
+		return fmt.Sprint(s.OCR)
 	case "chunk_tokens":
 		if s.ChunkTokens == 0 {
 			return fmt.Sprint(config.DefaultChunkTokens)
@@ -370,6 +400,13 @@ func (a *app) printDoctor(d *Doctor) {
 	present := "present"
 	if !d.Config.Exists {
 		present = "not present"
+	}
+	for _, t := range d.Tools {
+		if t.Present {
+			fmt.Fprintf(w, "tool:\t%s: %s, for %s\n", t.Name, san(t.Path), t.For)
+		} else {
+			fmt.Fprintf(w, "tool:\t%s: not found, for %s (%s)\n", t.Name, t.For, t.Install)
+		}
 	}
 	fmt.Fprintf(w, "config:\t%s (%s)\n", san(d.Config.File), present)
 	w.Flush()

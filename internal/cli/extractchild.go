@@ -48,6 +48,7 @@ func (a *app) extractChildCmd() *cobra.Command {
 	}
 	f := c.Flags()
 	f.StringVar(&opts.PDF, "pdf", extract.PDFAuto, "PDF extractor: auto, builtin or pdftotext")
+	f.BoolVar(&opts.OCR, "ocr", false, "read PDF pages without a text layer with OCR")
 	f.Int64Var(&opts.MaxBytes, "max-bytes", extract.DefaultMaxBytes, "refuse files larger than this many bytes")
 	return c
 }
@@ -65,6 +66,18 @@ func checkPDF(pdf string) error {
 		return nil
 	}
 	return usagef("--pdf must be %s, %s or %s, not %q", extract.PDFAuto, extract.PDFBuiltin, extract.PDFToText, pdf)
+}
+
+// checkOCR reports that OCR, when asked for, cannot run.
+func checkOCR(ocr bool) error {
+	if !ocr {
+		return nil
+	}
+	if t := extract.MissingOCRTool(); t != nil {
+		return withHint(fmt.Errorf("--ocr: %s not found on PATH", t.Name),
+			"install %s (Debian: apt-get install poppler-utils tesseract-ocr tesseract-ocr-eng), or leave out --ocr (config ocr: false)", t.Package)
+	}
+	return nil
 }
 
 // extractOptions are the extraction options of rag ingest: PDF and DOCX

@@ -29,6 +29,7 @@ type ingestOptions struct {
 	maxSize     int64
 	pull        bool
 	prune       bool
+	ocr         bool
 }
 
 func (a *app) ingestCmd() *cobra.Command {
@@ -81,6 +82,7 @@ code is 3. --json prints a summary object on stdout.`,
 	f.Int64Var(&o.maxSize, "max-file-size", 64<<20, "skip files larger than this many bytes")
 	f.BoolVar(&o.pull, "pull", false, "pull the embedding model if Ollama does not have it")
 	f.BoolVar(&o.prune, "prune", false, "remove the files of a root that is missing, emptied or replaced, which ingest otherwise keeps")
+	f.BoolVar(&o.ocr, "ocr", false, "read PDF pages without a text layer with OCR (pdftoppm and tesseract; config ocr: true)")
 	f.StringVar(&o.pdf, "pdf", extract.PDFAuto, "PDF text extractor: auto (built-in, then pdftotext from poppler-utils for files it cannot read), builtin, or pdftotext")
 	return c
 }
@@ -99,13 +101,24 @@ func (a *app) runIngest(ctx context.Context, roots []string, o ingestOptions) er
 	if o.chunkTokens > 0 {
 		s.ChunkTokens = o.chunkTokens
 	}
+	if o.ocr {
+		s.OCR = true
+	}
+	if err := checkOCR(s.OCR); err != nil {
+		return err
+	}
 	client, err := a.client(s)
+	if err != nil {
+		return err
+	}
+	st, err := a.openStore(ctx, s)
 	if err != nil {
 		return err
 	}
 	p := a.progress()
 	defer p.Done()
 	opts := a.ingestOptions(roots, s, client, o, p)
+	opts.Store = st
 	rep, err := ingest.Run(ctx, opts)
 	p.Done()
 	if err != nil {
@@ -237,5 +250,6 @@ func (a *app) ingestOptions(roots []string, s config.Settings, client *ollama.Cl
 	opts.Walk.Include = o.include
 	opts.Walk.MaxFileSize = o.maxSize
 	opts.Extract = extractOptions(o.pdf, o.maxSize)
+	opts.Extract.OCR = s.OCR
 	return opts
 }

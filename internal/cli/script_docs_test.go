@@ -15,6 +15,23 @@ import (
 func init() {
 	registerCmd("zipdir", cmdZipDir)
 	registerCmd("csv2xlsx", cmdCSV2XLSX)
+	registerCmd("onlypath", cmdOnlyPath)
+}
+
+// cmdOnlyPath sets PATH to a folder of the script's and the folder holding
+// rag itself, so that a script controls which optional programs (pdftotext,
+// tesseract) rag finds: onlypath DIR.
+func cmdOnlyPath(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: onlypath DIR")
+	}
+	for _, dir := range filepath.SplitList(ts.Getenv("PATH")) {
+		if _, err := os.Stat(filepath.Join(dir, "rag")); err == nil {
+			ts.Setenv("PATH", ts.MkAbs(args[0])+string(filepath.ListSeparator)+dir)
+			return
+		}
+	}
+	ts.Fatalf("rag not found on PATH")
 }
 
 // cmdZipDir zips a folder's files, named relative to it, into a file:

@@ -42,6 +42,9 @@ func TestResolvePrecedence(t *testing.T) {
 		{"ollama host", "OLLAMA_HOST", "ollama_host",
 			func(s *Settings, v string) { s.OllamaHost = v }, func(s Settings) string { return s.OllamaHost },
 			func(map[string]string) string { return "" }},
+		{"store", "RAG_STORE", "store",
+			func(s *Settings, v string) { s.Store = v }, func(s Settings) string { return s.Store },
+			func(map[string]string) string { return "" }},
 		{"index", "RAG_INDEX", "index",
 			func(s *Settings, v string) { s.Index = v }, func(s Settings) string { return s.Index },
 			func(env map[string]string) string { return filepath.Join(env["XDG_DATA_HOME"], "rag", "index") }},
@@ -289,6 +292,8 @@ func TestResolveSources(t *testing.T) {
 		"chat_model":   "config file " + cfg,
 		"ollama_host":  "flag --ollama-host",
 		"chunk_tokens": "config file " + cfg,
+		"store":        "default (the local index)",
+		"ocr":          "default",
 	}
 	for _, k := range Keys {
 		if got := s.Sources[k].String(); got != want[k] {
@@ -327,6 +332,34 @@ func TestResolveIndexPath(t *testing.T) {
 			}
 			if s.Index != tt.want {
 				t.Errorf("Index = %q, want %q", s.Index, tt.want)
+			}
+		})
+	}
+}
+
+// TestResolveOCR: ocr is off by default, on from the config file or from
+// --ocr, each source named.
+func TestResolveOCR(t *testing.T) {
+	dir := t.TempDir()
+	on := filepath.Join(dir, "on.yaml")
+	writeFile(t, on, "ocr: true\n")
+	tests := []struct {
+		name, config string
+		flag, want   bool
+		source       string
+	}{
+		{"default off", filepath.Join(dir, "none.yaml"), false, false, "default"},
+		{"config file", on, false, true, "config file " + on},
+		{"flag", filepath.Join(dir, "none.yaml"), true, true, "flag --ocr"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Resolve(Settings{OCR: tt.flag}, envOf(map[string]string{"RAG_CONFIG": tt.config, "XDG_DATA_HOME": dir}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.OCR != tt.want || s.Sources["ocr"].String() != tt.source {
+				t.Errorf("OCR %v from %q, want %v from %q", s.OCR, s.Sources["ocr"], tt.want, tt.source)
 			}
 		})
 	}

@@ -1,6 +1,9 @@
 package extract
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // Format names the kind of document an extractor recognised.
 type Format string
@@ -55,6 +58,8 @@ type Document struct {
 	// Capped says what was left out to keep a huge file bounded, such as
 	// "capped at 100000 rows"; "" when the whole file was read.
 	Capped string `json:",omitempty"`
+	// OCRPages counts the PDF pages whose text came from OCR.
+	OCRPages int `json:",omitempty"`
 }
 
 // Block is a run of text with one provenance: its heading path and its place in
@@ -89,6 +94,11 @@ func ReadNote(doc *Document) string {
 	}
 	if doc.Repair != "" {
 		notes = append(notes, "repaired: "+doc.Repair)
+	}
+	if doc.OCRPages == 1 {
+		notes = append(notes, "OCR of 1 page")
+	} else if doc.OCRPages > 1 {
+		notes = append(notes, fmt.Sprintf("OCR of %d pages", doc.OCRPages))
 	}
 	if doc.Capped != "" {
 		notes = append(notes, doc.Capped)

@@ -31,6 +31,10 @@ type Options struct {
 	// PDFToText.
 	PDF string
 
+	// OCR reads PDF pages without a text layer with tesseract (pdftoppm
+	// renders them), giving their text the page's number; off by default.
+	OCR bool
+
 	// Sandbox, when set, extracts PDF and DOCX files, whose parsers take
 	// untrusted compressed data, instead of this process: normally
 	// SandboxFunc, which runs each in a child process with limits. It gets

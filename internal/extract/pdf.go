@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -99,6 +101,15 @@ func hasPageText(res *pdftext.Result) bool {
 // being separated by blank lines in the page text.
 func extractPDFFile(ctx context.Context, path string, opts Options) (*Document, error) {
 	read, err := readPDF(ctx, path, opts)
+	if opts.OCR && (err == nil && read.res == nil || errors.Is(err, pdftext.ErrNoText) || errors.Is(err, pdftext.ErrMalformed)) {
+		// No text layer, or one no reader gets at: the page images may
+		// still be readable.
+		if doc, oerr := ocrOnly(ctx, path); oerr == nil {
+			return doc, nil
+		} else if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
 	if err != nil {
 		err = pdfError(err)
 		if e, ok := errors.AsType[*extractError](err); ok && read.suggest {
@@ -111,9 +122,29 @@ func extractPDFFile(ctx context.Context, path string, opts Options) (*Document, 
 		return nil, newError(ErrNoText, "no text layer", nil)
 	}
 	doc := &Document{Path: path, Format: FormatPDF, Title: res.Title, Engine: read.engine, Repair: res.Repair}
+	var scanned map[int]string
+	if opts.OCR {
+		var blank []int
+		for i, page := range res.Pages {
+			if strings.TrimSpace(page) == "" {
+				blank = append(blank, i+1)
+			}
+		}
+		if len(blank) > 0 {
+			var capped bool
+			scanned, capped, _ = ocrPDF(ctx, path, blank) // a page OCR cannot read stays without text
+			doc.OCRPages = len(scanned)
+			if capped {
+				doc.Capped = fmt.Sprintf("OCR capped at %d pages", maxOCRPages)
+			}
+		}
+	}
 	for i, page := range res.Pages {
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		if t, ok := scanned[i+1]; ok {
+			page = t
 		}
 		for _, para := range paragraphs(CleanText(page)) {
 			doc.Blocks = append(doc.Blocks, Block{Text: para, Kind: KindParagraph, Page: i + 1})
@@ -121,6 +152,27 @@ func extractPDFFile(ctx context.Context, path string, opts Options) (*Document, 
 	}
 	if len(doc.Blocks) == 0 {
 		return nil, newError(ErrNoText, "no text layer", nil)
+	}
+	return finish(doc)
+}
+
+// ocrOnly reads every page of a PDF without a text layer with OCR.
+func ocrOnly(ctx context.Context, path string) (*Document, error) {
+	scanned, capped, err := ocrPDF(ctx, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	doc := &Document{Path: path, Format: FormatPDF, Engine: PDFOCR, OCRPages: len(scanned)}
+	if capped {
+		doc.Capped = fmt.Sprintf("OCR capped at %d pages", maxOCRPages)
+	}
+	for _, p := range slices.Sorted(maps.Keys(scanned)) {
+		for _, para := range paragraphs(CleanText(scanned[p])) {
+			doc.Blocks = append(doc.Blocks, Block{Text: para, Kind: KindParagraph, Page: p})
+		}
+	}
+	if len(doc.Blocks) == 0 {
+		return nil, newError(ErrNoText, "no text layer", errors.New("OCR found no text"))
 	}
 	return finish(doc)
 }
@@ -313,9 +365,13 @@ var DefaultLimits = sandbox.Limits{
 	OutputBytes: 64 << 20,
 }
 
+// OCRTimeout is the time limit of one sandboxed PDF extraction with
+// Options.OCR, instead of DefaultLimits' 60 s: OCR takes seconds a page.
+const OCRTimeout = 10 * time.Minute
+
 // ChildCommand is the hidden rag subcommand SandboxFunc runs:
 //
-//	rag __extract --pdf ENGINE --max-bytes N -- PATH
+//	rag __extract --pdf ENGINE --max-bytes N [--ocr] -- PATH
 //
 // It must call sandbox.ChildSetup, extract PATH with File and those options,
 // and write the outcome to the result pipe with EncodeResult.
@@ -332,8 +388,15 @@ func SandboxFunc(exe string, lim sandbox.Limits) func(ctx context.Context, path 
 		if pdf == "" {
 			pdf = PDFAuto
 		}
-		cmd := exec.Command(exe, ChildCommand, "--pdf", pdf,
-			"--max-bytes", strconv.FormatInt(opts.maxBytes(), 10), "--", path)
+		args := []string{ChildCommand, "--pdf", pdf, "--max-bytes", strconv.FormatInt(opts.maxBytes(), 10)}
+		lim := lim
+		if opts.OCR {
+			args = append(args, "--ocr")
+			if format, _ := formatOf(path); format == FormatPDF {
+				lim.Timeout = max(lim.Timeout, OCRTimeout)
+			}
+		}
+		cmd := exec.Command(exe, append(args, "--", path)...)
 		out, err := sandbox.Run(ctx, cmd, lim)
 		if err != nil {
 			return nil, sandboxError(err)

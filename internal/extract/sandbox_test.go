@@ -40,13 +40,17 @@ func testChild(mode string, args []string) int {
 		return 1
 	}
 	defer out.Close()
-	// args: __extract --pdf ENGINE --max-bytes N -- PATH
+	// args: __extract --pdf ENGINE --max-bytes N [--ocr] -- PATH
+	ocr := len(args) == 8 && args[5] == "--ocr"
+	if ocr {
+		args = append(args[:5], args[6:]...)
+	}
 	if len(args) != 7 || args[0] != ChildCommand || args[1] != "--pdf" || args[3] != "--max-bytes" || args[5] != "--" {
 		fmt.Fprintf(os.Stderr, "bad arguments %q\n", args)
 		return 2
 	}
 	maxBytes, _ := strconv.ParseInt(args[4], 10, 64)
-	opts := Options{PDF: args[2], MaxBytes: maxBytes}
+	opts := Options{PDF: args[2], MaxBytes: maxBytes, OCR: ocr}
 	path := args[6]
 	switch mode {
 	case "stdout":
