@@ -59,8 +59,7 @@ func (a *app) settings() (config.Settings, error) {
 	if abs, err := filepath.Abs(s.Index); err == nil {
 		s.Index = abs // reports name the index the same way from any folder
 	}
-	qualifyEmbedModel(&s) // providers.go
-	return s, nil
+	return s, qualifyEmbedModel(&s) // providers.go
 }
 
 // Main runs rag with args and returns the process exit code.
