@@ -8,6 +8,12 @@ import (
 	"github.com/ragcli/rag/internal/retrieve"
 )
 
+// ChunkWalker goes through an index's chunks in document order, as
+// index.Reader.EachChunk does; an error from fn stops it and is returned.
+type ChunkWalker interface {
+	EachChunk(fn func(index.Chunk) error) error
+}
+
 // errTooBig stops the walk over the chunks once they cannot fit.
 var errTooBig = errors.New("the corpus does not fit")
 
@@ -18,7 +24,7 @@ var errTooBig = errors.New("the corpus does not fit")
 // has nothing to choose, and the model may as well read everything. It
 // returns false when they do not fit, or when there is no chunk; it stops
 // reading as soon as the chunks outgrow limit, so a large index costs little.
-func WholeCorpus(r *index.Reader, question string, paths []string, limit, answerTokens int) ([]retrieve.Result, bool, error) {
+func WholeCorpus(r ChunkWalker, question string, paths []string, limit, answerTokens int) ([]retrieve.Result, bool, error) {
 	if answerTokens <= 0 {
 		answerTokens = DefaultAnswerTokens
 	}

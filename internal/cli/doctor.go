@@ -324,6 +324,8 @@ func settingValue(s config.Settings, key string) string {
 		return s.ChatModel
 	case "ollama_host":
 		return s.OllamaHost
+	case "store":
+		return cmpStr(redactStore(s.Store), "local")
 	case "ocr":
 		return fmt.Sprint(s.OCR)
 	case "chunk_tokens":

@@ -14,6 +14,7 @@ import (
 	"github.com/ragcli/rag/internal/ollama"
 	"github.com/ragcli/rag/internal/provider"
 	"github.com/ragcli/rag/internal/retrieve"
+	"github.com/ragcli/rag/internal/store"
 )
 
 // Exit codes: one table, shown in --help and the README, produced by exitCode.
@@ -93,6 +94,9 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 	switch {
 	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
 		return ExitInterrupted, ""
+	case errors.As(err, new(*store.UnsupportedError)):
+		use, _ := errors.AsType[*store.UnsupportedError](err)
+		return ExitUsage, cmpStr(hint, use.Hint)
 	case errors.As(err, &ue):
 		return ExitUsage, cmpStr(hint, "see: rag --help")
 	case errors.As(err, &pe):
@@ -125,6 +129,8 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 	case errors.As(err, new(*index.DiskFullError)):
 		dfe, _ := errors.AsType[*index.DiskFullError](err)
 		return ExitError, cmpStr(hint, diskFullHint(dfe))
+	case errors.Is(err, store.ErrUnavailable):
+		return ExitError, cmpStr(hint, "check that the store's server is up and reachable (--store, RAG_STORE); what was committed before stays")
 	case errors.Is(err, index.ErrLocked):
 		return ExitLocked, cmpStr(hint, "another rag ingest is writing this index; wait for it, or give --wait a longer time")
 	case errors.As(err, new(*index.BuildingError)):

@@ -43,7 +43,11 @@ func (a *app) runForget(ctx context.Context, paths []string, wait time.Duration)
 	if err != nil {
 		return err
 	}
-	rep, err := ingest.Forget(ctx, ingest.ForgetOptions{IndexDir: s.Index, Paths: paths, LockWait: wait})
+	st, err := a.openStore(ctx, s)
+	if err != nil {
+		return err
+	}
+	rep, err := ingest.Forget(ctx, ingest.ForgetOptions{Store: st, Paths: paths, LockWait: wait})
 	if err != nil {
 		return err
 	}

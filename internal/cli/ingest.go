@@ -111,9 +111,14 @@ func (a *app) runIngest(ctx context.Context, roots []string, o ingestOptions) er
 	if err != nil {
 		return err
 	}
+	st, err := a.openStore(ctx, s)
+	if err != nil {
+		return err
+	}
 	p := a.progress()
 	defer p.Done()
 	opts := a.ingestOptions(roots, s, client, o, p)
+	opts.Store = st
 	rep, err := ingest.Run(ctx, opts)
 	p.Done()
 	if err != nil {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -57,25 +58,29 @@ tab-separated without one. A PATH under which nothing is indexed is an error
   rag ls --json | jq -r '.roots[] | select(.pending > 0) | .path'`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.runLs(args)
+			return a.runLs(cmd.Context(), args)
 		},
 	}
 	c.Flags().BoolVar(&a.json, "json", false, "print the listing as JSON on stdout")
 	return c
 }
 
-func (a *app) runLs(args []string) error {
+func (a *app) runLs(ctx context.Context, args []string) error {
 	s, err := a.settings()
 	if err != nil {
 		return err
 	}
-	r, err := index.OpenReader(s.Index)
+	st, err := a.openStore(ctx, s)
 	if err != nil {
-		return fmt.Errorf("open index %s: %w", s.Index, err)
+		return err
+	}
+	r, err := st.OpenReader(ctx)
+	if err != nil {
+		return fmt.Errorf("open index %s: %w", st.Location(), err)
 	}
 	defer r.Close()
-	out := Listing{Index: s.Index, LastIngest: r.Meta().LastIngest, Roots: []ListingRoot{}, Files: []ListingFile{}}
-	roots, err := r.ListRoots()
+	out := Listing{Index: st.Location(), LastIngest: r.Meta().LastIngest, Roots: []ListingRoot{}, Files: []ListingFile{}}
+	roots, err := r.ListRoots(ctx)
 	if err != nil {
 		return err
 	}
@@ -96,7 +101,7 @@ func (a *app) runLs(args []string) error {
 			forms = append([]string{real}, forms...)
 		}
 		for _, p := range forms {
-			if out.Files, err = r.ListFiles(p); err != nil {
+			if out.Files, err = r.ListFiles(ctx, p); err != nil {
 				return err
 			}
 			if len(out.Files) > 0 {

@@ -304,7 +304,8 @@ func ragCommand(ts *testscript.TestScript, args []string) (*exec.Cmd, *strings.B
 	cmd.Env = os.Environ()
 	for _, k := range []string{"PATH", "HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "OLLAMA_HOST", "RAG_INDEX",
 		"RAG_EMBED_MODEL", "RAG_CHAT_MODEL", "RAG_CONFIG", "RAG_OLLAMA_TIMING", "NO_COLOR", "TERM", "WORK", "TMPDIR",
-		"OPENAI_BASE_URL", "OPENAI_API_KEY", "COHERE_API_KEY", "RAG_RERANK_API_KEY", "RAG_RERANK_API_KEY_ENV", "MY_RERANK_KEY"} {
+		"OPENAI_BASE_URL", "OPENAI_API_KEY", "COHERE_API_KEY", "RAG_RERANK_API_KEY", "RAG_RERANK_API_KEY_ENV", "MY_RERANK_KEY",
+		"RAG_STORE", "RAG_WEAVIATE_API_KEY"} {
 		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
 	}
 	var stdout, stderr strings.Builder

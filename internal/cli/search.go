@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/ragcli/rag/internal/store/local"
 	"io"
 	"strings"
 	"time"
@@ -132,8 +133,12 @@ func (a *app) openSession(ctx context.Context, s config.Settings, c *ollama.Clie
 	if s.EmbedExplicit {
 		o.EmbedModel = s.EmbedModel
 	}
-	sess, err := retrieve.Open(ctx, s.Index, o)
-	if err == nil && !a.quiet {
+	st, err := a.openStore(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := retrieve.OpenStore(ctx, st, o)
+	if _, isLocal := st.(*local.Store); err == nil && !a.quiet && isLocal {
 		// A first ingest that has committed part of the tree: the answers
 		// come from that part alone, which the user should know.
 		if p, ok := index.Running(s.Index); ok && p.First {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"github.com/ragcli/rag/internal/store/local"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -36,21 +37,28 @@ func (a *app) statusCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := index.OpenReader(s.Index)
+			ctx := cmd.Context()
+			sto, err := a.openStore(ctx, s)
 			if err != nil {
-				return fmt.Errorf("open index %s: %w", s.Index, err)
+				return err
+			}
+			r, err := sto.OpenReader(ctx)
+			if err != nil {
+				return fmt.Errorf("open index %s: %w", sto.Location(), err)
 			}
 			var running *index.Progress
-			if p, ok := index.Running(s.Index); ok {
-				running = &p
+			if _, isLocal := sto.(*local.Store); isLocal {
+				if p, ok := index.Running(s.Index); ok {
+					running = &p
+				}
 			}
 			defer r.Close()
-			st, err := r.Stats()
+			st, err := r.Stats(ctx)
 			if err != nil {
 				return err
 			}
 			m := r.Meta()
-			out := Status{Index: s.Index, FormatVersion: m.FormatVersion, EmbedModel: m.EmbedModel, Dim: m.Dim,
+			out := Status{Index: sto.Location(), FormatVersion: m.FormatVersion, EmbedModel: m.EmbedModel, Dim: m.Dim,
 				ChunkTokens: m.ChunkTokens, Files: st.Files, Chunks: st.Chunks, Pending: st.Pending, SizeBytes: st.SizeBytes,
 				Created: m.Created, LastIngest: m.LastIngest, Ingest: running}
 			if a.json {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/ragcli/rag/internal/answer"
 	"github.com/ragcli/rag/internal/config"
-	"github.com/ragcli/rag/internal/index"
 	"github.com/ragcli/rag/internal/retrieve"
 )
 
@@ -55,9 +54,9 @@ func (a *app) askSources(ctx context.Context, s config.Settings, sess *retrieve.
 	}
 	// --rerank asks for ranked passages: it implies retrieval.
 	if !o.retrieve && !a.rerank.on {
-		r, err := index.OpenReader(s.Index)
+		r, err := a.chunkWalker(ctx, s)
 		if err != nil {
-			return nil, "", fmt.Errorf("open index %s: %w", s.Index, err)
+			return nil, "", err
 		}
 		all, ok, err := answer.WholeCorpus(r, q, o.paths, limit, 0)
 		r.Close()

@@ -27,10 +27,14 @@ const (
 
 // Settings are the resolved values a command runs with.
 type Settings struct {
-	EmbedModel  string `yaml:"embed_model"`
-	ChatModel   string `yaml:"chat_model"`
-	OllamaHost  string `yaml:"ollama_host"` // "" means OLLAMA_HOST or Ollama's default
-	Index       string `yaml:"index"`
+	EmbedModel string `yaml:"embed_model"`
+	ChatModel  string `yaml:"chat_model"`
+	OllamaHost string `yaml:"ollama_host"` // "" means OLLAMA_HOST or Ollama's default
+	Index      string `yaml:"index"`
+	// Store is where the index lives: "" for the local index in Index, or a
+	// store URL (weaviate://HOST:PORT/COLLECTION; see package store). It is
+	// checked where a command opens it.
+	Store       string `yaml:"store"`
 	ChunkTokens int    `yaml:"chunk_tokens"`
 	// OCR reads PDF pages without a text layer with tesseract (ingest --ocr).
 	OCR           bool `yaml:"ocr"`
@@ -45,15 +49,15 @@ type Settings struct {
 }
 
 // Keys are the config file's keys, in the order rag doctor shows them.
-var Keys = []string{"index", "embed_model", "chat_model", "ollama_host", "chunk_tokens", "ocr"}
+var Keys = []string{"index", "embed_model", "chat_model", "ollama_host", "chunk_tokens", "ocr", "store"}
 
 // flagOf and envVarOf name the flag and environment variable of each key. No
 // environment variable sets chunk_tokens: chunk size is a per-index choice.
 var (
 	flagOf = map[string]string{"index": "--index", "embed_model": "--embed-model", "chat_model": "--chat-model",
-		"ollama_host": "--ollama-host", "chunk_tokens": "--chunk-tokens", "ocr": "--ocr"}
+		"ollama_host": "--ollama-host", "chunk_tokens": "--chunk-tokens", "ocr": "--ocr", "store": "--store"}
 	envVarOf = map[string]string{"index": "RAG_INDEX", "embed_model": "RAG_EMBED_MODEL", "chat_model": "RAG_CHAT_MODEL",
-		"ollama_host": "OLLAMA_HOST"}
+		"ollama_host": "OLLAMA_HOST", "store": "RAG_STORE"}
 )
 
 // Origin is the kind of place a setting came from.
@@ -133,7 +137,7 @@ func DataDir(getenv func(string) string) (string, error) {
 }
 
 // Resolve merges flags (non-zero fields of flags win), the environment
-// (RAG_EMBED_MODEL, RAG_CHAT_MODEL, RAG_INDEX, OLLAMA_HOST; RAG_CHUNK_TOKENS is
+// (RAG_EMBED_MODEL, RAG_CHAT_MODEL, RAG_INDEX, RAG_STORE, OLLAMA_HOST; RAG_CHUNK_TOKENS is
 // not read: chunk size is a per-index choice), the config file and the
 // defaults, and records in Sources where each value came from.
 //
@@ -189,6 +193,9 @@ func Resolve(flags Settings, getenv func(string) string) (Settings, error) {
 	}
 	if s.OllamaHost = pick("ollama_host", flags.OllamaHost, file.OllamaHost); s.OllamaHost == "" {
 		s.Sources["ollama_host"] = Source{FromDefault, "http://127.0.0.1:11434"}
+	}
+	if s.Store = pick("store", flags.Store, file.Store); s.Store == "" {
+		s.Sources["store"] = Source{FromDefault, "the local index"}
 	}
 	switch env := getenv("RAG_INDEX"); {
 	case flags.Index != "":

@@ -42,6 +42,9 @@ func TestResolvePrecedence(t *testing.T) {
 		{"ollama host", "OLLAMA_HOST", "ollama_host",
 			func(s *Settings, v string) { s.OllamaHost = v }, func(s Settings) string { return s.OllamaHost },
 			func(map[string]string) string { return "" }},
+		{"store", "RAG_STORE", "store",
+			func(s *Settings, v string) { s.Store = v }, func(s Settings) string { return s.Store },
+			func(map[string]string) string { return "" }},
 		{"index", "RAG_INDEX", "index",
 			func(s *Settings, v string) { s.Index = v }, func(s Settings) string { return s.Index },
 			func(env map[string]string) string { return filepath.Join(env["XDG_DATA_HOME"], "rag", "index") }},
@@ -289,6 +292,7 @@ func TestResolveSources(t *testing.T) {
 		"chat_model":   "config file " + cfg,
 		"ollama_host":  "flag --ollama-host",
 		"chunk_tokens": "config file " + cfg,
+		"store":        "default (the local index)",
 		"ocr":          "default",
 	}
 	for _, k := range Keys {

@@ -2,26 +2,23 @@ package weaviate
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/go-openapi/strfmt"
-	"github.com/google/uuid"
 	"github.com/weaviate/weaviate-go-client/v5/weaviate/filters"
 	"github.com/weaviate/weaviate-go-client/v5/weaviate/graphql"
 	"github.com/weaviate/weaviate/entities/models"
-)
 
-// namespace is the UUIDv5 namespace of every id this package derives.
-var namespace = uuid.MustParse("5b0c3a52-0d6e-4f53-9a8e-6c2f1c9e7a41")
+	"github.com/ragcli/rag/internal/store"
+)
 
 // Chunk is one chunk as the store keeps it.
 type Chunk struct {
-	// ID is the object's UUID (see ChunkIDs); set by the store when empty.
+	// ID is the object's UUID: store.UUID(store.KindChunk, id) of the
+	// chunk's store.ChunkID.
 	ID        string
 	Path      string
 	Title     string
@@ -30,8 +27,10 @@ type Chunk struct {
 	StartLine int
 	EndLine   int
 	Page      int
+	Anchor    string
 	Text      string
-	// Terms is rag's analysed text (lexical.Document), what BM25 ranks.
+	// Terms is rag's analysed text (lexical terms joined by spaces), what
+	// BM25 ranks.
 	Terms string
 	// Key identifies the text that was embedded (the local index's vkey),
 	// hex; chunks with the same key can share a vector.
@@ -40,39 +39,25 @@ type Chunk struct {
 	Vector []float32
 }
 
-// ChunkIDs derives the ids of a file's chunks from the path and each
-// chunk's content (title, headings, text) and how many chunks before it in
-// the file have the same content. The same file always gets the same ids,
-// so an ingest that is repeated, or re-run after a crash, overwrites its
-// objects rather than adding copies; an edit changes the ids of the edited
-// chunks only, not of the ones after it.
-func ChunkIDs(path string, chunks []Chunk) []string {
-	seen := map[[32]byte]int{}
-	ids := make([]string, len(chunks))
-	for i, c := range chunks {
-		h := sha256.New()
-		for _, s := range append([]string{c.Title, c.Text}, c.Headings...) {
-			var n [8]byte
-			binary.LittleEndian.PutUint64(n[:], uint64(len(s)))
-			h.Write(n[:])
-			h.Write([]byte(s))
-		}
-		var sum [32]byte
-		copy(sum[:], h.Sum(nil))
-		nth := seen[sum]
-		seen[sum]++
-		name := fmt.Sprintf("chunk\x00%s\x00%x\x00%d", path, sum, nth)
-		ids[i] = uuid.NewSHA1(namespace, []byte(name)).String()
-	}
-	return ids
+// ChunkUUID is the object id of the chunk at place ordinal of the file at
+// path with this text: store.ChunkID's, in store.UUID's layout. The same
+// file always gets the same ids, so an ingest that is repeated, or re-run
+// after a crash, overwrites its objects rather than adding copies.
+func ChunkUUID(path string, ordinal int, text string) string {
+	return store.UUID(store.KindChunk, store.ChunkID(path, ordinal, text))
 }
 
-// FileID is the id of a file's state object.
-func FileID(path string) string {
-	return uuid.NewSHA1(namespace, []byte("file\x00"+path)).String()
+// FileUUID is the object id of a file's record.
+func FileUUID(path string) string {
+	return store.UUID(store.KindFile, store.FileID(path))
 }
 
-var settingsID = uuid.NewSHA1(namespace, []byte("settings")).String()
+// metaUUID is the id of the store's metadata object; rootUUID of a root's.
+var metaUUID = store.UUID(store.KindMeta, 1)
+
+func rootUUID(path string) string {
+	return store.UUID(store.KindMeta, store.FileID("root\x00"+path))
+}
 
 func (c Chunk) object(class string) *models.Object {
 	headings := c.Headings
@@ -90,6 +75,7 @@ func (c Chunk) object(class string) *models.Object {
 			"startLine": c.StartLine,
 			"endLine":   c.EndLine,
 			"page":      c.Page,
+			"anchor":    c.Anchor,
 			"text":      c.Text,
 			"terms":     c.Terms,
 			"vkey":      c.Key,
@@ -107,17 +93,16 @@ const BatchSize = 200
 
 // PutChunks writes chunks (insert or replace, by id) in batches, each
 // acknowledged at the store's consistency level. A chunk without an ID gets
-// one from ChunkIDs over its path alone, so callers writing whole files
-// should set IDs with ChunkIDs first. It returns the first per-object error
+// ChunkUUID's. It returns the first per-object error
 // the server reports, after the retries.
-func (s *Store) PutChunks(ctx context.Context, chunks []Chunk) error {
+func (s *Client) PutChunks(ctx context.Context, chunks []Chunk) error {
 	for start := 0; start < len(chunks); start += BatchSize {
 		end := min(start+BatchSize, len(chunks))
 		objs := make([]*models.Object, 0, end-start)
 		for i := start; i < end; i++ {
 			c := chunks[i]
 			if c.ID == "" {
-				c.ID = ChunkIDs(c.Path, []Chunk{c})[0]
+				c.ID = ChunkUUID(c.Path, c.Ordinal, c.Text)
 			}
 			objs = append(objs, c.object(s.chunks))
 		}
@@ -128,7 +113,7 @@ func (s *Store) PutChunks(ctx context.Context, chunks []Chunk) error {
 	return nil
 }
 
-func (s *Store) putObjects(ctx context.Context, what string, objs []*models.Object) error {
+func (s *Client) putObjects(ctx context.Context, what string, objs []*models.Object) error {
 	return s.do(ctx, what, func(ctx context.Context) error {
 		resp, err := s.c.Batch().ObjectsBatcher().WithObjects(objs...).WithConsistencyLevel(s.cfg.Consistency).Do(ctx)
 		if err != nil {
@@ -163,7 +148,7 @@ func (f File) object(class string) *models.Object {
 	}
 	return &models.Object{
 		Class: class,
-		ID:    strfmt.UUID(FileID(f.Path)),
+		ID:    strfmt.UUID(FileUUID(f.Path)),
 		Properties: map[string]any{
 			"kind":      "file",
 			"path":      f.Path,
@@ -181,7 +166,7 @@ func (f File) object(class string) *models.Object {
 // a file's chunks, a state says its chunks are all there: a crash between
 // the two leaves the old state (or none), so the next ingest reads the file
 // again and converges.
-func (s *Store) PutFiles(ctx context.Context, files []File) error {
+func (s *Client) PutFiles(ctx context.Context, files []File) error {
 	for start := 0; start < len(files); start += BatchSize {
 		end := min(start+BatchSize, len(files))
 		objs := make([]*models.Object, 0, end-start)
@@ -216,7 +201,7 @@ func fileFrom(m map[string]any) File {
 
 // Files returns every file state, in no particular order, reading the
 // collection page by page.
-func (s *Store) Files(ctx context.Context) ([]File, error) {
+func (s *Client) Files(ctx context.Context) ([]File, error) {
 	var out []File
 	err := s.scan(ctx, s.files, fileFields, func(m map[string]any) {
 		if str(m["path"]) != "" || len(strs(m["chunks"])) > 0 {
@@ -227,7 +212,7 @@ func (s *Store) Files(ctx context.Context) ([]File, error) {
 }
 
 // FileState returns one file's state; ok is false when the store has none.
-func (s *Store) FileState(ctx context.Context, path string) (File, bool, error) {
+func (s *Client) FileState(ctx context.Context, path string) (File, bool, error) {
 	rows, err := s.get(ctx, "read file", s.files, fileFields,
 		filters.Where().WithPath([]string{"path"}).WithOperator(filters.Equal).WithValueText(path), 2)
 	if err != nil || len(rows) == 0 {
@@ -238,7 +223,7 @@ func (s *Store) FileState(ctx context.Context, path string) (File, bool, error) 
 
 // scan reads every object of class through the cursor API (GraphQL
 // "after"), pageSize at a time.
-func (s *Store) scan(ctx context.Context, class string, fields []graphql.Field, fn func(map[string]any)) error {
+func (s *Client) scan(ctx context.Context, class string, fields []graphql.Field, fn func(map[string]any)) error {
 	const pageSize = 1000
 	after := ""
 	for {
@@ -267,7 +252,7 @@ func (s *Store) scan(ctx context.Context, class string, fields []graphql.Field, 
 }
 
 // get runs one filtered Get.
-func (s *Store) get(ctx context.Context, what, class string, fields []graphql.Field, where *filters.WhereBuilder, limit int) ([]map[string]any, error) {
+func (s *Client) get(ctx context.Context, what, class string, fields []graphql.Field, where *filters.WhereBuilder, limit int) ([]map[string]any, error) {
 	var rows []map[string]any
 	err := s.do(ctx, what, func(ctx context.Context) error {
 		b := s.c.GraphQL().Get().WithClassName(class).WithFields(fields...).WithLimit(limit)
@@ -287,7 +272,7 @@ func (s *Store) get(ctx context.Context, what, class string, fields []graphql.Fi
 // DeleteFile removes a file's chunks and its state: the state first, so a
 // crash in between leaves chunks without a state, which the next ingest of
 // the path replaces (same ids) or removes.
-func (s *Store) DeleteFile(ctx context.Context, path string) error {
+func (s *Client) DeleteFile(ctx context.Context, path string) error {
 	if err := s.deleteWhere(ctx, "delete file", s.files,
 		filters.Where().WithPath([]string{"path"}).WithOperator(filters.Equal).WithValueText(path)); err != nil {
 		return err
@@ -298,7 +283,7 @@ func (s *Store) DeleteFile(ctx context.Context, path string) error {
 
 // DeleteStaleChunks removes the chunks of path whose ids are not in keep:
 // what an edit of the file left behind.
-func (s *Store) DeleteStaleChunks(ctx context.Context, path string, keep []string) error {
+func (s *Client) DeleteStaleChunks(ctx context.Context, path string, keep []string) error {
 	ids, err := s.ChunkIDsOf(ctx, path)
 	if err != nil {
 		return err
@@ -317,7 +302,7 @@ func (s *Store) DeleteStaleChunks(ctx context.Context, path string, keep []strin
 }
 
 // DeleteChunks removes chunks by id.
-func (s *Store) DeleteChunks(ctx context.Context, ids []string) error {
+func (s *Client) DeleteChunks(ctx context.Context, ids []string) error {
 	for start := 0; start < len(ids); start += BatchSize {
 		end := min(start+BatchSize, len(ids))
 		if err := s.deleteWhere(ctx, "delete chunks", s.chunks,
@@ -329,7 +314,7 @@ func (s *Store) DeleteChunks(ctx context.Context, ids []string) error {
 }
 
 // ChunkIDsOf lists the ids of the chunks stored under path.
-func (s *Store) ChunkIDsOf(ctx context.Context, path string) ([]string, error) {
+func (s *Client) ChunkIDsOf(ctx context.Context, path string) ([]string, error) {
 	rows, err := s.get(ctx, "list chunks", s.chunks,
 		[]graphql.Field{{Name: "_additional", Fields: []graphql.Field{{Name: "id"}}}},
 		filters.Where().WithPath([]string{"path"}).WithOperator(filters.Equal).WithValueText(path), maxResults)
@@ -345,7 +330,7 @@ func (s *Store) ChunkIDsOf(ctx context.Context, path string) ([]string, error) {
 
 // deleteWhere deletes what matches, in rounds: the server caps one batch
 // delete at QUERY_MAXIMUM_RESULTS objects.
-func (s *Store) deleteWhere(ctx context.Context, what, class string, where *filters.WhereBuilder) error {
+func (s *Client) deleteWhere(ctx context.Context, what, class string, where *filters.WhereBuilder) error {
 	for round := 0; round < 1000; round++ {
 		var matches, failed int64
 		err := s.do(ctx, what, func(ctx context.Context) error {
@@ -378,7 +363,7 @@ const maxResults = 10000
 
 var chunkFields = []graphql.Field{
 	{Name: "path"}, {Name: "title"}, {Name: "headings"}, {Name: "ordinal"},
-	{Name: "startLine"}, {Name: "endLine"}, {Name: "page"}, {Name: "text"},
+	{Name: "startLine"}, {Name: "endLine"}, {Name: "page"}, {Name: "anchor"}, {Name: "text"},
 	{Name: "terms"}, {Name: "vkey"},
 }
 
@@ -392,6 +377,7 @@ func chunkFrom(m map[string]any) Chunk {
 		StartLine: num(m["startLine"]),
 		EndLine:   num(m["endLine"]),
 		Page:      num(m["page"]),
+		Anchor:    str(m["anchor"]),
 		Text:      str(m["text"]),
 		Terms:     str(m["terms"]),
 		Key:       str(m["vkey"]),
@@ -409,7 +395,7 @@ func withAdditional(fields []graphql.Field, extra ...string) []graphql.Field {
 
 // Chunks returns the chunks with the given ids that exist, in the order
 // of ids; withVectors also fetches their vectors.
-func (s *Store) Chunks(ctx context.Context, ids []string, withVectors bool) ([]Chunk, error) {
+func (s *Client) Chunks(ctx context.Context, ids []string, withVectors bool) ([]Chunk, error) {
 	extra := []string{}
 	if withVectors {
 		extra = append(extra, "vector")
@@ -437,7 +423,7 @@ func (s *Store) Chunks(ctx context.Context, ids []string, withVectors bool) ([]C
 }
 
 // ChunksOf returns the chunks stored under path, in file order.
-func (s *Store) ChunksOf(ctx context.Context, path string, withVectors bool) ([]Chunk, error) {
+func (s *Client) ChunksOf(ctx context.Context, path string, withVectors bool) ([]Chunk, error) {
 	extra := []string{}
 	if withVectors {
 		extra = append(extra, "vector")
@@ -456,7 +442,7 @@ func (s *Store) ChunksOf(ctx context.Context, path string, withVectors bool) ([]
 }
 
 // EachChunk calls fn for every stored chunk, in no particular order.
-func (s *Store) EachChunk(ctx context.Context, withVectors bool, fn func(Chunk) error) error {
+func (s *Client) EachChunk(ctx context.Context, withVectors bool, fn func(Chunk) error) error {
 	extra := []string{}
 	if withVectors {
 		extra = append(extra, "vector")
@@ -474,7 +460,7 @@ func (s *Store) EachChunk(ctx context.Context, withVectors bool, fn func(Chunk) 
 }
 
 // PendingChunks returns up to limit chunks stored without a vector.
-func (s *Store) PendingChunks(ctx context.Context, limit int) ([]Chunk, error) {
+func (s *Client) PendingChunks(ctx context.Context, limit int) ([]Chunk, error) {
 	rows, err := s.get(ctx, "read pending chunks", s.chunks, withAdditional(chunkFields),
 		filters.Where().WithPath([]string{"pending"}).WithOperator(filters.Equal).WithValueBoolean(true), limit)
 	if err != nil {
@@ -489,7 +475,7 @@ func (s *Store) PendingChunks(ctx context.Context, limit int) ([]Chunk, error) {
 
 // VectorByKey returns a stored vector for an embedding key, if a chunk
 // with that key has one: how an unchanged text reuses its vector.
-func (s *Store) VectorByKey(ctx context.Context, key string) ([]float32, bool, error) {
+func (s *Client) VectorByKey(ctx context.Context, key string) ([]float32, bool, error) {
 	rows, err := s.get(ctx, "find vector", s.chunks, withAdditional([]graphql.Field{{Name: "vkey"}}, "vector"),
 		filters.Where().WithOperator(filters.And).WithOperands([]*filters.WhereBuilder{
 			filters.Where().WithPath([]string{"vkey"}).WithOperator(filters.Equal).WithValueText(key),
@@ -503,7 +489,7 @@ func (s *Store) VectorByKey(ctx context.Context, key string) ([]float32, bool, e
 }
 
 // Count is the number of chunks and of pending chunks stored.
-func (s *Store) Count(ctx context.Context) (chunks, pending int, err error) {
+func (s *Client) Count(ctx context.Context) (chunks, pending int, err error) {
 	count := func(where *filters.WhereBuilder) (int, error) {
 		var n int
 		err := s.do(ctx, "count chunks", func(ctx context.Context) error {
@@ -535,32 +521,6 @@ func (s *Store) Count(ctx context.Context) (chunks, pending int, err error) {
 	}
 	pending, err = count(filters.Where().WithPath([]string{"pending"}).WithOperator(filters.Equal).WithValueBoolean(true))
 	return chunks, pending, err
-}
-
-// ReadSettings returns the store's recorded settings; ok is false when none
-// are recorded yet (a new store).
-func (s *Store) ReadSettings(ctx context.Context) (Settings, bool, error) {
-	rows, err := s.get(ctx, "read settings", s.files,
-		[]graphql.Field{{Name: "provider"}, {Name: "model"}, {Name: "dim"}, {Name: "chunkTokens"}, {Name: "format"}},
-		filters.Where().WithPath([]string{"kind"}).WithOperator(filters.Equal).WithValueText("settings"), 2)
-	if err != nil || len(rows) == 0 {
-		return Settings{}, false, err
-	}
-	m := rows[0]
-	if f := str(m["format"]); f != strconv.Itoa(FormatVersion) {
-		return Settings{}, false, &FormatError{Store: s.String(), Found: f}
-	}
-	st := Settings{Provider: str(m["provider"]), Model: str(m["model"])}
-	st.Dim, _ = strconv.Atoi(str(m["dim"]))
-	st.ChunkTokens, _ = strconv.Atoi(str(m["chunkTokens"]))
-	return st, true, nil
-}
-
-// WriteSettings records the store's settings.
-func (s *Store) WriteSettings(ctx context.Context, st Settings) error {
-	return s.putObjects(ctx, "write settings", []*models.Object{{
-		Class: s.files, ID: strfmt.UUID(settingsID), Properties: st.props(),
-	}})
 }
 
 // graphQLError is an error the server reported inside a 200 answer (a

@@ -16,7 +16,7 @@ import (
 )
 
 // open connects to n with a fresh base name per test.
-func open(t *testing.T, n *weaviatetest.Node, cfg Config) *Store {
+func open(t *testing.T, n *weaviatetest.Node, cfg Config) *Client {
 	t.Helper()
 	cfg.Host = n.HTTPAddr
 	if cfg.Base == "" {
@@ -55,9 +55,8 @@ func chunk(path string, ord int, text string, vec []float32) Chunk {
 }
 
 func withIDs(cs []Chunk) []Chunk {
-	ids := ChunkIDs(cs[0].Path, cs)
 	for i := range cs {
-		cs[i].ID = ids[i]
+		cs[i].ID = ChunkUUID(cs[i].Path, cs[i].Ordinal, cs[i].Text)
 	}
 	return cs
 }
@@ -216,32 +215,6 @@ func TestStoreRoundTrip(t *testing.T) {
 	var seen int
 	if err := s.EachChunk(ctx, false, func(Chunk) error { seen++; return nil }); err != nil || seen != 3 {
 		t.Fatalf("EachChunk: %d %v", seen, err)
-	}
-}
-
-// Settings are recorded once and read back; a store's replication factor
-// is what it was created with.
-func TestStoreSettings(t *testing.T) {
-	n := weaviatetest.Start(t, weaviatetest.Options{})
-	s := open(t, n, Config{})
-	ctx := context.Background()
-	if _, ok, err := s.ReadSettings(ctx); ok || err != nil {
-		t.Fatalf("new store has settings: %v %v", ok, err)
-	}
-	want := Settings{Provider: "ollama", Model: "all-minilm:latest", Dim: 384, ChunkTokens: 256}
-	if err := s.WriteSettings(ctx, want); err != nil {
-		t.Fatal(err)
-	}
-	got, ok, err := s.ReadSettings(ctx)
-	if err != nil || !ok || got != want {
-		t.Fatalf("settings: %+v %v %v", got, ok, err)
-	}
-	files, _ := s.Files(ctx)
-	if len(files) != 0 {
-		t.Fatalf("the settings object is listed as a file: %+v", files)
-	}
-	if r, err := s.ReplicationFactor(ctx); err != nil || r != 1 {
-		t.Fatalf("replication: %d %v", r, err)
 	}
 }
 

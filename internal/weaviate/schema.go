@@ -2,8 +2,6 @@ package weaviate
 
 import (
 	"context"
-	"fmt"
-	"strconv"
 
 	"github.com/weaviate/weaviate/entities/models"
 )
@@ -52,7 +50,7 @@ func intProp(name string, filterable bool) *models.Property {
 	return &models.Property{Name: name, DataType: []string{"int"}, IndexFilterable: boolp(filterable), IndexRangeFilters: boolp(false)}
 }
 
-func (s *Store) replication() *models.ReplicationConfig {
+func (s *Client) replication() *models.ReplicationConfig {
 	rc := &models.ReplicationConfig{
 		Factor: int64(s.cfg.Replication),
 		// A chunk deleted on one replica and still present on another
@@ -66,7 +64,7 @@ func (s *Store) replication() *models.ReplicationConfig {
 	return rc
 }
 
-func (s *Store) chunksClass() *models.Class {
+func (s *Client) chunksClass() *models.Class {
 	return &models.Class{
 		Class:             s.chunks,
 		Description:       "rag chunks: text, provenance, analysed terms, embedding",
@@ -88,6 +86,7 @@ func (s *Store) chunksClass() *models.Class {
 			intProp("startLine", false),
 			intProp("endLine", false),
 			intProp("page", false),
+			textProp("anchor", "", false, false),
 			textProp("text", "", false, false),
 			textProp("terms", "whitespace", false, true),
 			textProp("vkey", "field", true, false),
@@ -96,7 +95,7 @@ func (s *Store) chunksClass() *models.Class {
 	}
 }
 
-func (s *Store) filesClass() *models.Class {
+func (s *Client) filesClass() *models.Class {
 	return &models.Class{
 		Class:             s.files,
 		Description:       "rag files: incremental state of each file, and the store's settings",
@@ -105,7 +104,7 @@ func (s *Store) filesClass() *models.Class {
 		VectorIndexConfig: map[string]any{"skip": true},
 		ReplicationConfig: s.replication(),
 		Properties: []*models.Property{
-			textProp("kind", "field", true, false), // "file" or "settings"
+			textProp("kind", "field", true, false), // "file", "root" or "meta"
 			textProp("path", "field", true, false),
 			// Sizes and times as decimal text: GraphQL answers numbers as
 			// JSON floats, which cannot hold a UnixNano time exactly.
@@ -120,6 +119,10 @@ func (s *Store) filesClass() *models.Class {
 			textProp("dim", "", false, false),
 			textProp("chunkTokens", "", false, false),
 			textProp("format", "", false, false),
+			textProp("created", "", false, false),
+			textProp("lastIngest", "", false, false),
+			textProp("dev", "", false, false),
+			textProp("isDir", "", false, false),
 		},
 	}
 }
@@ -127,7 +130,7 @@ func (s *Store) filesClass() *models.Class {
 // EnsureSchema creates the store's two collections if they do not exist.
 // Collections that exist are left as they are (their replication factor
 // included).
-func (s *Store) EnsureSchema(ctx context.Context) error {
+func (s *Client) EnsureSchema(ctx context.Context) error {
 	for _, class := range []*models.Class{s.chunksClass(), s.filesClass()} {
 		var exists bool
 		if err := s.do(ctx, "check collection "+class.Class, func(ctx context.Context) error {
@@ -155,7 +158,7 @@ func (s *Store) EnsureSchema(ctx context.Context) error {
 	return s.loadReplication(ctx)
 }
 
-func (s *Store) loadReplication(ctx context.Context) error {
+func (s *Client) loadReplication(ctx context.Context) error {
 	r, err := s.ReplicationFactor(ctx)
 	if err != nil {
 		return err
@@ -165,7 +168,7 @@ func (s *Store) loadReplication(ctx context.Context) error {
 }
 
 // Exists reports whether the store's collections exist.
-func (s *Store) Exists(ctx context.Context) (bool, error) {
+func (s *Client) Exists(ctx context.Context) (bool, error) {
 	var exists bool
 	err := s.do(ctx, "check collection "+s.chunks, func(ctx context.Context) error {
 		var err error
@@ -176,7 +179,7 @@ func (s *Store) Exists(ctx context.Context) (bool, error) {
 }
 
 // Drop deletes both collections and everything in them.
-func (s *Store) Drop(ctx context.Context) error {
+func (s *Client) Drop(ctx context.Context) error {
 	for _, name := range []string{s.chunks, s.files} {
 		if err := s.do(ctx, "delete collection "+name, func(ctx context.Context) error {
 			return s.c.Schema().ClassDeleter().WithClassName(name).Do(ctx)
@@ -192,7 +195,7 @@ func (s *Store) Drop(ctx context.Context) error {
 
 // ReplicationFactor is the chunks collection's replication factor as the
 // server has it.
-func (s *Store) ReplicationFactor(ctx context.Context) (int, error) {
+func (s *Client) ReplicationFactor(ctx context.Context) (int, error) {
 	var class *models.Class
 	err := s.do(ctx, "read collection "+s.chunks, func(ctx context.Context) error {
 		var err error
@@ -208,37 +211,6 @@ func (s *Store) ReplicationFactor(ctx context.Context) (int, error) {
 	return int(class.ReplicationConfig.Factor), nil
 }
 
-// Settings are what a store was built with; a store answers only to the
-// embedding model it was built with.
-type Settings struct {
-	Provider    string
-	Model       string
-	Dim         int // 0 until the first vector is stored
-	ChunkTokens int
-}
-
-func (st Settings) props() map[string]any {
-	return map[string]any{
-		"kind":        "settings",
-		"path":        "",
-		"provider":    st.Provider,
-		"model":       st.Model,
-		"dim":         strconv.Itoa(st.Dim),
-		"chunkTokens": strconv.Itoa(st.ChunkTokens),
-		"format":      strconv.Itoa(FormatVersion),
-	}
-}
-
 // FormatVersion is the layout of the objects this package writes; a store
 // written in another one is refused.
 const FormatVersion = 1
-
-// FormatError reports a store written in another layout.
-type FormatError struct {
-	Store string
-	Found string
-}
-
-func (e *FormatError) Error() string {
-	return fmt.Sprintf("weaviate store %s has object format %s; this rag writes format %d", e.Store, e.Found, FormatVersion)
-}

@@ -61,7 +61,7 @@ func likeEscape(p string) string {
 	return strings.NewReplacer("*", "?").Replace(p)
 }
 
-func (s *Store) search(ctx context.Context, what string, k int, f Filter, extra []string, with func(*graphql.GetBuilder) *graphql.GetBuilder) ([]Hit, error) {
+func (s *Client) search(ctx context.Context, what string, k int, f Filter, extra []string, with func(*graphql.GetBuilder) *graphql.GetBuilder) ([]Hit, error) {
 	if f.None || k <= 0 {
 		return nil, nil
 	}
@@ -99,7 +99,7 @@ func (s *Store) search(ctx context.Context, what string, k int, f Filter, extra 
 // BM25 ranks chunks by Weaviate's BM25 over the terms property. terms is a
 // query already analysed by rag (lexical.Terms joined by spaces); an empty
 // one finds nothing.
-func (s *Store) BM25(ctx context.Context, terms string, k int, f Filter) ([]Hit, error) {
+func (s *Client) BM25(ctx context.Context, terms string, k int, f Filter) ([]Hit, error) {
 	if strings.TrimSpace(terms) == "" {
 		return nil, nil
 	}
@@ -110,7 +110,7 @@ func (s *Store) BM25(ctx context.Context, terms string, k int, f Filter) ([]Hit,
 
 // NearVector ranks embedded chunks by cosine similarity to v through the
 // HNSW index (approximate).
-func (s *Store) NearVector(ctx context.Context, v []float32, k int, f Filter) ([]Hit, error) {
+func (s *Client) NearVector(ctx context.Context, v []float32, k int, f Filter) ([]Hit, error) {
 	return s.search(ctx, "vector search", k, f, []string{"distance"}, func(b *graphql.GetBuilder) *graphql.GetBuilder {
 		return b.WithNearVector(s.c.GraphQL().NearVectorArgBuilder().WithVector(v))
 	})
@@ -119,7 +119,7 @@ func (s *Store) NearVector(ctx context.Context, v []float32, k int, f Filter) ([
 // Hybrid is Weaviate's own fusion of its BM25 over terms and its vector
 // search for v: alpha 0 is BM25 only, 1 vector only; fusion is ranked
 // (reciprocal rank) or relative-score.
-func (s *Store) Hybrid(ctx context.Context, terms string, v []float32, alpha float32, fusion graphql.FusionType, k int, f Filter) ([]Hit, error) {
+func (s *Client) Hybrid(ctx context.Context, terms string, v []float32, alpha float32, fusion graphql.FusionType, k int, f Filter) ([]Hit, error) {
 	return s.search(ctx, "hybrid search", k, f, []string{"score"}, func(b *graphql.GetBuilder) *graphql.GetBuilder {
 		h := s.c.GraphQL().HybridArgumentBuilder().WithQuery(terms).WithVector(v).WithAlpha(alpha).
 			WithProperties([]string{"terms"}).WithFusionType(fusion)

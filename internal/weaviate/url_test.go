@@ -10,54 +10,33 @@ import (
 	"time"
 
 	"github.com/ragcli/rag/internal/retry"
+	"github.com/ragcli/rag/internal/store"
 )
 
-func TestParseURL(t *testing.T) {
-	t.Setenv(APIKeyEnv, "")
-	for _, tc := range []struct {
-		in                          string
-		scheme, host, base, consist string
-		repl                        int
-		err                         string
-	}{
-		{in: "weaviate://127.0.0.1:8080", scheme: "http", host: "127.0.0.1:8080", base: "Rag"},
-		{in: "weaviate://db.example:9000/Team", scheme: "http", host: "db.example:9000", base: "Team"},
-		{in: "weaviates://db.example/Team", scheme: "https", host: "db.example:443", base: "Team"},
-		{in: "weaviate+https://db.example:8443", scheme: "https", host: "db.example:8443", base: "Rag"},
-		{in: "https://db.example", scheme: "https", host: "db.example:443", base: "Rag"},
-		{in: "weaviate://h:1/Docs?replication=3&consistency=quorum", scheme: "http", host: "h:1", base: "Docs", repl: 3, consist: "QUORUM"},
-		{in: "weaviate://h:1/docs", err: "upper-case"},
-		{in: "weaviate://h:1/Do-cs", err: "upper-case"},
-		{in: "ftp://h:1", err: "scheme"},
-		{in: "weaviate://user:secret@h:1", err: "no credentials"},
-		{in: "weaviate://h:1?replication=0", err: "replication"},
-		{in: "weaviate://h:1?consistency=SOME", err: "consistency"},
-	} {
-		cfg, err := ParseURL(tc.in)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("%s: error %v, want one containing %q", tc.in, err, tc.err)
-			}
-			if err != nil && strings.Contains(err.Error(), "secret") {
-				t.Errorf("%s: error shows the password: %v", tc.in, err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%s: %v", tc.in, err)
-			continue
-		}
-		if cfg.Scheme != tc.scheme || cfg.Host != tc.host || cfg.Base != tc.base || cfg.Replication != tc.repl || cfg.Consistency != tc.consist {
-			t.Errorf("%s: got %+v", tc.in, cfg)
-		}
+func TestFromLocation(t *testing.T) {
+	l, err := store.ParseURL("weaviates://db.example/team")
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Setenv(APIKeyEnv, "k-123")
-	cfg, err := ParseURL("weaviate://h:1")
-	if err != nil || cfg.APIKey != "k-123" || cfg.KeyEnv != APIKeyEnv {
-		t.Fatalf("key from the environment: %+v %v", cfg, err)
+	t.Setenv(ReplicationEnv, "3")
+	t.Setenv(ConsistencyEnv, "quorum")
+	cfg, err := FromLocation(l)
+	if err != nil || cfg.Scheme != "https" || cfg.Host != "db.example:443" || cfg.Base != "Team" ||
+		cfg.APIKey != "k-123" || cfg.KeyEnv != APIKeyEnv || cfg.Replication != 3 || cfg.Consistency != Quorum {
+		t.Fatalf("FromLocation: %+v %v", cfg, err)
 	}
 	if strings.Contains(cfg.String(), "k-123") {
 		t.Fatalf("String shows the key: %s", cfg)
+	}
+	t.Setenv(ReplicationEnv, "0")
+	if _, err := FromLocation(l); err == nil || !strings.Contains(err.Error(), ReplicationEnv) {
+		t.Fatalf("replication 0: %v", err)
+	}
+	t.Setenv(ReplicationEnv, "")
+	t.Setenv(ConsistencyEnv, "SOME")
+	if _, err := FromLocation(l); err == nil || !strings.Contains(err.Error(), ConsistencyEnv) {
+		t.Fatalf("consistency SOME: %v", err)
 	}
 }
 
@@ -118,28 +97,5 @@ func TestErrorsMapAndHideKey(t *testing.T) {
 	_, err = Open(context.Background(), Config{Host: host, Retry: fast})
 	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "cannot reach weaviate") {
 		t.Fatalf("closed server: %v", err)
-	}
-}
-
-func TestChunkIDsDeterministic(t *testing.T) {
-	a := []Chunk{{Text: "one"}, {Text: "two"}, {Text: "one"}}
-	ids := ChunkIDs("docs/a.md", a)
-	if again := ChunkIDs("docs/a.md", a); strings.Join(again, ",") != strings.Join(ids, ",") {
-		t.Fatal("ids differ between runs")
-	}
-	if ids[0] == ids[2] {
-		t.Fatal("two equal chunks of one file share an id")
-	}
-	if other := ChunkIDs("docs/b.md", a); other[0] == ids[0] {
-		t.Fatal("the same chunk in another file has the same id")
-	}
-	// An edit of the first chunk changes only its id.
-	edited := ChunkIDs("docs/a.md", []Chunk{{Text: "one, edited"}, {Text: "two"}, {Text: "one"}})
-	if edited[0] == ids[0] || edited[1] != ids[1] {
-		t.Fatalf("edit: %v vs %v", edited, ids)
-	}
-	// A heading is content too.
-	if h := ChunkIDs("docs/a.md", []Chunk{{Text: "one", Headings: []string{"H"}}}); h[0] == ids[0] {
-		t.Fatal("heading not part of the id")
 	}
 }

@@ -40,13 +40,14 @@ import (
 	"github.com/weaviate/weaviate-go-client/v5/weaviate/fault"
 
 	"github.com/ragcli/rag/internal/retry"
+	"github.com/ragcli/rag/internal/store"
 )
 
 // APIKeyEnv is the environment variable a Weaviate API key is read from.
-const APIKeyEnv = "RAG_WEAVIATE_API_KEY"
+const APIKeyEnv = store.APIKeyEnv
 
 // DefaultBase is the collection base name when a store URL names none.
-const DefaultBase = "Rag"
+const DefaultBase = store.DefaultCollection
 
 // Consistency levels of reads and writes (Weaviate's names).
 const (
@@ -81,72 +82,38 @@ type Config struct {
 	TLS *tls.Config
 }
 
-// ParseURL reads a store URL:
-//
-//	weaviate://HOST:PORT[/BASE][?replication=N&consistency=QUORUM]
-//	weaviates://HOST:PORT[/BASE]     (https; also weaviate+https://)
-//	http://HOST:PORT[/BASE], https://HOST:PORT[/BASE]
-//
-// The API key is not part of the URL: it comes from $RAG_WEAVIATE_API_KEY.
-func ParseURL(s string) (Config, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return Config{}, fmt.Errorf("store URL %q: %w", s, err)
-	}
-	var cfg Config
-	switch strings.ToLower(u.Scheme) {
-	case "weaviate", "http":
-		cfg.Scheme = "http"
-	case "weaviates", "weaviate+https", "https":
+// Environment variables of a Weaviate store beside its URL: the API key,
+// and the replication factor and consistency level (see Config).
+const (
+	ReplicationEnv = "RAG_WEAVIATE_REPLICATION"
+	ConsistencyEnv = "RAG_WEAVIATE_CONSISTENCY"
+)
+
+// FromLocation is the configuration of a parsed store URL, with the key,
+// the replication factor and the consistency level read from the
+// environment (APIKeyEnv, ReplicationEnv, ConsistencyEnv).
+func FromLocation(l store.Location) (Config, error) {
+	cfg := Config{Scheme: "http", Host: l.Host, Base: l.Collection}
+	if l.HTTPS() {
 		cfg.Scheme = "https"
-	default:
-		return Config{}, fmt.Errorf("store URL %q: scheme %q is not weaviate://, weaviates://, http:// or https://", s, u.Scheme)
-	}
-	if u.User != nil {
-		return Config{}, fmt.Errorf("store URL %q: put no credentials in the URL; set %s", redactURL(u), APIKeyEnv)
-	}
-	if u.Host == "" {
-		return Config{}, fmt.Errorf("store URL %q: no host", s)
-	}
-	cfg.Host = u.Host
-	if u.Port() == "" {
-		if cfg.Scheme == "https" {
-			cfg.Host += ":443"
-		} else {
-			cfg.Host += ":8080"
-		}
-	}
-	cfg.Base = strings.Trim(u.Path, "/")
-	if cfg.Base == "" {
-		cfg.Base = DefaultBase
-	}
-	if err := checkBase(cfg.Base); err != nil {
-		return Config{}, fmt.Errorf("store URL %q: %w", s, err)
-	}
-	q := u.Query()
-	if v := q.Get("replication"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return Config{}, fmt.Errorf("store URL %q: replication=%s is not a positive number", s, v)
-		}
-		cfg.Replication = n
-	}
-	if v := q.Get("consistency"); v != "" {
-		cfg.Consistency = strings.ToUpper(v)
-		if cfg.Consistency != One && cfg.Consistency != Quorum && cfg.Consistency != All {
-			return Config{}, fmt.Errorf("store URL %q: consistency=%s is not ONE, QUORUM or ALL", s, v)
-		}
 	}
 	if k := os.Getenv(APIKeyEnv); k != "" {
 		cfg.APIKey, cfg.KeyEnv = k, APIKeyEnv
 	}
+	if v := os.Getenv(ReplicationEnv); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return Config{}, fmt.Errorf("%s=%s is not a positive number", ReplicationEnv, v)
+		}
+		cfg.Replication = n
+	}
+	if v := os.Getenv(ConsistencyEnv); v != "" {
+		cfg.Consistency = strings.ToUpper(v)
+		if cfg.Consistency != One && cfg.Consistency != Quorum && cfg.Consistency != All {
+			return Config{}, fmt.Errorf("%s=%s is not ONE, QUORUM or ALL", ConsistencyEnv, v)
+		}
+	}
 	return cfg, nil
-}
-
-func redactURL(u *url.URL) string {
-	c := *u
-	c.User = nil
-	return c.String()
 }
 
 // checkBase accepts a Weaviate class name prefix: a letter, then letters,
@@ -166,8 +133,9 @@ func checkBase(b string) error {
 	return nil
 }
 
-// Store is an open connection to one store's collections.
-type Store struct {
+// Client is an open connection to one store's two collections: the
+// primitives the store.Store implementation (Store) is made of.
+type Client struct {
 	cfg    Config
 	c      *client.Client
 	chunks string // class names
@@ -180,7 +148,7 @@ type Store struct {
 
 // Open connects to the server and checks that it answers. It does not
 // create the collections (see EnsureSchema).
-func Open(ctx context.Context, cfg Config) (*Store, error) {
+func Open(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Base == "" {
 		cfg.Base = DefaultBase
 	}
@@ -216,7 +184,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, cfg.wrap("connect", err)
 	}
-	s := &Store{cfg: cfg, c: c, chunks: cfg.Base + "Chunks", files: cfg.Base + "Files"}
+	s := &Client{cfg: cfg, c: c, chunks: cfg.Base + "Chunks", files: cfg.Base + "Files"}
 	if err := s.do(ctx, "connect", func(ctx context.Context) error {
 		_, err := c.Misc().MetaGetter().Do(ctx)
 		return err
@@ -234,14 +202,17 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 }
 
 // Close releases the store's idle connections.
-func (s *Store) Close() error { return nil }
+func (s *Client) Close() error { return nil }
 
 // Config is the store's configuration, defaults filled in.
-func (s *Store) Config() Config { return s.cfg }
+func (s *Client) Config() Config { return s.cfg }
 
 // String names the store for people: weaviate://HOST:PORT/BASE (https as
 // weaviates://), never with its key.
-func (s *Store) String() string { return s.cfg.String() }
+func (s *Client) String() string { return s.cfg.String() }
+
+// Classes are the names of the chunks and files collections.
+func (s *Client) Classes() (chunks, files string) { return s.chunks, s.files }
 
 // String names the store for people, never with its key.
 func (c Config) String() string {
@@ -254,7 +225,7 @@ func (c Config) String() string {
 
 // do runs fn under the store's retry policy, mapping what fails to rag's
 // errors.
-func (s *Store) do(ctx context.Context, what string, fn func(ctx context.Context) error) error {
+func (s *Client) do(ctx context.Context, what string, fn func(ctx context.Context) error) error {
 	err := retry.Do(ctx, s.cfg.Retry, func(ctx context.Context) error {
 		return s.cfg.wrap(what, fn(ctx))
 	})
@@ -283,8 +254,11 @@ func (e *UnavailableError) Error() string {
 	return fmt.Sprintf("%s: cannot reach weaviate at %s: %s", e.What, e.Store, e.Msg)
 }
 
-// Is makes an UnavailableError an ErrUnavailable.
-func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }
+// Is makes an UnavailableError an ErrUnavailable and a
+// store.ErrUnavailable.
+func (e *UnavailableError) Is(target error) bool {
+	return target == ErrUnavailable || target == store.ErrUnavailable
+}
 
 // Unwrap gives the network error, if any (so retry sees timeouts).
 func (e *UnavailableError) Unwrap() error { return e.err }

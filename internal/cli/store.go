@@ -1,0 +1,129 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ragcli/rag/internal/config"
+	"github.com/ragcli/rag/internal/index"
+	"github.com/ragcli/rag/internal/store"
+	"github.com/ragcli/rag/internal/store/local"
+)
+
+// openRemote opens a store that is not the local index; nil until this
+// build links one (package weaviate registers itself in weaviate.go's init
+// through registerStore).
+var openRemote func(ctx context.Context, loc store.Location, apiKey string) (store.Store, error)
+
+// openStore returns where the index lives for s: the local index in
+// s.Index, or the store s.Store names (its API key from RAG_WEAVIATE_API_KEY).
+func (a *app) openStore(ctx context.Context, s config.Settings) (store.Store, error) {
+	loc, err := parseStore(s)
+	if err != nil {
+		return nil, err
+	}
+	if loc.Local() {
+		return local.New(s.Index), nil
+	}
+	if openRemote == nil {
+		return nil, withHint(&store.UnsupportedError{Store: loc.String(), What: "be reached by this build of rag"},
+			"use the local index (drop --store and RAG_STORE)")
+	}
+	return openRemote(ctx, loc, a.getenv(store.APIKeyEnv))
+}
+
+// parseStore checks s.Store; a bad URL is a usage error naming where it came from.
+func parseStore(s config.Settings) (store.Location, error) {
+	loc, err := store.ParseURL(s.Store)
+	if err != nil {
+		return loc, usageError{withHint(err, "fix %s (weaviate://HOST:PORT/COLLECTION, weaviates:// for https), or drop it for the local index", s.Sources["store"])}
+	}
+	return loc, nil
+}
+
+// localOnlyCmds are the commands that need the local index's own files
+// (its SQLite snapshot, its folder to watch or to rebuild beside) and do not
+// work with another store yet; they refuse one up front with a usage error
+// rather than quietly reading the local index instead.
+var localOnlyCmds = map[string]bool{
+	"audit": true, "chat": true, "check": true, "eval": true, "export": true, "mcp": true,
+	"reindex": true, "serve": true, "similar": true, "watch": true,
+}
+
+// localOnly refuses a remote store for a command that cannot use one yet.
+func (a *app) localOnly(cmd *cobra.Command) error {
+	name := strings.Fields(cmd.CommandPath())
+	if len(name) < 2 || !localOnlyCmds[name[1]] {
+		return nil
+	}
+	s, err := config.Resolve(a.global, a.getenv)
+	if err != nil || s.Store == "" {
+		return nil // the command reports a broken config itself
+	}
+	loc, err := parseStore(s)
+	if err != nil {
+		return err
+	}
+	if loc.Local() {
+		return nil
+	}
+	return usageError{withHint(&store.UnsupportedError{Store: loc.String(), What: "run rag " + strings.Join(name[1:], " ") + " yet"},
+		"run it on a local index: drop --store, or copy the store into a folder first (rag migrate --store %s --to DIR)", loc)}
+}
+
+// redactStore is a store setting fit to print: a URL without its user
+// information (ParseURL refuses those, but a config file may hold one).
+func redactStore(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	u.User = nil
+	return u.String()
+}
+
+// chunkWalker opens what answer.WholeCorpus reads: the local snapshot, or a
+// walk over another store's files in document order.
+func (a *app) chunkWalker(ctx context.Context, s config.Settings) (interface {
+	EachChunk(func(index.Chunk) error) error
+	Close() error
+}, error) {
+	st, err := a.openStore(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	if l, ok := st.(*local.Store); ok {
+		r, err := index.OpenReader(l.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("open index %s: %w", l.Dir, err)
+		}
+		return r, nil
+	}
+	r, err := st.OpenReader(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open index %s: %w", st.Location(), err)
+	}
+	return storeChunks{ctx, r}, nil
+}
+
+// storeChunks walks a store's chunks file by file, in document order.
+type storeChunks struct {
+	ctx context.Context
+	store.Reader
+}
+
+func (w storeChunks) EachChunk(fn func(index.Chunk) error) error {
+	return w.EachFile(w.ctx, func(p store.Put) error {
+		for _, c := range p.Chunks {
+			c.Terms, c.Key = "", nil
+			if err := fn(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
