@@ -3,6 +3,7 @@ module github.com/ragcli/rag
 go 1.26.0
 
 require (
+	github.com/andybalholm/brotli v1.3.0
 	github.com/charmbracelet/glamour v1.0.0
 	github.com/chzyer/readline v1.5.1
 	github.com/creack/pty v1.1.24

@@ -136,6 +136,11 @@ func jsonCases(dir string) map[string][]jsonCase {
 			{"ok", 0, []string{"forget", "--json", filepath.Join(docs, "a.md")}, indexed},
 			{"nothing indexed there", 1, []string{"forget", "--json", filepath.Join(dir, "nosuch")}, indexed},
 		},
+		"migrate": {
+			{"ok", 0, []string{"migrate", "--json", "--to", filepath.Join(dir, "copy")}, indexed},
+			{"no index", 1, []string{"migrate", "--json", "--to", filepath.Join(dir, "copy")}, nil},
+			{"no target", 2, []string{"migrate", "--json"}, indexed},
+		},
 		"doctor": {
 			{"ok", 0, []string{"doctor", "--json"}, indexed},
 			{"no index yet", 0, []string{"doctor", "--json"}, nil},

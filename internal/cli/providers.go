@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,7 @@ func (a *app) providerFlags(pf *pflag.FlagSet) {
 	pf.StringVar(&g.APIKeyEnv, "api-key-env", "", "environment variable that holds the API key (default OPENAI_API_KEY or COHERE_API_KEY)")
 	pf.BoolVar(&g.AllowInsecureRemote, "allow-insecure-remote", false, "allow an API key over plain HTTP to a host other than this machine")
 	pf.IntVar(&g.EmbedContext, "embed-context", 0, "context length of the embedding model in tokens, when its server does not tell it (openai default 512)")
+	pf.IntVar(&g.EmbedDimensions, "embed-dimensions", 0, "with --embed-provider openai: ask for vectors of N dimensions (text-embedding-3 and other Matryoshka models); the index records it")
 	pf.IntVar(&g.ChatContext, "chat-context", 0, "context length of the chat model in tokens, when its server does not tell it (openai default 4096)")
 }
 
@@ -65,6 +67,29 @@ func modelID(prov, model string) string {
 	return prov + ":" + model
 }
 
+// withDimensions records the dimensions an openai embedding model was asked
+// for in its name ("text-embedding-3-small@256"), so that queries ask for the
+// same and another count is refused as another model is.
+func withDimensions(model string, dims int) string {
+	if dims <= 0 {
+		return model
+	}
+	return fmt.Sprintf("%s@%d", model, dims)
+}
+
+// splitDimensions undoes withDimensions; 0 when the name records none.
+func splitDimensions(model string) (string, int) {
+	i := strings.LastIndexByte(model, '@')
+	if i < 0 {
+		return model, 0
+	}
+	n, err := strconv.Atoi(model[i+1:])
+	if err != nil || n <= 0 {
+		return model, 0
+	}
+	return model[:i], n
+}
+
 // splitModelID undoes modelID.
 func splitModelID(id string) (prov, model string) {
 	for _, p := range []string{config.OpenAI, config.Cohere} {
@@ -81,10 +106,13 @@ var defaultEmbedModel = map[string]string{config.OpenAI: "text-embedding-3-small
 // qualifyEmbedModel records the embedding provider in s.EmbedModel. A
 // provider the user chose makes the model explicit: an index built with
 // another one is then refused with the reindex hint.
-func qualifyEmbedModel(s *config.Settings) {
+func qualifyEmbedModel(s *config.Settings) error {
 	p := s.EmbedProvider
+	if s.EmbedDimensions > 0 && p != config.OpenAI {
+		return withHint(usagef("--embed-dimensions goes with the openai embedding provider"), "add --embed-provider openai (or --provider openai), or drop --embed-dimensions")
+	}
 	if !s.EmbedProviderExplicit || p == config.Ollama {
-		return
+		return nil
 	}
 	if !s.EmbedExplicit {
 		s.EmbedModel = defaultEmbedModel[p]
@@ -92,7 +120,12 @@ func qualifyEmbedModel(s *config.Settings) {
 	if prov, _ := splitModelID(s.EmbedModel); prov == config.Ollama {
 		s.EmbedModel = modelID(p, s.EmbedModel)
 	}
+	if s.EmbedDimensions > 0 {
+		base, _ := splitDimensions(s.EmbedModel)
+		s.EmbedModel = withDimensions(base, s.EmbedDimensions)
+	}
 	s.EmbedExplicit = true
+	return nil
 }
 
 // apiKey reads the key of prov from the variable the settings name.
@@ -106,12 +139,17 @@ func (a *app) apiKey(s config.Settings, prov string) provider.Key {
 
 // openaiClient is the client of the openai provider.
 func (a *app) openaiClient(s config.Settings) (*openai.Client, error) {
+	return a.openaiEmbedClient(s, 0)
+}
+
+// openaiEmbedClient is openaiClient asking for dims dimensions (0: the model's own).
+func (a *app) openaiEmbedClient(s config.Settings, dims int) (*openai.Client, error) {
 	if s.BaseURL == "" {
 		return nil, withHint(usagef("the openai provider needs a base URL"),
 			"give --base-url (or OPENAI_BASE_URL): https://api.openai.com/v1 for OpenAI, or your server's, such as http://127.0.0.1:8080/v1")
 	}
 	return openai.New(openai.Options{BaseURL: s.BaseURL, Key: a.apiKey(s, config.OpenAI), AllowInsecure: s.AllowInsecureRemote,
-		EmbedContext: s.EmbedContext, ChatContext: s.ChatContext})
+		EmbedContext: s.EmbedContext, ChatContext: s.ChatContext, Dimensions: dims})
 }
 
 // cohereClient is the client of the cohere provider: its own host, unless
@@ -138,10 +176,12 @@ func (a *app) embeddersFor(s config.Settings, c *ollama.Client, pull bool) embed
 		prov, model := splitModelID(id)
 		switch prov {
 		case config.OpenAI:
-			cl, err := a.openaiClient(s)
+			name, dims := splitDimensions(model)
+			cl, err := a.openaiEmbedClient(s, dims)
 			if err != nil {
 				return nil, 0, err
 			}
+			model = name
 			n := cmp.Or(s.EmbedContext, openai.DefaultEmbedContext)
 			if !query {
 				n, _ = cl.ContextLength(ctx, model, true)
@@ -326,7 +366,8 @@ func providerExit(err error, hint string) (int, string) {
 	if ae, ok := errors.AsType[*provider.AuthError](err); ok {
 		switch {
 		case !ae.Sent && ae.KeyEnv == "":
-			return ExitOllama, cmpStr(hint, "the server wants an API key: put it in a variable and name it with --api-key-env NAME")
+			// Only Ollama has no key variable: rag sends it no credentials.
+			return ExitOllama, cmpStr(hint, "rag sends Ollama no credentials: point OLLAMA_HOST at the server itself, or reach it with --provider openai --base-url URL/v1 and its key in a variable named by --api-key-env NAME")
 		case !ae.Sent:
 			return ExitOllama, cmpStr(hint, fmt.Sprintf("the server wants an API key: set $%s (or name another variable with --api-key-env NAME)", ae.KeyEnv))
 		}
@@ -406,7 +447,8 @@ func (a *app) textHosts(s config.Settings, embedModel, ollamaHost string) []Doct
 func providerSettings(s config.Settings) []DoctorSetting {
 	value := map[string]string{
 		"embed_provider": s.EmbedProvider, "chat_provider": s.ChatProvider, "base_url": s.BaseURL, "api_key_env": s.APIKeyEnv,
-		"rerank.provider": s.Rerank.Provider, "rerank.base_url": s.Rerank.BaseURL, "rerank.model": s.Rerank.Model, "rerank.api_key_env": s.Rerank.APIKeyEnv,
+		"embed_dimensions": strconv.Itoa(s.EmbedDimensions),
+		"rerank.provider":  s.Rerank.Provider, "rerank.base_url": s.Rerank.BaseURL, "rerank.model": s.Rerank.Model, "rerank.api_key_env": s.Rerank.APIKeyEnv,
 	}
 	var out []DoctorSetting
 	for _, k := range config.ProviderKeys {

@@ -59,8 +59,7 @@ func (a *app) settings() (config.Settings, error) {
 	if abs, err := filepath.Abs(s.Index); err == nil {
 		s.Index = abs // reports name the index the same way from any folder
 	}
-	qualifyEmbedModel(&s) // providers.go
-	return s, nil
+	return s, qualifyEmbedModel(&s) // providers.go
 }
 
 // Main runs rag with args and returns the process exit code.
@@ -163,6 +162,7 @@ then all-minilm and llama3.2. OLLAMA_HOST picks the Ollama server.
 	root.AddCommand(a.chatCmd())                            // a conversation over the index (internal/chat)
 	root.AddCommand(a.lsCmd(), a.doctorCmd())               // what the index holds, and what rag depends on
 	root.AddCommand(a.auditCmd(), a.exportCmd())            // knowledge: the data's health (internal/audit), fine-tuning data (internal/finetune)
+	root.AddCommand(a.migrateCmd())                         // copy the index into another store (internal/store)
 	root.CompletionOptions.HiddenDefaultCmd = true
 	a.markRun(root)
 	return root

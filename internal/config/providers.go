@@ -20,7 +20,7 @@ const (
 // api_key_env}); the
 // environment as RAG_PROVIDER, RAG_EMBED_PROVIDER, RAG_CHAT_PROVIDER,
 // OPENAI_BASE_URL, RAG_API_KEY_ENV, RAG_ALLOW_INSECURE_REMOTE,
-// RAG_EMBED_CONTEXT, RAG_CHAT_CONTEXT, RAG_RERANK_PROVIDER,
+// RAG_EMBED_CONTEXT, RAG_CHAT_CONTEXT, RAG_EMBED_DIMENSIONS, RAG_RERANK_PROVIDER,
 // RAG_RERANK_BASE_URL, RAG_RERANK_MODEL, RAG_RERANK_CANDIDATES,
 // RAG_RERANK_API_KEY_ENV.
 type Providers struct {
@@ -36,9 +36,13 @@ type Providers struct {
 	APIKeyEnv           string `yaml:"api_key_env"`
 	AllowInsecureRemote bool   `yaml:"allow_insecure_remote"`
 	// EmbedContext and ChatContext override the context lengths servers tell.
-	EmbedContext int    `yaml:"embed_context"`
-	ChatContext  int    `yaml:"chat_context"`
-	Rerank       Rerank `yaml:"rerank"`
+	EmbedContext int `yaml:"embed_context"`
+	ChatContext  int `yaml:"chat_context"`
+	// EmbedDimensions asks the openai provider for vectors of that many
+	// dimensions (the request's dimensions: text-embedding-3 and other
+	// Matryoshka models); 0 for the model's own. The index records it.
+	EmbedDimensions int    `yaml:"embed_dimensions"`
+	Rerank          Rerank `yaml:"rerank"`
 
 	// EmbedProviderExplicit is set when the user chose the embedding
 	// provider (else it is the index's own, or ollama).
@@ -58,7 +62,7 @@ type Rerank struct {
 }
 
 // ProviderKeys are the config keys of the provider settings, for rag doctor.
-var ProviderKeys = []string{"embed_provider", "chat_provider", "base_url", "api_key_env", "rerank.provider", "rerank.base_url", "rerank.model", "rerank.api_key_env"}
+var ProviderKeys = []string{"embed_provider", "chat_provider", "base_url", "api_key_env", "embed_dimensions", "rerank.provider", "rerank.base_url", "rerank.model", "rerank.api_key_env"}
 
 // CheckProvider reports a provider name rag does not know.
 func CheckProvider(p string) error {
@@ -95,7 +99,7 @@ func resolveProviders(flags, file Providers, getenv func(string) string, path st
 		if v := getenv(env); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
-				return 0, fmt.Errorf("%s=%q: want a number of tokens", env, v)
+				return 0, fmt.Errorf("%s=%q: want a whole number (0 or more)", env, v)
 			}
 			src[key] = Source{FromEnv, env}
 			return n, nil
@@ -139,6 +143,9 @@ func resolveProviders(flags, file Providers, getenv func(string) string, path st
 		return p, err
 	}
 	if p.ChatContext, err = num("chat_context", "--chat-context", flags.ChatContext, "RAG_CHAT_CONTEXT", file.ChatContext); err != nil {
+		return p, err
+	}
+	if p.EmbedDimensions, err = num("embed_dimensions", "--embed-dimensions", flags.EmbedDimensions, "RAG_EMBED_DIMENSIONS", file.EmbedDimensions); err != nil {
 		return p, err
 	}
 	r, fr := flags.Rerank, file.Rerank

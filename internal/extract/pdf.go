@@ -366,8 +366,9 @@ var DefaultLimits = sandbox.Limits{
 }
 
 // OCRTimeout is the time limit of one sandboxed PDF extraction with
-// Options.OCR, instead of DefaultLimits' 60 s: OCR takes seconds a page.
-const OCRTimeout = 10 * time.Minute
+// Options.OCR when the sandbox's own is shorter (DefaultLimits' 60 s): OCR
+// takes seconds a page.
+var OCRTimeout = 10 * time.Minute
 
 // ChildCommand is the hidden rag subcommand SandboxFunc runs:
 //

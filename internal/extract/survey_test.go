@@ -28,7 +28,9 @@ func sharedPDFs(t *testing.T) string { return shareddata.Dir(t, "pdfs") }
 //	RAG_PDF_SURVEY=1 RAG_PDF_SURVEY_ENGINE=builtin go test ...
 //
 // The engine is auto (the default) unless RAG_PDF_SURVEY_ENGINE names
-// builtin or pdftotext.
+// builtin or pdftotext. RAG_PDF_SURVEY_OCR=1 turns OCR on (2 minutes a
+// file at most); "read by tesseract" then counts the files read by OCR
+// alone and "ocr pages" the pages it read in all.
 func TestPDFSurveySandboxed(t *testing.T) {
 	if os.Getenv("RAG_PDF_SURVEY") != "1" {
 		t.Skip("set RAG_PDF_SURVEY=1 to survey the shared PDF corpus")
@@ -44,6 +46,13 @@ func TestPDFSurveySandboxed(t *testing.T) {
 	lim := DefaultLimits
 	lim.Timeout = 20 * time.Second
 	opts := Options{PDF: os.Getenv("RAG_PDF_SURVEY_ENGINE"), Sandbox: testSandbox(t, "extract", lim)}
+	if os.Getenv("RAG_PDF_SURVEY_OCR") == "1" {
+		needOCR(t)
+		opts.OCR = true
+		old := OCRTimeout
+		OCRTimeout = 2 * time.Minute
+		t.Cleanup(func() { OCRTimeout = old })
+	}
 
 	outcome := func(err error) string {
 		switch {
@@ -89,8 +98,12 @@ func TestPDFSurveySandboxed(t *testing.T) {
 				counts[o]++
 				rel, _ := filepath.Rel(root, p)
 				if doc != nil {
-					notes = append(notes, rel+": indexed, "+strconv.Itoa(len(doc.Blocks))+" blocks, "+doc.Engine+" "+doc.Repair)
+					notes = append(notes, rel+": indexed, "+strconv.Itoa(len(doc.Blocks))+" blocks, "+doc.Engine+" "+doc.Repair+" "+ReadNote(doc))
 					counts["read by "+doc.Engine]++
+					counts["ocr pages"] += doc.OCRPages
+					if doc.OCRPages > 0 {
+						counts["ocr files"]++
+					}
 					if doc.Repair != "" {
 						counts["repaired"]++
 					}
@@ -116,7 +129,7 @@ func TestPDFSurveySandboxed(t *testing.T) {
 		t.Logf("%-14s %4d", k, counts[k])
 		total += counts[k]
 	}
-	for _, k := range []string{"read by " + PDFBuiltin, "read by " + PDFToText, "repaired"} {
+	for _, k := range []string{"read by " + PDFBuiltin, "read by " + PDFToText, "read by " + PDFOCR, "repaired", "ocr files", "ocr pages"} {
 		t.Logf("%-14s %4d", k, counts[k])
 	}
 	t.Logf("total %d of %d files, wall %.1fs, parent peak RSS %s", total, len(paths), wall.Seconds(), peakRSS())

@@ -301,7 +301,10 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
 		}
 		v := ollamatest.Embed(text, m.Dim)
 		if req.Dimensions > 0 && req.Dimensions < len(v) {
-			v = normalize(v[:req.Dimensions])
+			// A Matryoshka model's leading dimensions keep the meaning; the
+			// fake's cut bag of words would lose words, so it embeds at the
+			// size asked for instead.
+			v = ollamatest.Embed(text, req.Dimensions)
 		}
 		resp.Data = append(resp.Data, embedding{Object: "embedding", Embedding: v, Index: i})
 		resp.Usage.PromptTokens += n

@@ -9,10 +9,13 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+
+	"github.com/andybalholm/brotli"
 )
 
 // The library decodes only FlateDecode (with PNG "up" prediction) and
-// ASCII85Decode. When a file fails for that reason, repair rewrites the
+// ASCII85Decode; decodeStream adds ASCIIHex, LZW, RunLength, Brotli and
+// every PNG and TIFF predictor. When a file fails for that reason, repair rewrites the
 // streams it cannot read: it decodes them here and writes them unfiltered,
 // as a later definition of the same object. Only text matters, so image
 // filters (DCT, JPX, JBIG2, CCITT) are left alone.
@@ -120,6 +123,10 @@ func decodeStream(dict, raw []byte) ([]byte, error) {
 			r = bytes.NewReader(out)
 		case "RunLengthDecode", "RL":
 			r = bytes.NewReader(runLength(data))
+		case "BrotliDecode", "Br":
+			// The filter PDF 2.0 is adding (ISO/TS 32004 draft); pdf.js
+			// reads it.
+			r = brotli.NewReader(bytes.NewReader(data))
 		default:
 			return nil, fmt.Errorf("%w %s", errFilter, f)
 		}
@@ -429,6 +436,70 @@ func streamData(rest []byte, i int) ([]byte, bool) {
 	return bytes.TrimRight(body[:end], "\r\n"), true
 }
 
+// lexClean mends what the library's lexer rejects in a content stream but
+// readers tolerate: a backslash before a character that is not an escape
+// inside a literal string (the spec says to ignore it: "\ " is " ") and a
+// stray '>' outside any hex string or dictionary. changed is false when
+// there was nothing to mend.
+func lexClean(data []byte) (out []byte, changed bool) {
+	out = make([]byte, 0, len(data))
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch {
+		case c == '%': // a comment runs to the end of the line
+			j := i
+			for j < len(data) && data[j] != '\n' && data[j] != '\r' {
+				j++
+			}
+			out = append(out, data[i:j]...)
+			i = j - 1
+		case c == '(':
+			depth := 0
+			j := i
+			for ; j < len(data); j++ {
+				d := data[j]
+				if d == '\\' && j+1 < len(data) {
+					if bytes.IndexByte([]byte("nrtbf()\\01234567\r\n"), data[j+1]) < 0 {
+						changed = true // drop the backslash
+						continue
+					}
+					out = append(out, d, data[j+1])
+					j++
+					continue
+				}
+				out = append(out, d)
+				if d == '(' {
+					depth++
+				} else if d == ')' {
+					if depth--; depth == 0 {
+						break
+					}
+				}
+			}
+			i = j
+		case c == '<' && i+1 < len(data) && data[i+1] == '<':
+			out = append(out, '<', '<')
+			i++
+		case c == '>' && i+1 < len(data) && data[i+1] == '>':
+			out = append(out, '>', '>')
+			i++
+		case c == '<': // a hex string, to its '>'
+			j := bytes.IndexByte(data[i:], '>')
+			if j < 0 {
+				out = append(out, data[i:]...)
+				return out, changed
+			}
+			out = append(out, data[i:i+j+1]...)
+			i += j
+		case c == '>':
+			changed = true // stray
+		default:
+			out = append(out, c)
+		}
+	}
+	return out, changed
+}
+
 // rewriteStream returns a new definition of object n whose stream the
 // library cannot read as it is: decoded, and without inline images (the
 // library's lexer trips on their binary data). ok is false when the stream
@@ -462,6 +533,9 @@ func rewriteStream(n, gen int, rest []byte) (obj []byte, ok bool) {
 		// nothing, keeping the operators around it.
 		if stripped := inlineImageRE.ReplaceAll(data, []byte("$1 $2")); len(stripped) != len(data) {
 			data, rewrite = stripped, true
+		}
+		if clean, changed := lexClean(data); changed {
+			data, rewrite = clean, true
 		}
 	}
 	if !rewrite {

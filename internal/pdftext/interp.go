@@ -78,6 +78,7 @@ type fontInfo struct {
 	defaultW  float64
 	cidRanges []cidRange
 	texEnc    map[byte]string // built-in encoding of TeX fonts, see texEncoding
+	cjk       *cjkCMap        // codes in a legacy CJK encoding, see cjkCMaps
 }
 
 // TeX's Computer Modern (OT1) and EC (T1) fonts come without /Encoding or
@@ -152,6 +153,9 @@ func newFontInfo(v pdf.Value) *fontInfo {
 	case "Type0":
 		fi.twoByte = true
 		fi.widths = map[int]float64{}
+		if m, ok := cjkCMaps[v.Key("Encoding").Name()]; ok && v.Key("ToUnicode").Kind() == pdf.Null {
+			fi.cjk = &m
+		}
 		d := v.Key("DescendantFonts").Index(0)
 		fi.defaultW = 1000
 		if dw := d.Key("DW"); dw.Kind() == pdf.Integer || dw.Kind() == pdf.Real {
@@ -266,12 +270,19 @@ func (in *interpreter) run(strm, res pdf.Value, g gstate, depth, resID int) {
 			step = 2
 		}
 		for i := 0; i < len(raw); i += step {
+			if f.cjk != nil {
+				step = f.cjk.codeLen(raw[i:])
+			}
 			end := min(i+step, len(raw))
 			code := 0
 			for _, b := range []byte(raw[i:end]) {
 				code = code<<8 | int(b)
 			}
 			w0 := f.width(code) * f.scale
+			if f.cjk != nil {
+				// The codes are not CIDs: widths by CID do not apply.
+				w0 = f.scale * 500 * float64(end-i)
+			}
 			trm := matrix{g.size * g.th, 0, 0, g.size, 0, g.rise}.mul(tm).mul(g.ctm)
 			tx := w0*g.size + g.tc
 			if step == 1 && code == 32 {
@@ -282,6 +293,9 @@ func (in *interpreter) run(strm, res pdf.Value, g gstate, depth, resID int) {
 				panic(errPageTooBig)
 			}
 			s := f.enc.Decode(raw[i:end])
+			if f.cjk != nil {
+				s = f.cjk.decode(raw[i:end])
+			}
 			if f.texEnc != nil && step == 1 {
 				if t, ok := f.texEnc[raw[i]]; ok {
 					s = t

@@ -36,6 +36,8 @@ type Result struct {
 	// Repair says what Extract mended to read the file (RepairXref), "" when
 	// it read the file as it was.
 	Repair string
+
+	failed int // pages that could not be read, their text left ""
 }
 
 // Errors callers branch on. Extract wraps them, so test with errors.Is.
@@ -94,7 +96,27 @@ func Extract(ctx context.Context, path string) (*Result, error) {
 		return nil, fmt.Errorf("read pdf: %w", err)
 	}
 	res, err := extractData(ctx, data)
-	if err == nil || !errors.Is(err, ErrMalformed) || ctx.Err() != nil {
+	if err == nil && res.failed > 0 {
+		// Some pages failed (a filter the library lacks, an object it
+		// cannot load): the repaired copy may read them.
+		if fixed, rerr := extractRepaired(ctx, data); rerr == nil && fixed.failed < res.failed {
+			return fixed, nil
+		}
+	}
+	if err == nil || ctx.Err() != nil {
+		return res, err
+	}
+	if errors.Is(err, ErrNoText) {
+		// The library may have read the pages and found their content
+		// missing: a content stream the table misplaces (a damaged
+		// object header). The repaired copy is read too, and kept only
+		// when it has text.
+		if res, rerr := extractRepaired(ctx, data); rerr == nil {
+			return res, nil
+		}
+		return nil, err
+	}
+	if !errors.Is(err, ErrMalformed) {
 		return res, err
 	}
 	fixed, rerr := repair(data)
@@ -113,6 +135,24 @@ func Extract(ctx context.Context, path string) (*Result, error) {
 		return nil, rerr // the repaired file got further
 	}
 	return nil, found(err, data, rerr)
+}
+
+// extractRepaired is Extract on the repaired copy of data.
+func extractRepaired(ctx context.Context, data []byte) (*Result, error) {
+	fixed, err := repair(data)
+	if err != nil {
+		return nil, err
+	}
+	r, err := newReader(bytes.NewReader(fixed), int64(len(fixed)))
+	if err != nil {
+		return nil, err
+	}
+	res, err := extract(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	res.Repair = RepairXref
+	return res, nil
 }
 
 // extractData is Extract on the file's bytes, as they are.
@@ -226,6 +266,7 @@ func extract(ctx context.Context, r *pdf.Reader) (res *Result, err error) {
 		}
 		text, garbage, err := pageText(p)
 		if err != nil {
+			res.failed++
 			if pageErr == nil {
 				pageErr = fmt.Errorf("read page %d: %w", i+1, err)
 			}

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Repairs Extract reports in Result.Repair.
@@ -41,6 +42,8 @@ var (
 	nRE       = regexp.MustCompile(`/N\s+(\d+)`)
 	firstRE   = regexp.MustCompile(`/First\s+(\d+)`)
 	catalogRE = regexp.MustCompile(`/Type\s*/Catalog\b`)
+	pageRE    = regexp.MustCompile(`/Type\s*/Page\b`)
+	pagesRE   = regexp.MustCompile(`/Pages\s*(\d+)\s+(\d+)\s+R`)
 	flateRE   = regexp.MustCompile(`/Filter\s*(?:\[\s*)?/FlateDecode\s*\]?`)
 	filterRE  = regexp.MustCompile(`/Filter\b`)
 )
@@ -65,6 +68,10 @@ type xrefEntry struct {
 	index    int
 	pos      int64
 	body     int // type 1: offset in the original data just past "obj"
+	// renamed: the object at body is written again under this number, its
+	// own "N G obj" being damaged or naming another number (the
+	// cross-reference table's entry or the catalog object 0 say which).
+	renamed bool
 }
 
 // repair rebuilds data's cross-reference data the way pdf.js, MuPDF and
@@ -84,6 +91,7 @@ func repair(data []byte) ([]byte, error) {
 	var root, info, encrypt, id []byte
 	var rootPos int64 = -1
 	catalog, catalogPos := -1, int64(-1)
+	catalogBody := -1 // body of the catalog when it is object 0
 	put := func(n int, e xrefEntry) {
 		if n <= 0 || n >= maxXrefObjects {
 			return
@@ -95,6 +103,7 @@ func repair(data []byte) ([]byte, error) {
 		maxID = max(maxID, n)
 	}
 	var starts []int // where each accepted marker starts, in order
+	var pages []int  // the /Type /Page objects, in file order
 	for _, m := range objMarkerRE.FindAllSubmatchIndex(data, -1) {
 		start := m[0]
 		if start > 0 && !isSpaceOrDelim(data[start-1]) {
@@ -120,9 +129,14 @@ func repair(data []byte) ([]byte, error) {
 			if cat >= 0 && int64(start) >= catalogPos {
 				catalog, catalogPos = cat, int64(start)
 			}
+		case pageRE.Match(dict):
+			pages = append(pages, n)
 		case catalogRE.Match(dict):
 			if int64(start) >= catalogPos {
 				catalog, catalogPos = n, int64(start)
+				if n == 0 {
+					catalogBody = m[1]
+				}
 			}
 		}
 		if r := rootRE.FindSubmatch(dict); r != nil && bytes.Contains(dict, []byte("/XRef")) && int64(start) > rootPos {
@@ -143,6 +157,18 @@ func repair(data []byte) ([]byte, error) {
 			root, info, encrypt, id, rootPos = r[0], find(infoRE, dict), find(encryptRE, dict), find(idRE, dict), int64(at)
 		}
 	}
+	// Objects a cross-reference table places where no marker was found:
+	// their header is damaged ("x 0 obj", "4 0 xbj") or names another
+	// number; qpdf and MuPDF take the table's word for them.
+	for n, te := range tableEntries(data) {
+		if _, ok := entries[n]; ok || n <= 0 || n >= maxXrefObjects {
+			continue
+		}
+		if body := damagedHeader(data, te.offset); body > 0 {
+			entries[n] = xrefEntry{gen: te.gen, pos: te.offset, body: body, renamed: true}
+			maxID = max(maxID, n)
+		}
+	}
 	if len(entries) == 0 {
 		return nil, &MalformedError{Found: "no objects found"}
 	}
@@ -156,6 +182,13 @@ func repair(data []byte) ([]byte, error) {
 	if root == nil {
 		if catalog < 0 {
 			return nil, &MalformedError{Found: "no document catalog (/Root) found"}
+		}
+		if catalog == 0 && catalogBody > 0 {
+			// Object 0 is the head of the free list, never an object:
+			// the catalog gets a number of its own.
+			maxID++
+			catalog = maxID
+			entries[catalog] = xrefEntry{pos: catalogPos, body: catalogBody, renamed: true}
 		}
 		root = fmt.Appendf(nil, "/Root %d 0 R", catalog)
 	}
@@ -175,11 +208,28 @@ func repair(data []byte) ([]byte, error) {
 		if !ok {
 			obj, ok = closeObject(n, e.gen, data, e.body, starts)
 		}
+		if !ok && e.renamed {
+			obj, ok = copyObject(n, e.gen, data, e.body, starts)
+		}
 		if ok {
 			e.offset = int64(out.Len()) + 1 // past the leading newline
 			entries[n] = e
 			out.Write(obj)
 		}
+	}
+	// A catalog whose page tree is not in the file gets one listing the
+	// pages found, under the number the catalog and the pages' /Parent
+	// name.
+	if n, ok := missingPageTree(data, root, entries); ok && len(pages) > 0 {
+		kids := make([]string, 0, len(pages))
+		for _, p := range pages {
+			if e, ok := entries[p]; ok && !e.inStream {
+				kids = append(kids, fmt.Sprintf("%d %d R", p, e.gen))
+			}
+		}
+		entries[n] = xrefEntry{offset: int64(out.Len()) + 1}
+		maxID = max(maxID, n)
+		fmt.Fprintf(&out, "\n%d 0 obj\n<< /Type /Pages /Kids [%s] /Count %d >>\nendobj\n", n, strings.Join(kids, " "), len(kids))
 	}
 	xrefID := maxID + 1
 	xrefOff := out.Len() + 1
@@ -250,6 +300,123 @@ func closeObject(n, gen int, data []byte, body int, starts []int) (obj []byte, o
 	return out.Bytes(), true
 }
 
+// missingPageTree returns the number of the page tree the catalog named
+// by root ("/Root N G R") points to, when no object of that number is in
+// the file.
+func missingPageTree(data []byte, root []byte, entries map[int]xrefEntry) (int, bool) {
+	r := rootRE.FindSubmatch(root)
+	if r == nil {
+		return 0, false
+	}
+	c, _ := strconv.Atoi(string(r[1]))
+	e, ok := entries[c]
+	if !ok || e.inStream || e.body <= 0 || e.body > len(data) {
+		return 0, false
+	}
+	m := pagesRE.FindSubmatch(objectHead(data[e.body:]))
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(string(m[1]))
+	if err != nil || n <= 0 || n >= maxXrefObjects {
+		return 0, false
+	}
+	_, there := entries[n]
+	return n, !there
+}
+
+// copyObject returns object n's definition with a fresh "n gen obj"
+// header: its body from data[body:] up to and including its "endobj".
+func copyObject(n, gen int, data []byte, body int, starts []int) ([]byte, bool) {
+	next := len(data)
+	if i, _ := slices.BinarySearch(starts, body); i < len(starts) {
+		next = starts[i]
+	}
+	region := data[body:next]
+	i := bytes.Index(region, []byte("endobj"))
+	if i < 0 {
+		return nil, false
+	}
+	var out bytes.Buffer
+	fmt.Fprintf(&out, "\n%d %d obj\n", n, gen)
+	out.Write(region[:i+len("endobj")])
+	out.WriteString("\n")
+	return out.Bytes(), true
+}
+
+// tableEntry is an in-use entry of a classic cross-reference table.
+type tableEntry struct {
+	offset int64
+	gen    int
+}
+
+var (
+	xrefSubRE = regexp.MustCompile(`^[ \t\r\n]*(\d{1,10})[ \t]+(\d{1,7})[ \t]*\r?\n?`)
+	xrefRowRE = regexp.MustCompile(`^[ \t\r\n]*(\d{10})[ \t](\d{5})[ \t]([nf])`)
+)
+
+// tableEntries reads the in-use entries of every classic cross-reference
+// table ("xref", then subsections of 20-byte rows), a later table's entry
+// replacing an earlier one's.
+func tableEntries(data []byte) map[int]tableEntry {
+	out := map[int]tableEntry{}
+	for off := 0; len(out) < maxXrefObjects; {
+		i := bytes.Index(data[off:], []byte("xref"))
+		if i < 0 {
+			break
+		}
+		at := off + i + len("xref")
+		off = at
+		if at-len("xref") > 0 && !isSpaceOrDelim(data[at-len("xref")-1]) {
+			continue // "startxref"
+		}
+		rest := data[at:]
+		for {
+			m := xrefSubRE.FindSubmatch(rest)
+			if m == nil {
+				break
+			}
+			first, _ := strconv.Atoi(string(m[1]))
+			count, _ := strconv.Atoi(string(m[2]))
+			rest = rest[len(m[0]):]
+			for k := 0; k < count && k < maxXrefObjects; k++ {
+				r := xrefRowRE.FindSubmatch(rest)
+				if r == nil {
+					break
+				}
+				rest = rest[len(r[0]):]
+				if string(r[3]) == "n" {
+					o, _ := strconv.ParseInt(string(r[1]), 10, 64)
+					g, _ := strconv.Atoi(string(r[2]))
+					out[first+k] = tableEntry{offset: o, gen: g}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// damagedHeader returns where the body of an object starts when data at
+// off holds a damaged object header: one short line of three words ("x 0
+// obj", "4 x obj", "4 0 xbj") followed by the start of a PDF object. It is
+// 0 when off holds no such thing.
+func damagedHeader(data []byte, off int64) int {
+	if off <= 0 || off >= int64(len(data)) {
+		return 0
+	}
+	line := data[off:min(int64(len(data)), off+40)]
+	end := bytes.IndexAny(line, "\r\n")
+	if end < 0 || len(bytes.Fields(line[:end])) != 3 {
+		return 0
+	}
+	body := int(off) + end
+	rest := bytes.TrimLeft(data[body:min(len(data), body+64)], " \t\r\n\f\x00")
+	if len(rest) == 0 || !bytes.ContainsRune([]byte("<[(/-+.0123456789tfn"), rune(rest[0])) {
+		return 0
+	}
+	return body
+}
+
 func find(re *regexp.Regexp, b []byte) []byte {
 	if m := re.Find(b); m != nil {
 		return m
@@ -296,18 +463,29 @@ func objectStream(rest, dict []byte) (ids []int, catalog int) {
 	case bytes.HasPrefix(body, []byte("\n")), bytes.HasPrefix(body, []byte("\r")):
 		body = body[1:]
 	}
-	var r io.Reader = bytes.NewReader(body)
+	var plain []byte
 	switch {
 	case flateRE.Match(dict):
-		zr, err := zlib.NewReader(r)
+		zr, err := zlib.NewReader(bytes.NewReader(body))
 		if err != nil {
 			return nil, -1
 		}
-		r = zr
+		plain, _ = io.ReadAll(io.LimitReader(zr, maxObjStmBody))
 	case filterRE.Match(dict):
-		return nil, -1
+		// Other filters (Brotli, LZW...) through decodeStream, on the
+		// stream's data up to its endstream.
+		raw, ok := streamData(rest, i)
+		if !ok {
+			return nil, -1
+		}
+		d, err := decodeStream(dict, raw)
+		if err != nil {
+			return nil, -1
+		}
+		plain = d[:min(len(d), maxObjStmBody)]
+	default:
+		plain = body[:min(len(body), maxObjStmBody)]
 	}
-	plain, _ := io.ReadAll(io.LimitReader(r, maxObjStmBody))
 	if len(plain) < first {
 		return nil, -1
 	}
