@@ -47,8 +47,8 @@ func parseStore(s config.Settings) (store.Location, error) {
 // work with another store yet; they refuse one up front with a usage error
 // rather than quietly reading the local index instead.
 var localOnlyCmds = map[string]bool{
-	"audit": true, "chat": true, "check": true, "eval": true, "export": true, "mcp": true,
-	"reindex": true, "serve": true, "similar": true, "watch": true,
+	"audit": true, "chat": true, "check": true, "export": true, "mcp": true,
+	"reindex": true, "serve": true, "watch": true,
 }
 
 // localOnly refuses a remote store for a command that cannot use one yet.

@@ -201,6 +201,21 @@ func TestCommandsAgainstWeaviate(t *testing.T) {
 	if ls.Index != url || len(ls.Roots) != 1 || ls.Roots[0].Path != docs || ls.Roots[0].Files != 2 {
 		t.Errorf("ls: %+v", ls)
 	}
+	// rag eval of a question set runs its queries against the store.
+	e.write("questions.jsonl", `{"question": "can penguins fly", "expected": ["docs/a.md"]}`+"\n"+
+		`{"question": "what boils water", "expected": ["docs/b.md"]}`+"\n")
+	var ev struct {
+		Queries int
+		NDCG10  float64 `json:"ndcg@10"`
+	}
+	e.must(0, &ev, rag("eval", "--json", "--mode", "lexical", filepath.Join(e.dir, "questions.jsonl"))...)
+	if ev.Queries != 2 || ev.NDCG10 != 1 {
+		t.Errorf("eval of 2 questions against the store: %+v, want nDCG@10 1", ev)
+	}
+	if stderr := e.must(2, nil, rag("eval", "--beir", e.dir, "--mode", "lexical")...); !strings.Contains(stderr, "cannot hold a benchmark's own index") {
+		t.Errorf("eval --beir against the store: %s", stderr)
+	}
+
 	var forgot struct{ Files []string }
 	e.must(0, &forgot, rag("forget", "--json", filepath.Join(docs, "a.md"))...)
 	e.must(0, &st, rag("status", "--json")...)
