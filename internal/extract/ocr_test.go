@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -37,7 +38,8 @@ func textImage(lines []string, scale int) *image.Gray {
 	for _, l := range lines {
 		w = max(w, 7*len(l))
 	}
-	small := image.NewGray(image.Rect(0, 0, w+40, lineH*len(lines)+40))
+	// A page's worth of pixels (letter at 100 dpi), as a scanner makes.
+	small := image.NewGray(image.Rect(0, 0, max(w+40, 850), max(lineH*len(lines)+40, 1100)))
 	draw.Draw(small, small.Bounds(), image.White, image.Point{}, draw.Src)
 	d := &font.Drawer{Dst: small, Src: image.NewUniform(color.Black), Face: basicfont.Face7x13}
 	for i, l := range lines {
@@ -89,7 +91,7 @@ func scanPDF(t testing.TB, pages ...scanPage) []byte {
 			res = fmt.Sprintf("/XObject << /Im1 %d 0 R >>", im)
 			pw := float64(w) * ocrTestPt
 			ph := float64(h) * ocrTestPt
-			content = fmt.Sprintf("q %.2f 0 0 %.2f 36 %.2f cm /Im1 Do Q", pw, ph, 756-ph)
+			content = fmt.Sprintf("q %.2f 0 0 %.2f 0 %.2f cm /Im1 Do Q", pw, ph, 792-ph)
 		} else {
 			content = fmt.Sprintf("BT /F1 12 Tf 72 720 Td (%s) Tj ET", p.text)
 		}
@@ -158,6 +160,13 @@ func TestOCRScannedPage(t *testing.T) {
 	}
 	if doc.OCRPages != 1 || doc.Engine != PDFBuiltin || ReadNote(doc) != "OCR of 1 page" {
 		t.Errorf("OCRPages %d, Engine %q, ReadNote %q", doc.OCRPages, doc.Engine, ReadNote(doc))
+	}
+	// Only a page showing a page-sized image is worth OCR in a file with
+	// a text layer: not a blank page, not a logo.
+	path := filepath.Join(t.TempDir(), "three.pdf")
+	os.WriteFile(path, scanPDF(t, scanPage{text: "text"}, scanPage{text: "SCAN", scan: true}, scanPage{text: ""}), 0o644)
+	if pages, ok := scanPages(ctx, path); ok && !reflect.DeepEqual(pages, map[int]bool{2: true}) {
+		t.Errorf("scanPages = %v, want page 2 alone", pages)
 	}
 
 	scan := scanPDF(t, scanPage{text: "ANNUAL REPORT", scan: true}, scanPage{text: "SEALS AND SKUAS", scan: true})
