@@ -109,6 +109,8 @@ func TestLexClean(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{`BT (a\ b) Tj ET`, `BT (a b) Tj ET`},
 		{`BT (x) Tj > ET`, `BT (x) Tj  ET`},
+		{`[(Grandes) 0.0 Tc -250 (Clients)] TJ`, `[(Grandes) 0.0  -250 (Clients)] TJ`},
+		{`[true null /Name 1] TJ`, ""},
 		{`(nested (paren\)) \n\101) Tj <414243> Tj << /A 1 >> BDC % a > comment` + "\nET", ""},
 	}
 	for _, tt := range tests {
@@ -124,6 +126,15 @@ func TestLexClean(t *testing.T) {
 	res, err := Extract(context.Background(), writeTemp(t, onePage(`BT /F1 12 Tf 72 700 Td (plus\ minus) Tj ET`)))
 	if err != nil || !reflect.DeepEqual(res.Pages, []string{"plus minus"}) {
 		t.Errorf("a string with an invalid escape: %+v, %v", res, err)
+	}
+	// operator-in-TJ-array.pdf: operators in a TJ array, in a content
+	// stream without /Length.
+	objs := []string{"<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [4 0 R] /Count 1 >>", font,
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents 5 0 R >>",
+		"<< >>\nstream\nBT /F1 12 Tf 72 700 Td [(Grandes) 0.0 Tc -250.0 ( Clients) 0.0 Tc] TJ ET\nendstream"}
+	res, err = Extract(context.Background(), writeTemp(t, buildPDF(objs, "")))
+	if err != nil || !reflect.DeepEqual(res.Pages, []string{"Grandes Clients"}) {
+		t.Errorf("operators in a TJ array: %+v, %v", res, err)
 	}
 }
 
