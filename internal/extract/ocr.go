@@ -37,6 +37,10 @@ const (
 	// minScanPixels is the smallest image (width x height) that may be a
 	// scanned page: logos and icons are smaller.
 	minScanPixels = 100_000
+	// minOCRConfidence is the least confidence (0-100) tesseract must
+	// have in a word for it to be kept: a photograph read as text gives
+	// words below 45, a scanned page above 80.
+	minOCRConfidence = 60
 )
 
 // OCRTools are the programs OCR needs, in the order it runs them, with the
@@ -146,7 +150,44 @@ func ocrPage(ctx context.Context, dir, path string, page int) (string, error) {
 	}
 	img := base + ".png"
 	defer os.Remove(img)
-	return runTool(ctx, "tesseract", img, "stdout", "-l", ocrLanguage)
+	tsv, err := runTool(ctx, "tesseract", img, "stdout", "-l", ocrLanguage, "tsv")
+	if err != nil {
+		return "", err
+	}
+	return confidentText(tsv, minOCRConfidence), nil
+}
+
+// confidentText rebuilds a page's text from tesseract's TSV output
+// (level, page, block, paragraph, line, word, box, conf, text), keeping
+// the words whose confidence is at least min: a line per line, a blank
+// line between paragraphs.
+func confidentText(tsv string, min float64) string {
+	var b strings.Builder
+	lastPara, lastLine := "", ""
+	for _, row := range strings.Split(tsv, "\n") {
+		f := strings.Split(row, "\t")
+		if len(f) < 12 || f[0] != "5" {
+			continue // the header, and the page, block, paragraph and line rows
+		}
+		conf, err := strconv.ParseFloat(f[10], 64)
+		word := strings.TrimSpace(f[11])
+		if err != nil || conf < min || word == "" {
+			continue
+		}
+		para, line := f[2]+"."+f[3], f[2]+"."+f[3]+"."+f[4]
+		switch {
+		case b.Len() == 0:
+		case para != lastPara:
+			b.WriteString("\n\n")
+		case line != lastLine:
+			b.WriteByte('\n')
+		default:
+			b.WriteByte(' ')
+		}
+		b.WriteString(word)
+		lastPara, lastLine = para, line
+	}
+	return b.String()
 }
 
 // scanPages returns the pages that draw an image large enough to be a

@@ -223,3 +223,19 @@ func TestOCRWithoutTools(t *testing.T) {
 		t.Errorf("err %v, want no text layer", err)
 	}
 }
+
+// TestConfidentText: words tesseract is unsure of (a photograph read as
+// text) are left out; lines and paragraphs keep their breaks.
+func TestConfidentText(t *testing.T) {
+	tsv := "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n" +
+		"1\t1\t0\t0\t0\t0\t0\t0\t2629\t3508\t-1\t\n" +
+		"5\t1\t1\t1\t1\t1\t0\t0\t1\t1\t96.1\tPENGUINS\n" +
+		"5\t1\t1\t1\t1\t2\t0\t0\t1\t1\t91\tSWIM\n" +
+		"5\t1\t1\t1\t2\t1\t0\t0\t1\t1\t88\twell\n" +
+		"5\t1\t1\t1\t2\t2\t0\t0\t1\t1\t12.5\tssnesen\n" +
+		"5\t1\t2\t1\t1\t1\t0\t0\t1\t1\t90\tSeals\n" +
+		"5\t1\t3\t1\t1\t1\t0\t0\t1\t1\t30\tyee\n"
+	if got, want := confidentText(tsv, 60), "PENGUINS SWIM\nwell\n\nSeals"; got != want {
+		t.Errorf("confidentText = %q, want %q", got, want)
+	}
+}
