@@ -77,7 +77,7 @@ test-ollama:
 # once into $(RAG_TEST_CACHE)/weaviate-1.35.2 from the Go module proxy, about
 # 6 minutes on 2 cores when idle; RAG_TEST_WEAVIATE_BIN names a prebuilt one).
 # Not part of `make test`. WEAVIATE_PKGS adds packages whose tests need it.
-WEAVIATE_PKGS ?=
+WEAVIATE_PKGS ?= ./internal/weaviatecli
 test-weaviate:
 	RAG_TEST_WEAVIATE=$${RAG_TEST_WEAVIATE:-1} RAG_TEST_CACHE=$(RAG_TEST_CACHE) \
 	  $(GO) test -count=1 -timeout 40m -v ./internal/weaviatetest ./internal/weaviate $(WEAVIATE_PKGS)

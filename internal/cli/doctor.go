@@ -253,7 +253,8 @@ func (a *app) diagnose(ctx context.Context) *Doctor {
 		}
 	}
 
-	// The server.
+	// The server. Where the text goes is said even when OLLAMA_HOST is unusable.
+	d.TextGoesTo = a.textHosts(s, embedModel, s.OllamaHost)
 	c, err := a.client(s)
 	if err != nil {
 		problem("ollama", err, "")

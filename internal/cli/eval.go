@@ -15,6 +15,7 @@ import (
 	"github.com/ragcli/rag/internal/ingest"
 	"github.com/ragcli/rag/internal/ollama"
 	"github.com/ragcli/rag/internal/retrieve"
+	"github.com/ragcli/rag/internal/store"
 )
 
 type evalOptions struct {
@@ -108,6 +109,12 @@ func (a *app) runEval(ctx context.Context, keepIndex bool, questions string, o e
 	}
 	var coll *eval.Collection
 	var docOf func(string) (string, bool)
+	if questions == "" && s.Store != "" {
+		// A benchmark builds an index of its own corpus: never inside the
+		// user's collection.
+		return usageError{withHint(&store.UnsupportedError{Store: redactStore(s.Store), What: "hold a benchmark's own index (rag eval --beir)"},
+			"run rag eval --beir on the local index (drop --store); a question set (rag eval FILE) runs against the store")}
+	}
 	if questions != "" {
 		if coll, err = eval.LoadQuestions(questions); err != nil {
 			return err

@@ -132,7 +132,7 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 	case errors.Is(err, store.ErrSameStore):
 		return ExitUsage, cmpStr(hint, "name another folder or store URL with --to")
 	case errors.Is(err, store.ErrUnavailable):
-		return ExitError, cmpStr(hint, "check that the store's server is up and reachable (--store, RAG_STORE); what was committed before stays")
+		return ExitError, cmpStr(hint, "check that the store's server is up and reachable (--store, RAG_STORE)")
 	case errors.Is(err, index.ErrLocked):
 		return ExitLocked, cmpStr(hint, "another rag ingest is writing this index; wait for it, or give --wait a longer time")
 	case errors.As(err, new(*index.BuildingError)):

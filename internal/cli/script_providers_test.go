@@ -1,6 +1,9 @@
 package cli_test
 
 import (
+	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -14,6 +17,28 @@ func init() {
 	registerCmd("openaifake", cmdOpenAIFake)
 	registerCmd("coherefake", cmdCohereFake)
 	registerCmd("rerankfake", cmdRerankFake)
+	registerCmd("ollamafailwith", cmdOllamaFailWith)
+}
+
+// cmdOllamaFailWith makes the next N requests to PATH of the fake Ollama
+// answer STATUS with the header NAME: VALUE and BODY, as a proxy in front of
+// Ollama sends a 429's Retry-After (Ollama itself sends none):
+//
+//	ollamafailwith PATH STATUS N NAME=VALUE BODY...
+func cmdOllamaFailWith(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 5 {
+		ts.Fatalf("usage: ollamafailwith PATH STATUS N NAME=VALUE BODY...")
+	}
+	status, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	n, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	name, value, ok := strings.Cut(args[3], "=")
+	if !ok {
+		ts.Fatalf("want NAME=VALUE, got %q", args[3])
+	}
+	f := ts.Value(fakeKey{}).(*fake)
+	f.FailNextWith(args[0], status, http.Header{name: {value}}, strings.Join(args[4:], " "), n)
 }
 
 // cmdOpenAIFake starts a fake OpenAI-compatible server of FLAVOR (openai,

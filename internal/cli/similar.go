@@ -72,16 +72,20 @@ prints {"model", "texts", "matrix"} or, with --query, {"model", "query",
 
 // similarModel is the embedding model to compare with: the one asked for, else
 // the index's, else the default.
-func similarModel(s config.Settings) (string, error) {
+func (a *app) similarModel(ctx context.Context, s config.Settings) (string, error) {
 	if s.EmbedExplicit {
 		return s.EmbedModel, nil
 	}
-	r, err := index.OpenReader(s.Index)
+	st, err := a.openStore(ctx, s)
+	if err != nil {
+		return "", err
+	}
+	r, err := st.OpenReader(ctx)
 	if errors.Is(err, index.ErrNoIndex) {
 		return s.EmbedModel, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("open index %s: %w", s.Index, err)
+		return "", fmt.Errorf("open index %s: %w", st.Location(), err)
 	}
 	defer r.Close()
 	if m := r.Meta().EmbedModel; m != "" {
@@ -95,7 +99,7 @@ func (a *app) runSimilar(ctx context.Context, texts []string, o similarOptions) 
 	if err != nil {
 		return err
 	}
-	model, err := similarModel(s)
+	model, err := a.similarModel(ctx, s)
 	if err != nil {
 		return err
 	}

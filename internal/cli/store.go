@@ -12,16 +12,13 @@ import (
 	"github.com/ragcli/rag/internal/index"
 	"github.com/ragcli/rag/internal/store"
 	"github.com/ragcli/rag/internal/store/local"
+	"github.com/ragcli/rag/internal/weaviate"
 )
 
-// openRemote opens a store that is not the local index; nil until this
-// build links one (package weaviate registers itself in weaviate.go's init
-// through registerStore).
-var openRemote func(ctx context.Context, loc store.Location, apiKey string) (store.Store, error)
-
 // openStore returns where the index lives for s: the local index in
-// s.Index, or the store s.Store names (its API key from RAG_WEAVIATE_API_KEY).
-func (a *app) openStore(ctx context.Context, s config.Settings) (store.Store, error) {
+// s.Index, or the Weaviate collection s.Store names (its API key from
+// RAG_WEAVIATE_API_KEY). Opening connects nothing: the first read or write does.
+func (a *app) openStore(_ context.Context, s config.Settings) (store.Store, error) {
 	loc, err := parseStore(s)
 	if err != nil {
 		return nil, err
@@ -29,11 +26,11 @@ func (a *app) openStore(ctx context.Context, s config.Settings) (store.Store, er
 	if loc.Local() {
 		return local.New(s.Index), nil
 	}
-	if openRemote == nil {
-		return nil, withHint(&store.UnsupportedError{Store: loc.String(), What: "be reached by this build of rag"},
-			"use the local index (drop --store and RAG_STORE)")
+	st, err := weaviate.ForLocation(loc) // the key, replication and consistency from the environment
+	if err != nil {
+		return nil, usageError{withHint(err, "fix the variable or unset it")}
 	}
-	return openRemote(ctx, loc, a.getenv(store.APIKeyEnv))
+	return st, nil
 }
 
 // parseStore checks s.Store; a bad URL is a usage error naming where it came from.
@@ -50,8 +47,8 @@ func parseStore(s config.Settings) (store.Location, error) {
 // work with another store yet; they refuse one up front with a usage error
 // rather than quietly reading the local index instead.
 var localOnlyCmds = map[string]bool{
-	"audit": true, "chat": true, "check": true, "eval": true, "export": true, "mcp": true,
-	"reindex": true, "serve": true, "similar": true, "watch": true,
+	"audit": true, "chat": true, "check": true, "export": true, "mcp": true,
+	"reindex": true, "serve": true, "watch": true,
 }
 
 // localOnly refuses a remote store for a command that cannot use one yet.

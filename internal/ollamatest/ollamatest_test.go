@@ -704,3 +704,32 @@ func TestPullOffline(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestBusyAndRetryAfter: Busy answers as the real v0.17.4 does with a full
+// queue (503, its text, no Retry-After); FailNextWith sends the headers a
+// proxy in front of Ollama would, such as a 429's Retry-After.
+func TestBusyAndRetryAfter(t *testing.T) {
+	s := ollamatest.New(t, miniLM)
+	s.Busy("/api/embed", 1)
+	s.FailNextWith("/api/embed", http.StatusTooManyRequests, http.Header{"Retry-After": {"7"}}, `{"error":"rate limited"}`, 1)
+	post := func() (*http.Response, string) {
+		resp, err := http.Post(s.URL+"/api/embed", "application/json", strings.NewReader(`{"model":"all-minilm","input":["a"]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	resp, body := post()
+	if resp.StatusCode != 503 || body != `{"error":"`+ollamatest.BusyMessage+`"}` || resp.Header.Get("Retry-After") != "" {
+		t.Errorf("busy: %d %s, Retry-After %q", resp.StatusCode, body, resp.Header.Get("Retry-After"))
+	}
+	resp, body = post()
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "7" || !strings.Contains(body, "rate limited") {
+		t.Errorf("proxy 429: %d %s, Retry-After %q", resp.StatusCode, body, resp.Header.Get("Retry-After"))
+	}
+	if resp, _ = post(); resp.StatusCode != 200 {
+		t.Errorf("after the faults: %d", resp.StatusCode)
+	}
+}

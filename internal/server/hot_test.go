@@ -1,12 +1,18 @@
 package server_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
+	"github.com/ragcli/rag/internal/embed"
 	"github.com/ragcli/rag/internal/index"
+	"github.com/ragcli/rag/internal/ingest"
+	"github.com/ragcli/rag/internal/ollama"
+	"github.com/ragcli/rag/internal/ollamatest"
 	"github.com/ragcli/rag/internal/server"
 )
 
@@ -92,5 +98,74 @@ func TestCompactionReloads(t *testing.T) {
 	}
 	if got := vectorPaths(t, f.svc, "cats"); len(got) != 4 {
 		t.Errorf("after the reload: %v", got)
+	}
+}
+
+// TestReindexSwapReloads: a reindex with another embedding model swaps a new
+// index into the folder; the Service loads it whole (its model, its
+// dimension), and searches running meanwhile are answered, from the old
+// state or the new one, without an error.
+func TestReindexSwapReloads(t *testing.T) {
+	f := newFixture(t)
+	if err := f.fake.AddModel(ollamatest.Model{Name: "nomic-embed-text", Embedding: true, Dim: 768, ContextLength: 2048}); err != nil {
+		t.Fatal(err)
+	}
+	f.write(t, "notes/zebra.md", "Zebras migrate across the plains.\n")
+	_, err := ingest.Run(t.Context(), ingest.Options{
+		Roots:    []string{f.root},
+		IndexDir: index.RebuildDir(f.index),
+		Index:    index.Settings{EmbedModel: "nomic-embed-text", DefaultChunkTokens: 256},
+		Embedder: func(ctx context.Context, model string) (embed.Embedder, int, error) {
+			return &ollama.Embedder{Client: f.c, Name: model}, 2048, nil
+		},
+		LockWait: 30e9,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := index.MarkRebuilt(f.index); err != nil {
+		t.Fatal(err)
+	}
+	reloads := f.svc.Reloads()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	errs := make(chan error, 1)
+	searches := make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { searches <- n }()
+		for ctx.Err() == nil {
+			if _, err := f.svc.Search(ctx, server.SearchRequest{Query: "rotate the signing key", K: 3}); err != nil && ctx.Err() == nil {
+				errs <- err
+				return
+			}
+			n++
+		}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if err := index.Swap(f.index); err != nil {
+		t.Fatal(err)
+	}
+	f.svc.Refresh()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	if n := <-searches; n == 0 {
+		t.Error("no search ran beside the swap")
+	}
+	select {
+	case err := <-errs:
+		t.Errorf("a search beside the swap failed: %v", err)
+	default:
+	}
+	if f.svc.Reloads() != reloads+1 {
+		t.Errorf("reloads %d, want %d after a reindex swap", f.svc.Reloads(), reloads+1)
+	}
+	st, err := f.svc.Status(t.Context())
+	if err != nil || st.EmbedModel != "nomic-embed-text" || st.Dim != 768 {
+		t.Fatalf("status after the swap: %+v %v", st, err)
+	}
+	out, err := f.svc.Search(t.Context(), server.SearchRequest{Query: "zebras migrate", K: 1, Mode: "vector"})
+	if err != nil || len(out.Results) != 1 || filepath.Base(out.Results[0].Path) != "zebra.md" || out.Degraded {
+		t.Errorf("a vector search of the new index: %+v %v", out, err)
 	}
 }

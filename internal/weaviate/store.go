@@ -343,28 +343,40 @@ func (w *Writer) Commit(ctx context.Context, b *store.Batch) error {
 			return err
 		}
 	}
+	// Every file's new chunks, then the old versions' chunks the new ones
+	// no longer have, then the records: each file's order holds, in
+	// batches of the whole commit.
+	var all []Chunk
+	for i := range b.Puts {
+		all = append(all, preps[i].chunks...)
+	}
+	if err := w.c.PutChunks(ctx, all); err != nil {
+		return err
+	}
+	var stale []string
 	for i, p := range b.Puts {
-		if err := w.c.PutChunks(ctx, preps[i].chunks); err != nil {
-			return err
-		}
 		if old, ok := w.records[p.File.Path]; ok {
-			var stale []string
 			for _, id := range old.Chunks {
 				if !slices.Contains(preps[i].ids, id) {
 					stale = append(stale, id)
 				}
 			}
-			if err := w.c.DeleteChunks(ctx, stale); err != nil {
-				return err
-			}
 		}
-		rec := File{Path: p.File.Path, Size: p.File.Size, ModTime: p.File.ModTime, Hash: p.File.Hash,
-			Title: p.File.Title, Chunks: preps[i].ids, IndexedAt: time.Now().UnixNano()}
-		if err := w.c.PutFiles(ctx, []File{rec}); err != nil {
-			return err
-		}
-		w.records[rec.Path] = rec
-		w.files[rec.Path] = p.File
+	}
+	if err := w.c.DeleteChunks(ctx, stale); err != nil {
+		return err
+	}
+	recs := make([]File, 0, len(b.Puts))
+	for i, p := range b.Puts {
+		recs = append(recs, File{Path: p.File.Path, Size: p.File.Size, ModTime: p.File.ModTime, Hash: p.File.Hash,
+			Title: p.File.Title, Chunks: preps[i].ids, IndexedAt: time.Now().UnixNano()})
+	}
+	if err := w.c.PutFiles(ctx, recs); err != nil {
+		return err
+	}
+	for i, p := range b.Puts {
+		w.records[p.File.Path] = recs[i]
+		w.files[p.File.Path] = p.File
 		for j := range p.Chunks {
 			b.Puts[i].Chunks[j].ID = store.ChunkID(p.File.Path, j, p.Chunks[j].Text)
 		}

@@ -1,0 +1,289 @@
+// Package weaviatecli holds end-to-end tests of rag's commands against a
+// real Weaviate node (internal/weaviatetest): ingest, search, status, ls,
+// forget and migrate run in-process through cli.Main with --store, against
+// a fake Ollama. They skip, saying why, unless RAG_TEST_WEAVIATE or
+// RAG_TEST_WEAVIATE_BIN is set (make test-weaviate).
+package weaviatecli_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ragcli/rag/internal/cli"
+	"github.com/ragcli/rag/internal/iostreams"
+	"github.com/ragcli/rag/internal/ollamatest"
+	"github.com/ragcli/rag/internal/weaviatetest"
+)
+
+type env struct {
+	t   *testing.T
+	dir string
+	srv *ollamatest.Server
+	env map[string]string
+}
+
+func newEnv(t *testing.T) *env {
+	srv := ollamatest.New(t,
+		ollamatest.Model{Name: "all-minilm", Embedding: true, Dim: 384, ContextLength: 512},
+		ollamatest.Model{Name: "other-embed", Embedding: true, Dim: 384, ContextLength: 512},
+	)
+	dir := t.TempDir()
+	home := filepath.Join(dir, "home")
+	e := &env{t: t, dir: dir, srv: srv, env: map[string]string{
+		"HOME": home, "XDG_DATA_HOME": filepath.Join(home, ".local", "share"), "XDG_CONFIG_HOME": filepath.Join(home, ".config"),
+		"OLLAMA_HOST": srv.URL, "NO_COLOR": "1",
+	}}
+	e.write("docs/a.md", "# Penguins\n\nPenguins cannot fly but they swim well in cold water.\n")
+	e.write("docs/b.md", "# Teapots\n\nA teapot holds tea and keeps it warm.\n")
+	return e
+}
+
+func (e *env) write(name, text string) {
+	p := filepath.Join(e.dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// run runs rag with args and returns its exit code, stdout and stderr.
+func (e *env) run(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := cli.Main(context.Background(), args, iostreams.Test(strings.NewReader(""), &out, &errb), func(k string) string { return e.env[k] })
+	return code, out.String(), errb.String()
+}
+
+// must runs rag, wants exit code want, and decodes its --json stdout into v.
+func (e *env) must(want int, v any, args ...string) string {
+	e.t.Helper()
+	code, out, stderr := e.run(args...)
+	if code != want {
+		e.t.Fatalf("rag %s: exit %d, want %d\nstderr: %s", strings.Join(args, " "), code, want, stderr)
+	}
+	if v != nil {
+		if err := json.Unmarshal([]byte(out), v); err != nil {
+			e.t.Fatalf("rag %s: stdout is not JSON: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	return stderr
+}
+
+type status struct {
+	Index                  string
+	EmbedModel             string `json:"embed_model"`
+	Dim                    int
+	Files, Chunks, Pending int
+}
+
+type searchOut struct {
+	Results []struct {
+		Path string
+		Text string
+	}
+}
+
+func paths(s searchOut) []string {
+	var out []string
+	for _, r := range s.Results {
+		out = append(out, filepath.Base(r.Path))
+	}
+	return out
+}
+
+// TestCommandsAgainstWeaviate runs the commands of a user's day against
+// one collection: ingest, search in every mode, status, ls, an edit, a
+// deletion, pending chunks while the model server is down, forget, the model
+// check, and a command that cannot use the store.
+func TestCommandsAgainstWeaviate(t *testing.T) {
+	n := weaviatetest.Start(t, weaviatetest.Options{})
+	e := newEnv(t)
+	url := "weaviate://" + n.HTTPAddr + "/CliDay"
+	docs := filepath.Join(e.dir, "docs")
+	rag := func(args ...string) []string { return append([]string{"--store", url}, args...) }
+
+	var rep struct {
+		Index              string
+		Added, Updated     int
+		Unchanged, Removed int
+		ChunksEmbedded     int `json:"chunks_embedded"`
+		ChunksPending      int `json:"chunks_pending"`
+		ChunksReused       int `json:"chunks_reused"`
+	}
+	e.must(0, &rep, rag("ingest", "--json", docs)...)
+	if rep.Index != url || rep.Added != 2 || rep.ChunksEmbedded != 2 {
+		t.Fatalf("first ingest: %+v; want 2 files added into %s", rep, url)
+	}
+	var st status
+	e.must(0, &st, rag("status", "--json")...)
+	if st.Index != url || st.Files != 2 || st.Chunks != 2 || st.Pending != 0 || st.EmbedModel != "all-minilm" || st.Dim != 384 {
+		t.Errorf("status: %+v", st)
+	}
+	for _, mode := range []string{"hybrid", "vector", "lexical"} {
+		var s searchOut
+		e.must(0, &s, rag("search", "--json", "--mode", mode, "-k", "2", "can penguins fly")...)
+		if len(s.Results) == 0 || filepath.Base(s.Results[0].Path) != "a.md" {
+			t.Errorf("search --mode %s: %v, want a.md first", mode, paths(s))
+		}
+	}
+	var s searchOut
+
+	// A no-op run reads nothing and embeds nothing: the incremental state
+	// lives in the store.
+	before := e.srv.EmbeddedInputs()
+	e.must(0, &rep, rag("ingest", "--json", docs)...)
+	if rep.Unchanged != 2 || rep.Added+rep.Updated != 0 || e.srv.EmbeddedInputs() != before {
+		t.Errorf("no-op ingest: %+v, %d inputs embedded", rep, e.srv.EmbeddedInputs()-before)
+	}
+
+	// An edit replaces the file's chunks; the old words are gone.
+	e.write("docs/b.md", "# Kettles\n\nA kettle boils water for coffee.\n")
+	e.must(0, &rep, rag("ingest", "--json", docs)...)
+	if rep.Updated != 1 {
+		t.Errorf("edit: %+v", rep)
+	}
+	e.must(0, &s, rag("search", "--json", "--mode", "lexical", "teapot")...)
+	if len(s.Results) != 0 {
+		t.Errorf("the old version's words still match: %v", paths(s))
+	}
+	e.must(0, &s, rag("search", "--json", "--mode", "lexical", "kettle")...)
+	if got := paths(s); len(got) != 1 || got[0] != "b.md" {
+		t.Errorf("the new version: %v", got)
+	}
+
+	// The model server down: chunks stored pending, exit 3, then embedded.
+	e.write("docs/c.md", "# Owls\n\nOwls hunt at night.\n")
+	e.env["OLLAMA_HOST"] = "http://127.0.0.1:9"
+	e.must(3, &rep, rag("ingest", "--json", docs)...)
+	if rep.Added != 1 || rep.ChunksPending != 1 {
+		t.Errorf("ingest with the server down: %+v", rep)
+	}
+	e.must(0, &st, rag("status", "--json")...)
+	if st.Pending != 1 || st.Files != 3 {
+		t.Errorf("status with a chunk pending: %+v", st)
+	}
+	e.must(0, &s, rag("search", "--json", "--mode", "lexical", "owls")...)
+	if got := paths(s); len(got) != 1 || got[0] != "c.md" {
+		t.Errorf("a pending chunk by its words: %v", got)
+	}
+	e.env["OLLAMA_HOST"] = e.srv.URL
+	e.must(0, &rep, rag("ingest", "--json", docs)...)
+	if rep.ChunksEmbedded != 1 {
+		t.Errorf("the next ingest embeds the pending chunk: %+v", rep)
+	}
+	e.must(0, &st, rag("status", "--json")...)
+	if st.Pending != 0 {
+		t.Errorf("pending after the server came back: %+v", st)
+	}
+
+	// A deleted file leaves; rag ls lists what is there.
+	if err := os.Remove(filepath.Join(docs, "c.md")); err != nil {
+		t.Fatal(err)
+	}
+	e.must(0, &rep, rag("ingest", "--json", docs)...)
+	if rep.Removed != 1 {
+		t.Errorf("deletion: %+v", rep)
+	}
+	var ls struct {
+		Index string
+		Roots []struct {
+			Path          string
+			Files, Chunks int
+		}
+	}
+	e.must(0, &ls, rag("ls", "--json")...)
+	if ls.Index != url || len(ls.Roots) != 1 || ls.Roots[0].Path != docs || ls.Roots[0].Files != 2 {
+		t.Errorf("ls: %+v", ls)
+	}
+	// rag eval of a question set runs its queries against the store.
+	e.write("questions.jsonl", `{"question": "can penguins fly", "expected": ["docs/a.md"]}`+"\n"+
+		`{"question": "what boils water", "expected": ["docs/b.md"]}`+"\n")
+	var ev struct {
+		Queries int
+		NDCG10  float64 `json:"ndcg@10"`
+	}
+	e.must(0, &ev, rag("eval", "--json", "--mode", "lexical", filepath.Join(e.dir, "questions.jsonl"))...)
+	if ev.Queries != 2 || ev.NDCG10 != 1 {
+		t.Errorf("eval of 2 questions against the store: %+v, want nDCG@10 1", ev)
+	}
+	if stderr := e.must(2, nil, rag("eval", "--beir", e.dir, "--mode", "lexical")...); !strings.Contains(stderr, "cannot hold a benchmark's own index") {
+		t.Errorf("eval --beir against the store: %s", stderr)
+	}
+
+	var forgot struct{ Files []string }
+	e.must(0, &forgot, rag("forget", "--json", filepath.Join(docs, "a.md"))...)
+	e.must(0, &st, rag("status", "--json")...)
+	if len(forgot.Files) != 1 || st.Files != 1 {
+		t.Errorf("forget a.md: %+v, then %+v", forgot, st)
+	}
+
+	// The model check: a collection built with another model is refused
+	// with the reindex hint, as locally.
+	stderr := e.must(1, nil, rag("--embed-model", "other-embed", "ingest", docs)...)
+	if !strings.Contains(stderr, `was built with embedding model "all-minilm"`) || !strings.Contains(stderr, "rag: hint:") {
+		t.Errorf("another model: %s", stderr)
+	}
+	stderr = e.must(2, nil, rag("check")...)
+	if !strings.Contains(stderr, "cannot run rag check yet") {
+		t.Errorf("check against the store: %s", stderr)
+	}
+}
+
+// TestMigrateBothWays copies a local index into Weaviate and back: nothing
+// is embedded, the collection answers as the local index did, a second copy
+// changes nothing, and the copy back holds the same files.
+func TestMigrateBothWays(t *testing.T) {
+	n := weaviatetest.Start(t, weaviatetest.Options{})
+	e := newEnv(t)
+	url := "weaviate://" + n.HTTPAddr + "/Migrated"
+	src, back := filepath.Join(e.dir, "src-index"), filepath.Join(e.dir, "back-index")
+	e.write("docs/c.md", "# Owls\n\nOwls hunt at night.\n")
+	e.must(0, nil, "--index", src, "ingest", filepath.Join(e.dir, "docs"))
+	var want searchOut
+	e.must(0, &want, "--index", src, "search", "--json", "--mode", "vector", "-k", "3", "cold water swimming birds")
+
+	embedded := e.srv.EmbeddedInputs()
+	var rep struct {
+		Files, Unchanged, Chunks, Vectors, Pending, Roots int
+	}
+	e.must(0, &rep, "--index", src, "migrate", "--json", "--to", url)
+	if rep.Files != 3 || rep.Vectors != 3 || rep.Roots != 1 || e.srv.EmbeddedInputs() != embedded {
+		t.Fatalf("migrate into weaviate: %+v, %d inputs embedded; want 3 files, 3 vectors, nothing embedded", rep, e.srv.EmbeddedInputs()-embedded)
+	}
+	var got searchOut
+	e.must(0, &got, "--store", url, "search", "--json", "--mode", "vector", "-k", "3", "cold water swimming birds")
+	if g, w := strings.Join(paths(got), " "), strings.Join(paths(want), " "); g != w {
+		t.Errorf("vector search in the copy: %s, the local index: %s", g, w)
+	}
+	e.must(0, &rep, "--index", src, "migrate", "--json", "--to", url)
+	if rep.Files != 0 || rep.Unchanged != 3 {
+		t.Errorf("second migrate: %+v, want 3 unchanged", rep)
+	}
+	// The copy's own ingest sees the files as unchanged: the records moved
+	// with the chunks.
+	var ing struct{ Unchanged, Added, Updated int }
+	e.must(0, &ing, "--store", url, "ingest", "--json")
+	if ing.Unchanged != 3 || ing.Added+ing.Updated != 0 {
+		t.Errorf("ingest of the migrated collection's roots: %+v, want 3 unchanged", ing)
+	}
+
+	e.must(0, &rep, "--store", url, "migrate", "--json", "--to", back)
+	if rep.Files != 3 || rep.Vectors != 3 {
+		t.Errorf("migrate back: %+v", rep)
+	}
+	var st status
+	e.must(0, &st, "--index", back, "status", "--json")
+	if st.Files != 3 || st.Chunks != 3 || st.Pending != 0 || st.Dim != 384 {
+		t.Errorf("the local copy of the collection: %+v", st)
+	}
+	e.must(0, &got, "--index", back, "search", "--json", "--mode", "vector", "-k", "3", "cold water swimming birds")
+	if g, w := strings.Join(paths(got), " "), strings.Join(paths(want), " "); g != w {
+		t.Errorf("vector search after the round trip: %s, the original: %s", g, w)
+	}
+}
