@@ -229,9 +229,17 @@ func TestCommandsAgainstWeaviate(t *testing.T) {
 	if !strings.Contains(stderr, `was built with embedding model "all-minilm"`) || !strings.Contains(stderr, "rag: hint:") {
 		t.Errorf("another model: %s", stderr)
 	}
-	stderr = e.must(2, nil, rag("check")...)
-	if !strings.Contains(stderr, "cannot run rag check yet") {
-		t.Errorf("check against the store: %s", stderr)
+	var chk struct {
+		Files, Chunks, Vectors, Pending int
+		Problems                        []string
+	}
+	e.must(0, &chk, rag("check", "--json")...)
+	if chk.Files != 1 || chk.Chunks != 1 || chk.Vectors != 1 || len(chk.Problems) != 0 {
+		t.Errorf("check of the healthy collection: %+v", chk)
+	}
+	stderr = e.must(2, nil, rag("audit")...)
+	if !strings.Contains(stderr, "cannot run rag audit yet") {
+		t.Errorf("audit against the store: %s", stderr)
 	}
 }
 
