@@ -48,7 +48,7 @@ func parseStore(s config.Settings) (store.Location, error) {
 // rather than quietly reading the local index instead.
 var localOnlyCmds = map[string]bool{
 	"audit": true, "chat": true, "export": true, "mcp": true,
-	"reindex": true, "serve": true, "watch": true,
+	"reindex": true, "serve": true,
 }
 
 // localOnly refuses a remote store for a command that cannot use one yet.
