@@ -28,6 +28,9 @@ command that repairs it.`,
 			if err != nil {
 				return err
 			}
+			if s.Store != "" {
+				return a.checkStore(cmd.Context(), s) // store.go
+			}
 			rep, err := index.Check(s.Index)
 			var fe *index.FormatError
 			if err != nil && !errors.Is(err, index.ErrNoIndex) && !errors.As(err, &fe) {

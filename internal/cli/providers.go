@@ -354,6 +354,9 @@ func rerankHint(err error) string {
 		return fmt.Sprintf("check the API key in $%s: the reranker refused it (--rerank-api-key-env names another variable)", ae.KeyEnv)
 	}
 	if me, ok := errors.AsType[*provider.ModelMissingError](err); ok {
+		if me.Model == "" {
+			return "name the reranking model with --rerank-model (or config rerank: {model: ...})"
+		}
 		return fmt.Sprintf("check --rerank-model %q: the reranker has no such model", me.Model)
 	}
 	return ""

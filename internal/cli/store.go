@@ -47,8 +47,8 @@ func parseStore(s config.Settings) (store.Location, error) {
 // work with another store yet; they refuse one up front with a usage error
 // rather than quietly reading the local index instead.
 var localOnlyCmds = map[string]bool{
-	"audit": true, "chat": true, "check": true, "export": true, "mcp": true,
-	"reindex": true, "serve": true, "watch": true,
+	"audit": true, "chat": true, "export": true, "mcp": true,
+	"reindex": true, "serve": true,
 }
 
 // localOnly refuses a remote store for a command that cannot use one yet.
@@ -123,4 +123,48 @@ func (w storeChunks) EachChunk(fn func(index.Chunk) error) error {
 		}
 		return nil
 	})
+}
+
+// checkStore is rag check of a store other than the local index: what
+// store.Check verifies through the store's reader.
+func (a *app) checkStore(ctx context.Context, s config.Settings) error {
+	st, err := a.openStore(ctx, s)
+	if err != nil {
+		return err
+	}
+	r, err := st.OpenReader(ctx)
+	if err != nil {
+		return fmt.Errorf("open index %s: %w", st.Location(), err)
+	}
+	defer r.Close()
+	rep, err := store.Check(ctx, r, st.Location())
+	if err != nil {
+		return fmt.Errorf("check %s: %w", st.Location(), err)
+	}
+	if a.json {
+		if err := a.writeJSON(rep); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(a.s.Out, "index:    %s\nfiles:    %d\nchunks:   %d (%d with vectors, %d pending)\n", rep.Dir, rep.Files, rep.Chunks, rep.Vectors, rep.Pending)
+		for _, p := range rep.Problems {
+			fmt.Fprintf(a.s.Out, "problem:  %s\n", p)
+		}
+		if rep.OK() {
+			fmt.Fprintln(a.s.Out, "status:   ok")
+		}
+	}
+	if !rep.OK() {
+		what := "rag ingest PATH..."
+		if len(rep.Roots) > 0 {
+			q := make([]string, len(rep.Roots))
+			for i, r := range rep.Roots {
+				q[i] = shellQuote(r)
+			}
+			what = strings.Join(q, " ")
+		}
+		return withHint(fmt.Errorf("%w: %d found", errUnhealthy, len(rep.Problems)),
+			"rewrite the files' objects: rag --store %s forget %s, then rag --store %s ingest %s (your files are not touched)", st.Location(), what, st.Location(), what)
+	}
+	return nil
 }

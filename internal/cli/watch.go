@@ -94,8 +94,12 @@ func (a *app) runWatch(ctx context.Context, roots []string, o watchOptions) erro
 	if err != nil {
 		return err
 	}
+	st, err := a.openStore(ctx, s) // store.go
+	if err != nil {
+		return err
+	}
 	if !a.quiet {
-		fmt.Fprintf(a.s.Err, "rag: watching %d paths into %s\n", len(abs), s.Index)
+		fmt.Fprintf(a.s.Err, "rag: watching %d paths into %s\n", len(abs), st.Location())
 	}
 	return watch.Run(ctx, watch.Options{
 		Roots:    abs,
@@ -103,7 +107,9 @@ func (a *app) runWatch(ctx context.Context, roots []string, o watchOptions) erro
 		Rescan:   o.rescan,
 		Notify:   func(msg string) { fmt.Fprintf(a.s.Err, "rag: warning: %s\n", iostreams.Sanitize(msg)) },
 		Ingest: func(ctx context.Context) error {
-			rep, err := ingest.Run(ctx, a.ingestOptions(abs, s, client, o.ingest, nil))
+			opts := a.ingestOptions(abs, s, client, o.ingest, nil)
+			opts.Store = st
+			rep, err := ingest.Run(ctx, opts)
 			if rep != nil && (err != nil || rep.Added+rep.Updated+rep.Removed+rep.Failed > 0 || rep.ChunksPending > 0) {
 				printIngestReport(a.s, rep, a.quiet)
 				printKeptRoots(a.s, rep.KeptRoots)

@@ -1,8 +1,10 @@
 package store_test
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ragcli/rag/internal/index"
@@ -86,4 +88,72 @@ func TestCopy(t *testing.T) {
 	if _, err := store.Copy(t.Context(), local.New(filepath.Join(dir, "none")), dst, store.CopyOptions{}); !errors.Is(err, index.ErrNoIndex) {
 		t.Errorf("copy from an empty store: %v, want index.ErrNoIndex", err)
 	}
+}
+
+// Check reads a healthy store as healthy, with its counts, through the
+// Reader alone; a store whose counts disagree with its files is not.
+func TestCheck(t *testing.T) {
+	s := local.New(filepath.Join(t.TempDir(), "idx"))
+	fill(t, s, storetest.Model, "/src/a", "/src/b")
+	r, err := s.OpenReader(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rep, err := store.Check(t.Context(), r, s.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || rep.Files != 2 || rep.Chunks != 4 || rep.Vectors != 3 || rep.Pending != 1 || len(rep.Roots) != 1 {
+		t.Errorf("healthy store: %+v", rep)
+	}
+	rep, err = store.Check(t.Context(), extraChunks{r}, s.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK() || len(rep.Problems) != 1 {
+		t.Errorf("a store counting 3 chunks no record lists: %+v", rep)
+	}
+}
+
+// extraChunks counts three more chunks than its files hold, as a store
+// with leftovers of an interrupted commit does.
+type extraChunks struct{ store.Reader }
+
+func (e extraChunks) Stats(ctx context.Context) (store.Stats, error) {
+	st, err := e.Reader.Stats(ctx)
+	st.Chunks += 3
+	return st, err
+}
+
+// A vector of the wrong length is named with its file.
+func TestCheckBadVector(t *testing.T) {
+	s := local.New(filepath.Join(t.TempDir(), "idx"))
+	fill(t, s, storetest.Model, "/src/a")
+	r, err := s.OpenReader(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rep, err := store.Check(t.Context(), scaled{r}, s.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], "/src/a: chunk") || !strings.Contains(rep.Problems[0], "length 2.0000") {
+		t.Errorf("a vector of length 2: %v", rep.Problems)
+	}
+}
+
+// scaled doubles every vector EachFile returns.
+type scaled struct{ store.Reader }
+
+func (s scaled) EachFile(ctx context.Context, fn func(store.Put) error) error {
+	return s.Reader.EachFile(ctx, func(p store.Put) error {
+		for _, v := range p.Vectors {
+			for i := range v {
+				v[i] *= 2
+			}
+		}
+		return fn(p)
+	})
 }

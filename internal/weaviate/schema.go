@@ -131,6 +131,9 @@ func (s *Client) filesClass() *models.Class {
 // Collections that exist are left as they are (their replication factor
 // included).
 func (s *Client) EnsureSchema(ctx context.Context) error {
+	if s.schemaOK {
+		return nil
+	}
 	for _, class := range []*models.Class{s.chunksClass(), s.filesClass()} {
 		var exists bool
 		if err := s.do(ctx, "check collection "+class.Class, func(ctx context.Context) error {
@@ -164,6 +167,7 @@ func (s *Client) loadReplication(ctx context.Context) error {
 		return err
 	}
 	s.replicated = r > 1
+	s.schemaOK = true
 	return nil
 }
 

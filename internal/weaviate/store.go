@@ -343,28 +343,40 @@ func (w *Writer) Commit(ctx context.Context, b *store.Batch) error {
 			return err
 		}
 	}
+	// Every file's new chunks, then the old versions' chunks the new ones
+	// no longer have, then the records: each file's order holds, in
+	// batches of the whole commit.
+	var all []Chunk
+	for i := range b.Puts {
+		all = append(all, preps[i].chunks...)
+	}
+	if err := w.c.PutChunks(ctx, all); err != nil {
+		return err
+	}
+	var stale []string
 	for i, p := range b.Puts {
-		if err := w.c.PutChunks(ctx, preps[i].chunks); err != nil {
-			return err
-		}
 		if old, ok := w.records[p.File.Path]; ok {
-			var stale []string
 			for _, id := range old.Chunks {
 				if !slices.Contains(preps[i].ids, id) {
 					stale = append(stale, id)
 				}
 			}
-			if err := w.c.DeleteChunks(ctx, stale); err != nil {
-				return err
-			}
 		}
-		rec := File{Path: p.File.Path, Size: p.File.Size, ModTime: p.File.ModTime, Hash: p.File.Hash,
-			Title: p.File.Title, Chunks: preps[i].ids, IndexedAt: time.Now().UnixNano()}
-		if err := w.c.PutFiles(ctx, []File{rec}); err != nil {
-			return err
-		}
-		w.records[rec.Path] = rec
-		w.files[rec.Path] = p.File
+	}
+	if err := w.c.DeleteChunks(ctx, stale); err != nil {
+		return err
+	}
+	recs := make([]File, 0, len(b.Puts))
+	for i, p := range b.Puts {
+		recs = append(recs, File{Path: p.File.Path, Size: p.File.Size, ModTime: p.File.ModTime, Hash: p.File.Hash,
+			Title: p.File.Title, Chunks: preps[i].ids, IndexedAt: time.Now().UnixNano()})
+	}
+	if err := w.c.PutFiles(ctx, recs); err != nil {
+		return err
+	}
+	for i, p := range b.Puts {
+		w.records[p.File.Path] = recs[i]
+		w.files[p.File.Path] = p.File
 		for j := range p.Chunks {
 			b.Puts[i].Chunks[j].ID = store.ChunkID(p.File.Path, j, p.Chunks[j].Text)
 		}
@@ -642,7 +654,7 @@ func (r *Reader) visible(ctx context.Context, hits []Hit, f *store.Filter, k int
 	listed := map[string]bool{}
 	for start := 0; start < len(paths); start += BatchSize {
 		end := min(start+BatchSize, len(paths))
-		rows, err := r.c.get(ctx, "read files", r.c.files, fileFields,
+		rows, err := r.c.get(ctx, "read files", r.c.files, []graphql.Field{{Name: "chunks"}},
 			filters.Where().WithPath([]string{"path"}).WithOperator(filters.ContainsAny).WithValueText(paths[start:end]...), maxResults)
 		if err != nil {
 			return nil, err
@@ -696,7 +708,7 @@ func (r *Reader) Lexical(ctx context.Context, terms []string, k int, f *store.Fi
 	if err != nil {
 		return nil, err
 	}
-	hits, err := r.c.BM25(ctx, strings.Join(uniq, " "), overfetch(k), wf)
+	hits, err := r.c.BM25(leanSearch(ctx), strings.Join(uniq, " "), overfetch(k), wf)
 	if err != nil {
 		return nil, err
 	}
@@ -721,7 +733,7 @@ func (r *Reader) Vector(ctx context.Context, q []float32, k int, f *store.Filter
 	if err != nil {
 		return nil, err
 	}
-	hits, err := r.c.NearVector(ctx, u, overfetch(k), wf)
+	hits, err := r.c.NearVector(leanSearch(ctx), u, overfetch(k), wf)
 	if err != nil {
 		return nil, err
 	}

@@ -140,6 +140,8 @@ type Client struct {
 	c      *client.Client
 	chunks string // class names
 	files  string
+	// schemaOK is set once both collections are known to exist.
+	schemaOK bool
 	// replicated is set once the chunks collection is known to have more
 	// than one replica: Weaviate's GraphQL takes a consistency level only
 	// for replicated collections.
@@ -324,7 +326,9 @@ func (c Config) wrap(what string, err error) error {
 		switch {
 		case wc.StatusCode == http.StatusUnauthorized || wc.StatusCode == http.StatusForbidden:
 			return &AuthError{Store: store, Code: wc.StatusCode, KeyEnv: c.keyEnv()}
-		case retry.TransientStatus(wc.StatusCode):
+		case retry.TransientStatus(wc.StatusCode) || (&graphQLError{msg: msg}).transient():
+			// A cluster without a Raft leader or enough replicas answers
+			// 422 or 500 with a message saying so: unavailable too.
 			return &UnavailableError{Store: store, What: what, Code: wc.StatusCode, Msg: short(msg)}
 		default:
 			return &Error{Store: store, What: what, Code: wc.StatusCode, Msg: short(msg)}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ragcli/rag/internal/cli"
 	"github.com/ragcli/rag/internal/iostreams"
@@ -229,9 +230,17 @@ func TestCommandsAgainstWeaviate(t *testing.T) {
 	if !strings.Contains(stderr, `was built with embedding model "all-minilm"`) || !strings.Contains(stderr, "rag: hint:") {
 		t.Errorf("another model: %s", stderr)
 	}
-	stderr = e.must(2, nil, rag("check")...)
-	if !strings.Contains(stderr, "cannot run rag check yet") {
-		t.Errorf("check against the store: %s", stderr)
+	var chk struct {
+		Files, Chunks, Vectors, Pending int
+		Problems                        []string
+	}
+	e.must(0, &chk, rag("check", "--json")...)
+	if chk.Files != 1 || chk.Chunks != 1 || chk.Vectors != 1 || len(chk.Problems) != 0 {
+		t.Errorf("check of the healthy collection: %+v", chk)
+	}
+	stderr = e.must(2, nil, rag("audit")...)
+	if !strings.Contains(stderr, "cannot run rag audit yet") {
+		t.Errorf("audit against the store: %s", stderr)
 	}
 }
 
@@ -286,4 +295,43 @@ func TestMigrateBothWays(t *testing.T) {
 	if g, w := strings.Join(paths(got), " "), strings.Join(paths(want), " "); g != w {
 		t.Errorf("vector search after the round trip: %s, the original: %s", g, w)
 	}
+}
+
+// TestWatchIntoWeaviate: rag watch --store ingests a new file into the
+// collection, where a search finds it.
+func TestWatchIntoWeaviate(t *testing.T) {
+	n := weaviatetest.Start(t, weaviatetest.Options{})
+	e := newEnv(t)
+	url := "weaviate://" + n.HTTPAddr + "/Watched"
+	docs := filepath.Join(e.dir, "docs")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var errb bytes.Buffer
+	go func() {
+		var out bytes.Buffer
+		done <- cli.Main(ctx, []string{"--store", url, "watch", "--debounce", "200ms", docs},
+			iostreams.Test(strings.NewReader(""), &out, &errb), func(k string) string { return e.env[k] })
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("rag watch ended with exit %d: %s", code, errb.String())
+		}
+	}()
+	found := func(word string) bool {
+		code, out, _ := e.run("--store", url, "search", "--json", "--mode", "lexical", word)
+		return code == 0 && strings.Contains(strings.ToLower(out), word)
+	}
+	wait := func(word string) {
+		t.Helper()
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+			if found(word) {
+				return
+			}
+		}
+		t.Fatalf("rag watch did not bring %q into %s within 60 s\nstderr: %s", word, url, errb.String())
+	}
+	wait("penguins") // the first pass ingests the folder
+	e.write("docs/owls.md", "# Owls\n\nOwls hunt at night.\n")
+	wait("owls")
 }

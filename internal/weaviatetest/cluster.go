@@ -200,3 +200,48 @@ func (c *Cluster) WaitHealthy(want int, timeout time.Duration) error {
 	return fmt.Errorf("cluster: %d nodes not healthy after %s: last status %v (%v); log of node0:\n%s",
 		want, timeout, last, lastErr, c.Nodes[0].LogTail(20))
 }
+
+// ObjectCount is how many objects of class this node holds itself, over
+// all its shards, as GET /v1/nodes?output=verbose reports them (Weaviate
+// updates the figure asynchronously, so it may lag a write by a moment).
+func (n *Node) ObjectCount(ctx context.Context, class string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.URL()+"/v1/nodes/"+class+"?output=verbose", nil)
+	if err != nil {
+		return 0, err
+	}
+	if n.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+n.APIKey)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET /v1/nodes on %s: %s", n.Name, resp.Status)
+	}
+	var body struct {
+		Nodes []struct {
+			Name   string `json:"name"`
+			Shards []struct {
+				Class       string `json:"class"`
+				ObjectCount int    `json:"objectCount"`
+			} `json:"shards"`
+		} `json:"nodes"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, nd := range body.Nodes {
+		if nd.Name != n.Name {
+			continue
+		}
+		for _, s := range nd.Shards {
+			if s.Class == class {
+				total += s.ObjectCount
+			}
+		}
+	}
+	return total, nil
+}
