@@ -73,7 +73,7 @@ func (a *app) runDebate(ctx context.Context, q string, o askOptions, s config.Se
 			out.Agents = append(out.Agents, j)
 		}
 		for _, src := range res.Sources {
-			out.Sources = append(out.Sources, AskSource{N: src.N, Path: src.Path, StartLine: src.StartLine, EndLine: src.EndLine, Page: src.Page, Score: src.Score, Cited: src.Cited})
+			out.Sources = append(out.Sources, AskSource{N: src.N, Path: src.Path, StartLine: src.StartLine, EndLine: src.EndLine, Page: src.Page, Anchor: src.Anchor, Score: src.Score, Cited: src.Cited})
 		}
 		if err := a.writeJSON(out); err != nil {
 			return err

@@ -49,6 +49,7 @@ func (a *app) extractChildCmd() *cobra.Command {
 	f := c.Flags()
 	f.StringVar(&opts.PDF, "pdf", extract.PDFAuto, "PDF extractor: auto, builtin or pdftotext")
 	f.BoolVar(&opts.OCR, "ocr", false, "read PDF pages without a text layer with OCR")
+	f.DurationVar(&opts.OCRBudget, "ocr-budget", 0, "stop OCR of a file after this long, keeping what it read (0: 5m)")
 	f.Int64Var(&opts.MaxBytes, "max-bytes", extract.DefaultMaxBytes, "refuse files larger than this many bytes")
 	return c
 }

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // DefaultMaxBytes is the size limit used when Options.MaxBytes is zero.
@@ -34,6 +35,9 @@ type Options struct {
 	// OCR reads PDF pages without a text layer with tesseract (pdftoppm
 	// renders them), giving their text the page's number; off by default.
 	OCR bool
+	// OCRBudget bounds the OCR of one file (0: 5 minutes); past it the
+	// file keeps the pages read so far.
+	OCRBudget time.Duration
 
 	// Sandbox, when set, extracts PDF and DOCX files, whose parsers take
 	// untrusted compressed data, instead of this process: normally

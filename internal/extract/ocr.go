@@ -31,6 +31,16 @@ const (
 	ocrPixels = 3508
 	// ocrLanguage is the tesseract language model (tesseract-ocr-eng).
 	ocrLanguage = "eng"
+	// defaultOCRBudget bounds the OCR of one file when Options.OCRBudget
+	// is zero; past it OCR stops and the file keeps what it has.
+	defaultOCRBudget = 5 * time.Minute
+	// minScanPixels is the smallest image (width x height) that may be a
+	// scanned page: logos and icons are smaller.
+	minScanPixels = 100_000
+	// minOCRConfidence is the least confidence (0-100) tesseract must
+	// have in a word for it to be kept: a photograph read as text gives
+	// words below 45, a scanned page above 80.
+	minOCRConfidence = 60
 )
 
 // OCRTools are the programs OCR needs, in the order it runs them, with the
@@ -50,9 +60,11 @@ type Tool struct {
 }
 
 // Tools are every optional program extraction uses: pdftotext for --pdf
-// auto and pdftotext, then OCRTools. Path is set for those found on PATH.
+// auto and pdftotext, then OCRTools, then pdfimages, which --ocr uses when
+// it is there. Path is set for those found on PATH.
 func Tools() []Tool {
 	all := append([]Tool{{Name: "pdftotext", Package: "poppler-utils", For: "--pdf auto (PDFs the built-in reader refuses) and --pdf pdftotext"}}, OCRTools...)
+	all = append(all, Tool{Name: "pdfimages", Package: "poppler-utils", For: "--ocr (which pages are scans)"})
 	for i := range all {
 		if p, err := lookPath(all[i].Name); err == nil {
 			all[i].Path = p
@@ -79,8 +91,15 @@ func MissingOCRTool() *Tool {
 // rendered by pdftoppm to a grey PNG (ocrPixels on its long side) and read
 // by tesseract. With pages nil it reads every page, counted by pdfinfo.
 // It returns the text of each page read (pages that fail or hold no text
-// are left out) and whether pages were left out past maxOCRPages.
-func ocrPDF(ctx context.Context, path string, pages []int) (map[int]string, bool, error) {
+// are left out) and whether pages were left out: past maxOCRPages, or
+// when budget (0: defaultOCRBudget) ran out.
+func ocrPDF(ctx context.Context, path string, pages []int, budget time.Duration) (map[int]string, bool, error) {
+	if budget <= 0 {
+		budget = defaultOCRBudget
+	}
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
 	if t := MissingOCRTool(); t != nil {
 		return nil, false, fmt.Errorf("ocr: %s not found on PATH (install %s)", t.Name, t.Package)
 	}
@@ -102,14 +121,14 @@ func ocrPDF(ctx context.Context, path string, pages []int) (map[int]string, bool
 	defer os.RemoveAll(dir)
 	out := map[int]string{}
 	for _, p := range pages {
-		if err := ctx.Err(); err != nil {
+		if err := parent.Err(); err != nil {
 			return nil, false, err
+		}
+		if ctx.Err() != nil {
+			return out, true, nil // the budget is spent: keep what was read
 		}
 		text, err := ocrPage(ctx, dir, path, p)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil, false, ctx.Err()
-			}
 			continue // this page alone: a timeout, a page pdftoppm cannot render
 		}
 		if strings.TrimSpace(text) != "" {
@@ -131,7 +150,71 @@ func ocrPage(ctx context.Context, dir, path string, page int) (string, error) {
 	}
 	img := base + ".png"
 	defer os.Remove(img)
-	return runTool(ctx, "tesseract", img, "stdout", "-l", ocrLanguage)
+	tsv, err := runTool(ctx, "tesseract", img, "stdout", "-l", ocrLanguage, "tsv")
+	if err != nil {
+		return "", err
+	}
+	return confidentText(tsv, minOCRConfidence), nil
+}
+
+// confidentText rebuilds a page's text from tesseract's TSV output
+// (level, page, block, paragraph, line, word, box, conf, text), keeping
+// the words whose confidence is at least min: a line per line, a blank
+// line between paragraphs.
+func confidentText(tsv string, min float64) string {
+	var b strings.Builder
+	lastPara, lastLine := "", ""
+	for _, row := range strings.Split(tsv, "\n") {
+		f := strings.Split(row, "\t")
+		if len(f) < 12 || f[0] != "5" {
+			continue // the header, and the page, block, paragraph and line rows
+		}
+		conf, err := strconv.ParseFloat(f[10], 64)
+		word := strings.TrimSpace(f[11])
+		if err != nil || conf < min || word == "" {
+			continue
+		}
+		para, line := f[2]+"."+f[3], f[2]+"."+f[3]+"."+f[4]
+		switch {
+		case b.Len() == 0:
+		case para != lastPara:
+			b.WriteString("\n\n")
+		case line != lastLine:
+			b.WriteByte('\n')
+		default:
+			b.WriteByte(' ')
+		}
+		b.WriteString(word)
+		lastPara, lastLine = para, line
+	}
+	return b.String()
+}
+
+// scanPages returns the pages that draw an image large enough to be a
+// scanned page, as poppler's pdfimages lists them; ok is false when
+// pdfimages is missing or fails, and then nothing is known.
+func scanPages(ctx context.Context, path string) (pages map[int]bool, ok bool) {
+	if _, err := lookPath("pdfimages"); err != nil {
+		return nil, false
+	}
+	out, err := runTool(ctx, "pdfimages", "-list", "--", path)
+	if err != nil {
+		return nil, false
+	}
+	pages = map[int]bool{}
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 5 || f[2] != "image" {
+			continue // the header, its rule, masks and stencils
+		}
+		p, err1 := strconv.Atoi(f[0])
+		w, err2 := strconv.Atoi(f[3])
+		h, err3 := strconv.Atoi(f[4])
+		if err1 == nil && err2 == nil && err3 == nil && w*h >= minScanPixels {
+			pages[p] = true
+		}
+	}
+	return pages, true
 }
 
 // pdfPageCount asks pdfinfo for the number of pages.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -37,7 +38,8 @@ func textImage(lines []string, scale int) *image.Gray {
 	for _, l := range lines {
 		w = max(w, 7*len(l))
 	}
-	small := image.NewGray(image.Rect(0, 0, w+40, lineH*len(lines)+40))
+	// A page's worth of pixels (letter at 100 dpi), as a scanner makes.
+	small := image.NewGray(image.Rect(0, 0, max(w+40, 850), max(lineH*len(lines)+40, 1100)))
 	draw.Draw(small, small.Bounds(), image.White, image.Point{}, draw.Src)
 	d := &font.Drawer{Dst: small, Src: image.NewUniform(color.Black), Face: basicfont.Face7x13}
 	for i, l := range lines {
@@ -89,7 +91,7 @@ func scanPDF(t testing.TB, pages ...scanPage) []byte {
 			res = fmt.Sprintf("/XObject << /Im1 %d 0 R >>", im)
 			pw := float64(w) * ocrTestPt
 			ph := float64(h) * ocrTestPt
-			content = fmt.Sprintf("q %.2f 0 0 %.2f 36 %.2f cm /Im1 Do Q", pw, ph, 756-ph)
+			content = fmt.Sprintf("q %.2f 0 0 %.2f 0 %.2f cm /Im1 Do Q", pw, ph, 792-ph)
 		} else {
 			content = fmt.Sprintf("BT /F1 12 Tf 72 720 Td (%s) Tj ET", p.text)
 		}
@@ -159,6 +161,13 @@ func TestOCRScannedPage(t *testing.T) {
 	if doc.OCRPages != 1 || doc.Engine != PDFBuiltin || ReadNote(doc) != "OCR of 1 page" {
 		t.Errorf("OCRPages %d, Engine %q, ReadNote %q", doc.OCRPages, doc.Engine, ReadNote(doc))
 	}
+	// Only a page showing a page-sized image is worth OCR in a file with
+	// a text layer: not a blank page, not a logo.
+	path := filepath.Join(t.TempDir(), "three.pdf")
+	os.WriteFile(path, scanPDF(t, scanPage{text: "text"}, scanPage{text: "SCAN", scan: true}, scanPage{text: ""}), 0o644)
+	if pages, ok := scanPages(ctx, path); ok && !reflect.DeepEqual(pages, map[int]bool{2: true}) {
+		t.Errorf("scanPages = %v, want page 2 alone", pages)
+	}
 
 	scan := scanPDF(t, scanPage{text: "ANNUAL REPORT", scan: true}, scanPage{text: "SEALS AND SKUAS", scan: true})
 	if _, err := Bytes(ctx, "scan.pdf", scan, Options{}); !errors.Is(err, ErrNoText) {
@@ -212,5 +221,21 @@ func TestOCRWithoutTools(t *testing.T) {
 	_, err := Bytes(context.Background(), "scan.pdf", scanPDF(t, scanPage{text: "X", scan: true}), Options{OCR: true})
 	if !errors.Is(err, ErrNoText) {
 		t.Errorf("err %v, want no text layer", err)
+	}
+}
+
+// TestConfidentText: words tesseract is unsure of (a photograph read as
+// text) are left out; lines and paragraphs keep their breaks.
+func TestConfidentText(t *testing.T) {
+	tsv := "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n" +
+		"1\t1\t0\t0\t0\t0\t0\t0\t2629\t3508\t-1\t\n" +
+		"5\t1\t1\t1\t1\t1\t0\t0\t1\t1\t96.1\tPENGUINS\n" +
+		"5\t1\t1\t1\t1\t2\t0\t0\t1\t1\t91\tSWIM\n" +
+		"5\t1\t1\t1\t2\t1\t0\t0\t1\t1\t88\twell\n" +
+		"5\t1\t1\t1\t2\t2\t0\t0\t1\t1\t12.5\tssnesen\n" +
+		"5\t1\t2\t1\t1\t1\t0\t0\t1\t1\t90\tSeals\n" +
+		"5\t1\t3\t1\t1\t1\t0\t0\t1\t1\t30\tyee\n"
+	if got, want := confidentText(tsv, 60), "PENGUINS SWIM\nwell\n\nSeals"; got != want {
+		t.Errorf("confidentText = %q, want %q", got, want)
 	}
 }

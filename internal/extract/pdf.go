@@ -104,7 +104,7 @@ func extractPDFFile(ctx context.Context, path string, opts Options) (*Document, 
 	if opts.OCR && (err == nil && read.res == nil || errors.Is(err, pdftext.ErrNoText) || errors.Is(err, pdftext.ErrMalformed)) {
 		// No text layer, or one no reader gets at: the page images may
 		// still be readable.
-		if doc, oerr := ocrOnly(ctx, path); oerr == nil {
+		if doc, oerr := ocrOnly(ctx, path, opts.OCRBudget); oerr == nil {
 			return doc, nil
 		} else if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -130,12 +130,17 @@ func extractPDFFile(ctx context.Context, path string, opts Options) (*Document, 
 				blank = append(blank, i+1)
 			}
 		}
+		if images, ok := scanPages(ctx, path); ok && len(blank) > 0 {
+			// In a file with a text layer, a page without one is read
+			// only when it shows a scan: most are blank or drawings.
+			blank = slices.DeleteFunc(blank, func(p int) bool { return !images[p] })
+		}
 		if len(blank) > 0 {
 			var capped bool
-			scanned, capped, _ = ocrPDF(ctx, path, blank) // a page OCR cannot read stays without text
+			scanned, capped, _ = ocrPDF(ctx, path, blank, opts.OCRBudget) // a page OCR cannot read stays without text
 			doc.OCRPages = len(scanned)
 			if capped {
-				doc.Capped = fmt.Sprintf("OCR capped at %d pages", maxOCRPages)
+				doc.Capped = "OCR stopped early (page or time limit)"
 			}
 		}
 	}
@@ -157,14 +162,14 @@ func extractPDFFile(ctx context.Context, path string, opts Options) (*Document, 
 }
 
 // ocrOnly reads every page of a PDF without a text layer with OCR.
-func ocrOnly(ctx context.Context, path string) (*Document, error) {
-	scanned, capped, err := ocrPDF(ctx, path, nil)
+func ocrOnly(ctx context.Context, path string, budget time.Duration) (*Document, error) {
+	scanned, capped, err := ocrPDF(ctx, path, nil, budget)
 	if err != nil {
 		return nil, err
 	}
 	doc := &Document{Path: path, Format: FormatPDF, Engine: PDFOCR, OCRPages: len(scanned)}
 	if capped {
-		doc.Capped = fmt.Sprintf("OCR capped at %d pages", maxOCRPages)
+		doc.Capped = "OCR stopped early (page or time limit)"
 	}
 	for _, p := range slices.Sorted(maps.Keys(scanned)) {
 		for _, para := range paragraphs(CleanText(scanned[p])) {
@@ -372,7 +377,7 @@ var OCRTimeout = 10 * time.Minute
 
 // ChildCommand is the hidden rag subcommand SandboxFunc runs:
 //
-//	rag __extract --pdf ENGINE --max-bytes N [--ocr] -- PATH
+//	rag __extract --pdf ENGINE --max-bytes N [--ocr --ocr-budget D] -- PATH
 //
 // It must call sandbox.ChildSetup, extract PATH with File and those options,
 // and write the outcome to the result pipe with EncodeResult.
@@ -392,10 +397,12 @@ func SandboxFunc(exe string, lim sandbox.Limits) func(ctx context.Context, path 
 		args := []string{ChildCommand, "--pdf", pdf, "--max-bytes", strconv.FormatInt(opts.maxBytes(), 10)}
 		lim := lim
 		if opts.OCR {
-			args = append(args, "--ocr")
 			if format, _ := formatOf(path); format == FormatPDF {
 				lim.Timeout = max(lim.Timeout, OCRTimeout)
 			}
+			// OCR stops at half the child's time, so that a long scan
+			// costs its last pages, never the file.
+			args = append(args, "--ocr", "--ocr-budget", (lim.Timeout / 2).String())
 		}
 		cmd := exec.Command(exe, append(args, "--", path)...)
 		out, err := sandbox.Run(ctx, cmd, lim)

@@ -40,17 +40,19 @@ func testChild(mode string, args []string) int {
 		return 1
 	}
 	defer out.Close()
-	// args: __extract --pdf ENGINE --max-bytes N [--ocr] -- PATH
-	ocr := len(args) == 8 && args[5] == "--ocr"
+	// args: __extract --pdf ENGINE --max-bytes N [--ocr --ocr-budget D] -- PATH
+	ocr := len(args) == 10 && args[5] == "--ocr" && args[6] == "--ocr-budget"
+	var budget time.Duration
 	if ocr {
-		args = append(args[:5], args[6:]...)
+		budget, _ = time.ParseDuration(args[7])
+		args = append(args[:5], args[8:]...)
 	}
 	if len(args) != 7 || args[0] != ChildCommand || args[1] != "--pdf" || args[3] != "--max-bytes" || args[5] != "--" {
 		fmt.Fprintf(os.Stderr, "bad arguments %q\n", args)
 		return 2
 	}
 	maxBytes, _ := strconv.ParseInt(args[4], 10, 64)
-	opts := Options{PDF: args[2], MaxBytes: maxBytes, OCR: ocr}
+	opts := Options{PDF: args[2], MaxBytes: maxBytes, OCR: ocr, OCRBudget: budget}
 	path := args[6]
 	switch mode {
 	case "stdout":

@@ -33,6 +33,7 @@ var (
 	colorsRE      = regexp.MustCompile(`/Colors\s+(\d+)`)
 	bitsRE        = regexp.MustCompile(`/BitsPerComponent\s+(\d+)`)
 	earlyRE       = regexp.MustCompile(`/EarlyChange\s+(\d+)`)
+	lengthRE      = regexp.MustCompile(`/Length\s+(\d+)(\s+\d+\s+R)?`)
 	inlineImageRE = regexp.MustCompile(`(?s)(^|[\s])BI[\s/].*?[\s]ID[\s].*?[\s]EI([\s]|$)`)
 )
 
@@ -438,14 +439,34 @@ func streamData(rest []byte, i int) ([]byte, bool) {
 
 // lexClean mends what the library's lexer rejects in a content stream but
 // readers tolerate: a backslash before a character that is not an escape
-// inside a literal string (the spec says to ignore it: "\ " is " ") and a
-// stray '>' outside any hex string or dictionary. changed is false when
+// inside a literal string (the spec says to ignore it: "\ " is " "), a
+// stray '>' outside any hex string or dictionary, and operators inside an
+// array ("[(a) 0 Tc (b)] TJ", which pdf.js ignores). changed is false when
 // there was nothing to mend.
 func lexClean(data []byte) (out []byte, changed bool) {
 	out = make([]byte, 0, len(data))
+	arrays := 0
 	for i := 0; i < len(data); i++ {
 		c := data[i]
 		switch {
+		case c == '[':
+			arrays++
+			out = append(out, c)
+		case c == ']':
+			arrays = max(arrays-1, 0)
+			out = append(out, c)
+		case arrays > 0 && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '\'' || c == '"') && (i == 0 || isSpaceOrDelim(data[i-1]) && data[i-1] != '/'):
+			j := i
+			for j < len(data) && !isSpaceOrDelim(data[j]) {
+				j++
+			}
+			switch string(data[i:j]) {
+			case "true", "false", "null":
+				out = append(out, data[i:j]...)
+			default:
+				changed = true // an operator inside an array
+			}
+			i = j - 1
 		case c == '%': // a comment runs to the end of the line
 			j := i
 			for j < len(data) && data[j] != '\n' && data[j] != '\r' {
@@ -536,6 +557,14 @@ func rewriteStream(n, gen int, rest []byte) (obj []byte, ok bool) {
 		}
 		if clean, changed := lexClean(data); changed {
 			data, rewrite = clean, true
+		}
+		// The library trusts /Length alone: a content stream without one
+		// (operator-in-TJ-array.pdf) reads as empty, one with a wrong
+		// one as cut. Readers look for "endstream"; so does streamData.
+		if m := lengthRE.FindSubmatch(dict); m == nil {
+			rewrite = true
+		} else if n, err := strconv.Atoi(string(m[1])); err == nil && len(m[2]) == 0 && abs(n-len(raw)) > 2 {
+			rewrite = true
 		}
 	}
 	if !rewrite {

@@ -230,12 +230,45 @@ func pageGlyphs(p pdf.Page) (gs []glyph, err error) {
 		}
 	}()
 	in := &interpreter{fonts: map[fontKey]*fontInfo{}, forms: map[objID]bool{}}
-	contents := p.V.Key("Contents")
-	if contents.IsNull() {
-		return nil, nil
+	if contents := p.V.Key("Contents"); !contents.IsNull() {
+		in.run(contents, p.Resources(), gstate{ctm: identity3, th: 1}, 0, 0)
 	}
-	in.run(contents, p.Resources(), gstate{ctm: identity3, th: 1}, 0, 0)
+	in.annotations(p.V.Key("Annots"))
 	return in.glyphs, nil
+}
+
+// maxAnnots bounds the annotations read on one page.
+const maxAnnots = 1000
+
+// annotations adds the text the page's annotations show: the normal
+// appearance stream (/AP /N) of each, as viewers and pdftotext draw it (a
+// FreeText comment, a filled-in form field), placed at its /Rect. Links,
+// popups and hidden annotations show no text of their own.
+func (in *interpreter) annotations(annots pdf.Value) {
+	for i := 0; i < annots.Len() && i < maxAnnots; i++ {
+		a := annots.Index(i)
+		switch a.Key("Subtype").Name() {
+		case "Link", "Popup":
+			continue
+		}
+		if a.Key("F").Int64()&2 != 0 { // hidden
+			continue
+		}
+		ap := a.Key("AP").Key("N")
+		if ap.Kind() == pdf.Dict { // one appearance per state: the one in force
+			ap = ap.Key(a.Key("AS").Name())
+		}
+		if ap.Kind() != pdf.Stream {
+			continue
+		}
+		g := gstate{ctm: identity3, th: 1}
+		rect, bbox := a.Key("Rect"), ap.Key("BBox")
+		if rect.Len() == 4 && bbox.Len() == 4 {
+			g.ctm = matrix{1, 0, 0, 1, rect.Index(0).Float64() - bbox.Index(0).Float64(), rect.Index(1).Float64() - bbox.Index(1).Float64()}
+		}
+		res := ap.Key("Resources")
+		in.run(ap, res, g, 1, 1)
+	}
 }
 
 func toString(x any) string {

@@ -109,6 +109,8 @@ func TestLexClean(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{`BT (a\ b) Tj ET`, `BT (a b) Tj ET`},
 		{`BT (x) Tj > ET`, `BT (x) Tj  ET`},
+		{`[(Grandes) 0.0 Tc -250 (Clients)] TJ`, `[(Grandes) 0.0  -250 (Clients)] TJ`},
+		{`[true null /Name 1] TJ`, ""},
 		{`(nested (paren\)) \n\101) Tj <414243> Tj << /A 1 >> BDC % a > comment` + "\nET", ""},
 	}
 	for _, tt := range tests {
@@ -124,5 +126,36 @@ func TestLexClean(t *testing.T) {
 	res, err := Extract(context.Background(), writeTemp(t, onePage(`BT /F1 12 Tf 72 700 Td (plus\ minus) Tj ET`)))
 	if err != nil || !reflect.DeepEqual(res.Pages, []string{"plus minus"}) {
 		t.Errorf("a string with an invalid escape: %+v, %v", res, err)
+	}
+	// operator-in-TJ-array.pdf: operators in a TJ array, in a content
+	// stream without /Length.
+	objs := []string{"<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [4 0 R] /Count 1 >>", font,
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents 5 0 R >>",
+		"<< >>\nstream\nBT /F1 12 Tf 72 700 Td [(Grandes) 0.0 Tc -250.0 ( Clients) 0.0 Tc] TJ ET\nendstream"}
+	res, err = Extract(context.Background(), writeTemp(t, buildPDF(objs, "")))
+	if err != nil || !reflect.DeepEqual(res.Pages, []string{"Grandes Clients"}) {
+		t.Errorf("operators in a TJ array: %+v, %v", res, err)
+	}
+}
+
+// TestExtractAnnotationText: the text an annotation shows in its
+// appearance stream (a FreeText comment, a filled-in field, as in pdf.js's
+// bug1851498.pdf) is the page's text, as viewers and pdftotext draw it;
+// a hidden annotation's is not.
+func TestExtractAnnotationText(t *testing.T) {
+	ap := func(s string) string {
+		return fmt.Sprintf("<< /Type /XObject /Subtype /Form /BBox [0 0 100 20] /Resources << /Font << /F1 3 0 R >> >> /Length %d >>\nstream\n%s\nendstream",
+			len(s)+len("BT /F1 12 Tf 2 5 Td () Tj ET"), "BT /F1 12 Tf 2 5 Td ("+s+") Tj ET")
+	}
+	objs := []string{"<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [4 0 R] /Count 1 >>", font,
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << >> /Annots [5 0 R 7 0 R] >>",
+		"<< /Type /Annot /Subtype /FreeText /Rect [100 700 200 720] /AP << /N 6 0 R >> >>", ap("Hello World"),
+		"<< /Type /Annot /Subtype /FreeText /F 2 /Rect [100 600 200 620] /AP << /N 8 0 R >> >>", ap("hidden note")}
+	res, err := Extract(context.Background(), writeTemp(t, buildPDF(objs, "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(res.Pages, []string{"Hello World"}) {
+		t.Errorf("pages %q, want the FreeText annotation's text alone", res.Pages)
 	}
 }
