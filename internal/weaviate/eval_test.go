@@ -96,8 +96,12 @@ func TestSciFactLexical(t *testing.T) {
 		r, _ := st.s.OpenReader(context.Background())
 		stats, _ := r.Stats(context.Background())
 		r.Close()
-		m, took := lexicalRun(t, st.s, coll, docOf)
-		t.Logf("FIGURE SciFact test, %s: nDCG@10 %.4f, Recall@100 %.4f; %d chunks; ingest %s, %d queries %s",
-			st.name, m.NDCG10, m.Recall100, stats.Chunks, ingestTook.Round(time.Second), len(coll.Queries), took.Round(time.Millisecond))
+		// Twice: the second run shows whether the first saw the index
+		// settled (Weaviate updates its BM25 statistics in the background).
+		for run := 1; run <= 2; run++ {
+			m, took := lexicalRun(t, st.s, coll, docOf)
+			t.Logf("FIGURE SciFact test, %s, run %d: nDCG@10 %.4f, Recall@100 %.4f; %d chunks; ingest %s, %d queries %s",
+				st.name, run, m.NDCG10, m.Recall100, stats.Chunks, ingestTook.Round(time.Second), len(coll.Queries), took.Round(time.Millisecond))
+		}
 	}
 }

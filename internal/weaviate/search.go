@@ -61,14 +61,25 @@ func likeEscape(p string) string {
 	return strings.NewReplacer("*", "?").Replace(p)
 }
 
+// Searches return whole chunks unless the context says lean (leanSearch):
+// then only each hit's id, path and score, which is all rag's legs need and
+// keeps the answer of a top 400 small.
+type leanKey struct{}
+
+func leanSearch(ctx context.Context) context.Context { return context.WithValue(ctx, leanKey{}, true) }
+
 func (s *Client) search(ctx context.Context, what string, k int, f Filter, extra []string, with func(*graphql.GetBuilder) *graphql.GetBuilder) ([]Hit, error) {
+	fields := chunkFields
+	if lean, _ := ctx.Value(leanKey{}).(bool); lean {
+		fields = []graphql.Field{{Name: "path"}}
+	}
 	if f.None || k <= 0 {
 		return nil, nil
 	}
 	var rows []map[string]any
 	err := s.do(ctx, what, func(ctx context.Context) error {
 		b := s.c.GraphQL().Get().WithClassName(s.chunks).
-			WithFields(withAdditional(chunkFields, extra...)...).
+			WithFields(withAdditional(fields, extra...)...).
 			WithLimit(k)
 		if s.replicated {
 			b = b.WithConsistencyLevel(s.cfg.Consistency)

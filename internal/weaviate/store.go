@@ -654,7 +654,7 @@ func (r *Reader) visible(ctx context.Context, hits []Hit, f *store.Filter, k int
 	listed := map[string]bool{}
 	for start := 0; start < len(paths); start += BatchSize {
 		end := min(start+BatchSize, len(paths))
-		rows, err := r.c.get(ctx, "read files", r.c.files, fileFields,
+		rows, err := r.c.get(ctx, "read files", r.c.files, []graphql.Field{{Name: "chunks"}},
 			filters.Where().WithPath([]string{"path"}).WithOperator(filters.ContainsAny).WithValueText(paths[start:end]...), maxResults)
 		if err != nil {
 			return nil, err
@@ -708,7 +708,7 @@ func (r *Reader) Lexical(ctx context.Context, terms []string, k int, f *store.Fi
 	if err != nil {
 		return nil, err
 	}
-	hits, err := r.c.BM25(ctx, strings.Join(uniq, " "), overfetch(k), wf)
+	hits, err := r.c.BM25(leanSearch(ctx), strings.Join(uniq, " "), overfetch(k), wf)
 	if err != nil {
 		return nil, err
 	}
@@ -733,7 +733,7 @@ func (r *Reader) Vector(ctx context.Context, q []float32, k int, f *store.Filter
 	if err != nil {
 		return nil, err
 	}
-	hits, err := r.c.NearVector(ctx, u, overfetch(k), wf)
+	hits, err := r.c.NearVector(leanSearch(ctx), u, overfetch(k), wf)
 	if err != nil {
 		return nil, err
 	}
