@@ -7,8 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/ragcli/rag/internal/extract"
+	"github.com/ragcli/rag/internal/extract/extracttest"
 	"github.com/xuri/excelize/v2"
 )
 
@@ -16,6 +20,23 @@ func init() {
 	registerCmd("zipdir", cmdZipDir)
 	registerCmd("csv2xlsx", cmdCSV2XLSX)
 	registerCmd("onlypath", cmdOnlyPath)
+	registerCmd("scanpdf", cmdScanPDF)
+	extraConds["ocr"] = func() bool { return extract.MissingOCRTool() == nil }
+}
+
+// cmdScanPDF writes a PDF whose pages are text, or with "scan:" before
+// the text only an image of it: scanpdf FILE PAGE... (a page's lines are
+// separated by "|").
+func cmdScanPDF(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: scanpdf FILE PAGE...")
+	}
+	var pages []extracttest.ScanPage
+	for _, a := range args[1:] {
+		text, scan := strings.CutPrefix(a, "scan:")
+		pages = append(pages, extracttest.ScanPage{Text: strings.ReplaceAll(text, "|", "\n"), Scan: scan})
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), extracttest.ScanPDF(pages...), 0o644))
 }
 
 // cmdOnlyPath sets PATH to a folder of the script's and the folder holding

@@ -1,14 +1,8 @@
 package extract
 
 import (
-	"bytes"
-	"compress/zlib"
 	"context"
 	"errors"
-	"fmt"
-	"image"
-	"image/color"
-	"image/draw"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,98 +10,14 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/image/font"
-	"golang.org/x/image/font/basicfont"
-	"golang.org/x/image/math/fixed"
+	"github.com/ragcli/rag/internal/extract/extracttest"
 )
 
-var ocrTestScale, ocrTestPt = 1, 0.6
+type scanPage = extracttest.ScanPage
 
-// scanPage is one page of a generated PDF: text in a text layer, or
-// (scan) the same text only as the pixels of an image, as a scanner makes.
-type scanPage struct {
-	text string
-	scan bool
-}
-
-// textImage draws lines of text in black on white with basicfont's 7x13
-// glyphs, each pixel scale x scale.
-func textImage(lines []string, scale int) *image.Gray {
-	const lineH = 18
-	w := 0
-	for _, l := range lines {
-		w = max(w, 7*len(l))
-	}
-	// A page's worth of pixels (letter at 100 dpi), as a scanner makes.
-	small := image.NewGray(image.Rect(0, 0, max(w+40, 850), max(lineH*len(lines)+40, 1100)))
-	draw.Draw(small, small.Bounds(), image.White, image.Point{}, draw.Src)
-	d := &font.Drawer{Dst: small, Src: image.NewUniform(color.Black), Face: basicfont.Face7x13}
-	for i, l := range lines {
-		d.Dot = fixed.P(20, 20+13+i*lineH)
-		d.DrawString(l)
-	}
-	b := small.Bounds()
-	big := image.NewGray(image.Rect(0, 0, b.Dx()*scale, b.Dy()*scale))
-	for y := range big.Bounds().Dy() {
-		for x := range big.Bounds().Dx() {
-			big.Pix[y*big.Stride+x] = small.Pix[(y/scale)*small.Stride+x/scale]
-		}
-	}
-	return big
-}
-
-// scanPDF writes a PDF of US-letter pages: a text page shows its text in
-// Helvetica; a scan page is one greyscale image (Flate-compressed pixels)
-// of its text filling the top of the page, with no text layer.
 func scanPDF(t testing.TB, pages ...scanPage) []byte {
 	t.Helper()
-	var b bytes.Buffer
-	var offsets []int
-	obj := func(dict string, stream []byte) int {
-		offsets = append(offsets, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s", len(offsets), dict)
-		if stream != nil {
-			fmt.Fprintf(&b, "\nstream\n%s\nendstream", stream)
-		}
-		b.WriteString("\nendobj\n")
-		return len(offsets)
-	}
-	b.WriteString("%PDF-1.4\n")
-	obj("<< /Type /Catalog /Pages 2 0 R >>", nil)
-	offsets = append(offsets, 0) // 2: the page tree, written last
-	font := obj("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>", nil)
-	var kids []string
-	for _, p := range pages {
-		var content string
-		res := fmt.Sprintf("/Font << /F1 %d 0 R >>", font)
-		if p.scan {
-			img := textImage(strings.Split(p.text, "\n"), ocrTestScale)
-			var z bytes.Buffer
-			zw := zlib.NewWriter(&z)
-			zw.Write(img.Pix)
-			zw.Close()
-			w, h := img.Bounds().Dx(), img.Bounds().Dy()
-			im := obj(fmt.Sprintf("<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /FlateDecode /Length %d >>", w, h, z.Len()), z.Bytes())
-			res = fmt.Sprintf("/XObject << /Im1 %d 0 R >>", im)
-			pw := float64(w) * ocrTestPt
-			ph := float64(h) * ocrTestPt
-			content = fmt.Sprintf("q %.2f 0 0 %.2f 0 %.2f cm /Im1 Do Q", pw, ph, 792-ph)
-		} else {
-			content = fmt.Sprintf("BT /F1 12 Tf 72 720 Td (%s) Tj ET", p.text)
-		}
-		c := obj(fmt.Sprintf("<< /Length %d >>", len(content)), []byte(content))
-		pg := obj(fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << %s >> /Contents %d 0 R >>", res, c), nil)
-		kids = append(kids, fmt.Sprintf("%d 0 R", pg))
-	}
-	offsets[1] = b.Len()
-	fmt.Fprintf(&b, "2 0 obj\n<< /Type /Pages /Kids [%s] /Count %d >>\nendobj\n", strings.Join(kids, " "), len(kids))
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offsets)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offsets)+1, xref)
-	return b.Bytes()
+	return extracttest.ScanPDF(pages...)
 }
 
 // needOCR skips a test when pdftoppm or tesseract is missing.
@@ -137,8 +47,8 @@ func TestOCRScannedPage(t *testing.T) {
 	needOCR(t)
 	ctx := context.Background()
 	mixed := scanPDF(t,
-		scanPage{text: "The colony breeds on the ice."},
-		scanPage{text: "PENGUINS SWIM WELL\nIN COLD WATER", scan: true})
+		scanPage{Text: "The colony breeds on the ice."},
+		scanPage{Text: "PENGUINS SWIM WELL\nIN COLD WATER", Scan: true})
 
 	doc, err := Bytes(ctx, "mixed.pdf", mixed, Options{})
 	if err != nil {
@@ -164,12 +74,12 @@ func TestOCRScannedPage(t *testing.T) {
 	// Only a page showing a page-sized image is worth OCR in a file with
 	// a text layer: not a blank page, not a logo.
 	path := filepath.Join(t.TempDir(), "three.pdf")
-	os.WriteFile(path, scanPDF(t, scanPage{text: "text"}, scanPage{text: "SCAN", scan: true}, scanPage{text: ""}), 0o644)
+	os.WriteFile(path, scanPDF(t, scanPage{Text: "text"}, scanPage{Text: "SCAN", Scan: true}, scanPage{Text: ""}), 0o644)
 	if pages, ok := scanPages(ctx, path); ok && !reflect.DeepEqual(pages, map[int]bool{2: true}) {
 		t.Errorf("scanPages = %v, want page 2 alone", pages)
 	}
 
-	scan := scanPDF(t, scanPage{text: "ANNUAL REPORT", scan: true}, scanPage{text: "SEALS AND SKUAS", scan: true})
+	scan := scanPDF(t, scanPage{Text: "ANNUAL REPORT", Scan: true}, scanPage{Text: "SEALS AND SKUAS", Scan: true})
 	if _, err := Bytes(ctx, "scan.pdf", scan, Options{}); !errors.Is(err, ErrNoText) {
 		t.Fatalf("a scan without OCR: %v, want no text layer", err)
 	}
@@ -191,7 +101,7 @@ func TestOCRSandboxed(t *testing.T) {
 		t.Skip("the race detector's shadow memory does not fit under RLIMIT_AS")
 	}
 	path := filepath.Join(t.TempDir(), "scan.pdf")
-	if err := os.WriteFile(path, scanPDF(t, scanPage{text: "x"}, scanPage{text: "GLACIER MELT", scan: true}), 0o644); err != nil {
+	if err := os.WriteFile(path, scanPDF(t, scanPage{Text: "x"}, scanPage{Text: "GLACIER MELT", Scan: true}), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	doc, err := File(context.Background(), path, Options{OCR: true, Sandbox: testSandbox(t, "extract", DefaultLimits)})
@@ -218,7 +128,7 @@ func TestOCRWithoutTools(t *testing.T) {
 	if tool == nil || tool.Name != "tesseract" || !strings.Contains(tool.Package, "tesseract-ocr") {
 		t.Fatalf("MissingOCRTool = %+v, want tesseract from tesseract-ocr", tool)
 	}
-	_, err := Bytes(context.Background(), "scan.pdf", scanPDF(t, scanPage{text: "X", scan: true}), Options{OCR: true})
+	_, err := Bytes(context.Background(), "scan.pdf", scanPDF(t, scanPage{Text: "X", Scan: true}), Options{OCR: true})
 	if !errors.Is(err, ErrNoText) {
 		t.Errorf("err %v, want no text layer", err)
 	}
