@@ -48,21 +48,8 @@ command that repairs it.`,
 			if err != nil {
 				return fmt.Errorf("check index %s: %w", s.Index, err)
 			}
-			if a.json {
-				if err := a.writeJSON(rep); err != nil {
-					return err
-				}
-			} else {
-				fmt.Fprintf(a.s.Out, "index:    %s\nfiles:    %d\nchunks:   %d (%d with vectors, %d pending)\n", rep.Dir, rep.Files, rep.Chunks, rep.Vectors, rep.Pending)
-				for _, p := range rep.Problems {
-					fmt.Fprintf(a.s.Out, "problem:  %s\n", p)
-				}
-				if rep.ReadOnly {
-					fmt.Fprintln(a.s.Out, "note:     read-only (a read-only mount, or a folder this user cannot write): searches work, ingest cannot write; the full-text index's own check needs a write and was skipped")
-				}
-				if rep.OK() {
-					fmt.Fprintln(a.s.Out, "status:   ok")
-				}
+			if err := a.printCheck(rep); err != nil {
+				return err
 			}
 			if !rep.OK() {
 				return withHint(fmt.Errorf("%w: %d found", errUnhealthy, len(rep.Problems)),
@@ -75,16 +62,39 @@ command that repairs it.`,
 	return c
 }
 
+// printCheck prints a check's report: as JSON, or a few aligned lines.
+func (a *app) printCheck(rep *index.CheckReport) error {
+	if a.json {
+		return a.writeJSON(rep)
+	}
+	fmt.Fprintf(a.s.Out, "index:    %s\nfiles:    %d\nchunks:   %d (%d with vectors, %d pending)\n", rep.Dir, rep.Files, rep.Chunks, rep.Vectors, rep.Pending)
+	for _, p := range rep.Problems {
+		fmt.Fprintf(a.s.Out, "problem:  %s\n", p)
+	}
+	if rep.ReadOnly {
+		fmt.Fprintln(a.s.Out, "note:     read-only (a read-only mount, or a folder this user cannot write): searches work, ingest cannot write; the full-text index's own check needs a write and was skipped")
+	}
+	if rep.OK() {
+		fmt.Fprintln(a.s.Out, "status:   ok")
+	}
+	return nil
+}
+
+// quoteAll quotes paths for a shell command line, "" for none.
+func quoteAll(paths []string) string {
+	q := make([]string, len(paths))
+	for i, p := range paths {
+		q[i] = shellQuote(p)
+	}
+	return strings.Join(q, " ")
+}
+
 // freshStart is the fallback for an index that cannot be repaired: move it
 // away and ingest its roots again, named when the index recorded them.
 func freshStart(dir string, roots []string) string {
 	what := "rag ingest PATH... (your folders)"
 	if len(roots) > 0 {
-		q := make([]string, len(roots))
-		for i, r := range roots {
-			q[i] = shellQuote(r)
-		}
-		what = "rag ingest " + strings.Join(q, " ")
+		what = "rag ingest " + quoteAll(roots)
 	}
 	return fmt.Sprintf("move the index away (mv %s %s.damaged) and run: %s", shellQuote(dir), shellQuote(dir), what)
 }

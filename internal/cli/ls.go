@@ -70,13 +70,9 @@ func (a *app) runLs(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := a.openStore(ctx, s)
+	st, r, err := a.openReader(ctx, s) // store.go
 	if err != nil {
 		return err
-	}
-	r, err := st.OpenReader(ctx)
-	if err != nil {
-		return fmt.Errorf("open index %s: %w", st.Location(), err)
 	}
 	defer r.Close()
 	out := Listing{Index: st.Location(), LastIngest: r.Meta().LastIngest, Roots: []ListingRoot{}, Files: []ListingFile{}}

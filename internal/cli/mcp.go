@@ -11,7 +11,7 @@ import (
 
 	"github.com/ragcli/rag/internal/config"
 	"github.com/ragcli/rag/internal/embed"
-	"github.com/ragcli/rag/internal/ollama"
+	"github.com/ragcli/rag/internal/llm"
 	"github.com/ragcli/rag/internal/server"
 )
 
@@ -81,8 +81,9 @@ type nopWriteCloser struct{ io.Writer }
 func (nopWriteCloser) Close() error { return nil }
 
 // openService opens the long-lived query service the server commands share,
-// over the index and models the settings name.
-func (a *app) openService() (*server.Service, config.Settings, *ollama.Client, error) {
+// over the index and models the settings name, and the chat client it asks
+// (the chat provider's: Ollama, OpenAI-compatible or Cohere).
+func (a *app) openService() (*server.Service, config.Settings, llm.Client, error) {
 	s, err := a.settings()
 	if err != nil {
 		return nil, s, nil, err
@@ -93,7 +94,14 @@ func (a *app) openService() (*server.Service, config.Settings, *ollama.Client, e
 	}
 	rr, err := a.rerankerFor(s, a.rerank)
 	if err != nil {
-		return nil, s, c, err
+		return nil, s, nil, err
+	}
+	if rr != nil {
+		rr = hintedReranker{rr} // a result's warning is all a client sees
+	}
+	chat, chatContext, err := a.serverChat(s, c) // providers.go
+	if err != nil {
+		return nil, s, nil, err
 	}
 	var (
 		mu     sync.Mutex
@@ -112,7 +120,7 @@ func (a *app) openService() (*server.Service, config.Settings, *ollama.Client, e
 		},
 		Rerank:      rr,
 		RerankDepth: rerankCandidates(s),
-		Chat:        c,
+		Chat:        chat,
 		ChatModel:   s.ChatModel,
 		ChatContext: func(ctx context.Context) (int, error) {
 			mu.Lock()
@@ -120,13 +128,13 @@ func (a *app) openService() (*server.Service, config.Settings, *ollama.Client, e
 			if known {
 				return ctxLen, nil
 			}
-			info, err := c.Show(ctx, s.ChatModel)
+			n, err := chatContext(ctx)
 			if err != nil {
 				return 0, err
 			}
-			ctxLen, known = info.ContextLength, true
+			ctxLen, known = n, true
 			return ctxLen, nil
 		},
 	})
-	return svc, s, c, err
+	return svc, s, chat, err
 }

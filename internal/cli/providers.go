@@ -249,6 +249,38 @@ func (a *app) chatFor(ctx context.Context, s config.Settings, c *ollama.Client, 
 	return c, info, err
 }
 
+// serverChat returns the chat client of the settings for a long-lived
+// server (rag serve, rag mcp, rag chat), without calling it: a chat server
+// that is down at start only fails the questions asked while it is. The
+// function it returns asks for the chat model's context length, as chatFor
+// does, when a question needs it.
+func (a *app) serverChat(s config.Settings, c *ollama.Client) (llm.Client, func(context.Context) (int, error), error) {
+	switch s.ChatProvider {
+	case config.OpenAI, config.Cohere:
+		var cl *openai.Client
+		var err error
+		if s.ChatProvider == config.OpenAI {
+			cl, err = a.openaiClient(s)
+		} else {
+			var co *cohere.Client
+			if co, err = a.cohereClient(s); err == nil {
+				cl, err = co.Chat(openai.Options{ChatContext: s.ChatContext})
+			}
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		return cl, func(ctx context.Context) (int, error) {
+			n, _ := cl.ContextLength(ctx, s.ChatModel, false)
+			return n, nil
+		}, nil
+	}
+	return c, func(ctx context.Context) (int, error) {
+		info, err := c.Show(ctx, s.ChatModel)
+		return info.ContextLength, err
+	}, nil
+}
+
 // rerankerFor returns the reranker the settings and flags ask for, nil
 // without --rerank.
 func (a *app) rerankerFor(s config.Settings, o rerankOptions) (retrieve.Reranker, error) {
@@ -342,6 +374,18 @@ func (a *app) warnRerank(err error) bool {
 		fmt.Fprintf(a.s.Err, "rag: hint: %s\n", hint)
 	}
 	return true
+}
+
+// hintedReranker adds rerankHint to a failure, for the long-lived servers
+// whose only word to the user is the warning a result carries.
+type hintedReranker struct{ retrieve.Reranker }
+
+func (h hintedReranker) Rerank(ctx context.Context, query string, cands []retrieve.Result) ([]retrieve.Result, error) {
+	out, err := h.Reranker.Rerank(ctx, query, cands)
+	if hint := rerankHint(err); hint != "" {
+		err = fmt.Errorf("%w (hint: %s)", err, hint)
+	}
+	return out, err
 }
 
 // rerankHint is what to fix when the reranker refused the key or has no

@@ -31,8 +31,9 @@ func (a *app) serveCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the index over HTTP: MCP at /mcp and a small JSON API",
-		Long: `Serve the index over HTTP until SIGTERM or Ctrl-C, which let the requests under
-way finish first:
+		Long: `Serve the index over HTTP until SIGTERM or Ctrl-C. These refuse new
+connections at once, let the requests under way finish for up to --drain,
+cut off those still running then (saying so), and exit 0.
 
   /mcp              MCP (Streamable HTTP): the tools of rag mcp
   POST /v1/search   {"query", "k", "mode", "path"} -> {"results": [...]}

@@ -136,6 +136,46 @@ func TestServeRerankDown(t *testing.T) {
 	}
 }
 
+// TestServeRerankKeyHint: a reranker that refuses the key keeps the fused
+// order, and the result's warning names the variable to fix (the key itself
+// never appears).
+func TestServeRerankKeyHint(t *testing.T) {
+	_, getenv := rerankNotes(t)
+	rr := reranktest.New(t, "rr-secret-key-0123456789")
+	env := func(k string) string {
+		if k == "RAG_RERANK_API_KEY" {
+			return "rr-wrong-key-9876543210"
+		}
+		return getenv(k)
+	}
+	errR, errW := io.Pipe()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	code := make(chan int, 1)
+	go func() {
+		code <- cli.Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--rerank", "--rerank-base-url", rr.URL + "/v1"},
+			iostreams.Test(strings.NewReader(""), io.Discard, errW), env)
+		errW.Close()
+	}()
+	url := listenURL(t, errR)
+	resp, err := http.Post(url+"/v1/search", "application/json", strings.NewReader(`{"query": "retry policy backoff", "k": 3}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var got servedSearch
+	json.Unmarshal(b, &got)
+	if resp.StatusCode != 200 || got.Reranked || len(got.Results) != 3 || len(got.Warnings) != 1 ||
+		!strings.Contains(got.Warnings[0], "check the API key in $RAG_RERANK_API_KEY") || strings.Contains(string(b), "rr-wrong-key") {
+		t.Errorf("search with a refused rerank key: %d %s; want the fused results and a warning naming $RAG_RERANK_API_KEY", resp.StatusCode, b)
+	}
+	cancel()
+	if c := <-code; c != 0 {
+		t.Errorf("rag serve exited %d when stopped, want 0", c)
+	}
+}
+
 // listenURL reads rag serve's stderr until it says where it listens, then
 // drains the rest.
 func listenURL(t *testing.T, stderr io.Reader) string {

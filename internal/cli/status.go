@@ -38,13 +38,9 @@ func (a *app) statusCmd() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			sto, err := a.openStore(ctx, s)
+			sto, r, err := a.openReader(ctx, s) // store.go
 			if err != nil {
 				return err
-			}
-			r, err := sto.OpenReader(ctx)
-			if err != nil {
-				return fmt.Errorf("open index %s: %w", sto.Location(), err)
 			}
 			var running *index.Progress
 			if _, isLocal := sto.(*local.Store); isLocal {

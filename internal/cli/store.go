@@ -33,6 +33,19 @@ func (a *app) openStore(_ context.Context, s config.Settings) (store.Store, erro
 	return st, nil
 }
 
+// openReader opens the read side of the store s names.
+func (a *app) openReader(ctx context.Context, s config.Settings) (store.Store, store.Reader, error) {
+	st, err := a.openStore(ctx, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := st.OpenReader(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open index %s: %w", st.Location(), err)
+	}
+	return st, r, nil
+}
+
 // parseStore checks s.Store; a bad URL is a usage error naming where it came from.
 func parseStore(s config.Settings) (store.Location, error) {
 	loc, err := store.ParseURL(s.Store)
@@ -128,41 +141,20 @@ func (w storeChunks) EachChunk(fn func(index.Chunk) error) error {
 // checkStore is rag check of a store other than the local index: what
 // store.Check verifies through the store's reader.
 func (a *app) checkStore(ctx context.Context, s config.Settings) error {
-	st, err := a.openStore(ctx, s)
+	st, r, err := a.openReader(ctx, s)
 	if err != nil {
 		return err
-	}
-	r, err := st.OpenReader(ctx)
-	if err != nil {
-		return fmt.Errorf("open index %s: %w", st.Location(), err)
 	}
 	defer r.Close()
 	rep, err := store.Check(ctx, r, st.Location())
 	if err != nil {
 		return fmt.Errorf("check %s: %w", st.Location(), err)
 	}
-	if a.json {
-		if err := a.writeJSON(rep); err != nil {
-			return err
-		}
-	} else {
-		fmt.Fprintf(a.s.Out, "index:    %s\nfiles:    %d\nchunks:   %d (%d with vectors, %d pending)\n", rep.Dir, rep.Files, rep.Chunks, rep.Vectors, rep.Pending)
-		for _, p := range rep.Problems {
-			fmt.Fprintf(a.s.Out, "problem:  %s\n", p)
-		}
-		if rep.OK() {
-			fmt.Fprintln(a.s.Out, "status:   ok")
-		}
+	if err := a.printCheck(rep); err != nil {
+		return err
 	}
 	if !rep.OK() {
-		what := "rag ingest PATH..."
-		if len(rep.Roots) > 0 {
-			q := make([]string, len(rep.Roots))
-			for i, r := range rep.Roots {
-				q[i] = shellQuote(r)
-			}
-			what = strings.Join(q, " ")
-		}
+		what := cmpStr(quoteAll(rep.Roots), "PATH...")
 		return withHint(fmt.Errorf("%w: %d found", errUnhealthy, len(rep.Problems)),
 			"rewrite the files' objects: rag --store %s forget %s, then rag --store %s ingest %s (your files are not touched)", st.Location(), what, st.Location(), what)
 	}

@@ -32,6 +32,7 @@ func newEnv(t *testing.T) *env {
 	srv := ollamatest.New(t,
 		ollamatest.Model{Name: "all-minilm", Embedding: true, Dim: 384, ContextLength: 512},
 		ollamatest.Model{Name: "other-embed", Embedding: true, Dim: 384, ContextLength: 512},
+		ollamatest.Model{Name: "llama3.2", ContextLength: 8192},
 	)
 	dir := t.TempDir()
 	home := filepath.Join(dir, "home")
@@ -134,6 +135,18 @@ func TestCommandsAgainstWeaviate(t *testing.T) {
 		}
 	}
 	var s searchOut
+
+	// rag ask: the whole collection fits the context (read through
+	// EachFile), or, with --retrieve, the session's search.
+	for _, args := range [][]string{{"ask", "can penguins fly"}, {"ask", "--retrieve", "-k", "1", "can penguins fly"}} {
+		code, out, stderr := e.run(rag(args...)...)
+		if code != 0 || strings.TrimSpace(out) == "" {
+			t.Errorf("rag %s: exit %d, stdout %q, stderr %s", strings.Join(args, " "), code, out, stderr)
+		}
+		if whole := strings.Contains(stderr, "all 2 chunks fit the context window"); whole != (len(args) == 2) {
+			t.Errorf("rag %s: whole-corpus %v: %s", strings.Join(args, " "), whole, stderr)
+		}
+	}
 
 	// A no-op run reads nothing and embeds nothing: the incremental state
 	// lives in the store.
