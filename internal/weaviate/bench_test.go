@@ -127,14 +127,31 @@ func TestClusterBenchmark(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lr.Close()
-	var exact [][]store.Hit
+	// The two stores number chunks differently (the local index 1, 2, 3...;
+	// Weaviate by content), so hits are compared by path and text.
+	names := func(r store.Reader, hits []store.Hit) []string {
+		ids := make([]uint64, len(hits))
+		for i, h := range hits {
+			ids[i] = h.ID
+		}
+		cs, err := r.Chunks(ctx, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]string, len(cs))
+		for i, c := range cs {
+			out[i] = c.Path + "\x00" + c.Text
+		}
+		return out
+	}
+	var exact [][]string
 	for _, st := range []struct {
 		name string
 		r    store.Reader
 	}{{"local index (exact)", lr}, {"weaviate 3 nodes (HNSW)", wr}} {
 		st.r.Vector(ctx, queries[0], 10, nil) // warm
 		var lat []time.Duration
-		var got [][]store.Hit
+		var got [][]string
 		for _, q := range queries {
 			start := time.Now()
 			hits, err := st.r.Vector(ctx, q, 10, nil)
@@ -142,7 +159,7 @@ func TestClusterBenchmark(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", st.name, err)
 			}
-			got = append(got, hits)
+			got = append(got, names(st.r, hits))
 		}
 		t.Logf("FIGURE vector search k=10 at %d chunks, %s: p50 %s, p99 %s (%d queries, in-process)",
 			n, st.name, percentile(lat, .5).Round(100*time.Microsecond), percentile(lat, .99).Round(100*time.Microsecond), len(queries))
@@ -152,12 +169,8 @@ func TestClusterBenchmark(t *testing.T) {
 		}
 		var found, total int
 		for i := range got {
-			want := map[uint64]bool{}
-			for _, h := range exact[i] {
-				want[h.ID] = true
-			}
-			for _, h := range got[i] {
-				if want[h.ID] {
+			for _, name := range got[i] {
+				if slices.Contains(exact[i], name) {
 					found++
 				}
 			}
