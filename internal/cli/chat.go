@@ -279,7 +279,7 @@ func (a *app) printTurnSources(t *chat.Turn, all bool) {
 		if all && src.Cited {
 			mark = "  (cited)"
 		}
-		fmt.Fprintf(a.s.Out, "  [%d] %s%s\n", src.N, sourceRef(src.Path, src.StartLine, src.EndLine, src.Page), mark)
+		fmt.Fprintf(a.s.Out, "  [%d] %s%s\n", src.N, anchorRef(src.Path, src.Anchor, src.StartLine, src.EndLine, src.Page), mark)
 	}
 }
 

@@ -305,6 +305,7 @@ type Passage struct {
 	StartLine int      `json:"start_line,omitempty" jsonschema:"first line of the passage in the file (1-based)"`
 	EndLine   int      `json:"end_line,omitempty" jsonschema:"last line of the passage in the file"`
 	Page      int      `json:"page,omitempty" jsonschema:"the PDF page, for PDF files"`
+	Anchor    string   `json:"anchor,omitempty" jsonschema:"where in the file the passage is, as a URL fragment to cite: slide=2 (slides), sheet=Q1&row=5 (spreadsheets), row=5 (CSV), cell=3 (notebooks)"`
 	Headings  []string `json:"headings,omitempty" jsonschema:"the section headings the passage sits under"`
 }
 
@@ -379,7 +380,7 @@ func (s *Service) Search(ctx context.Context, req SearchRequest) (*SearchRespons
 }
 
 func passage(c index.Chunk, score float64) Passage {
-	return Passage{ID: c.ID, Path: c.Path, Score: score, Text: c.Text, StartLine: c.StartLine, EndLine: c.EndLine, Page: c.Page, Headings: c.Headings}
+	return Passage{ID: c.ID, Path: c.Path, Score: score, Text: c.Text, StartLine: c.StartLine, EndLine: c.EndLine, Page: c.Page, Anchor: c.Anchor, Headings: c.Headings}
 }
 
 // searched is a snapshot's search with what it lacks said in words.
@@ -436,6 +437,7 @@ type GetResponse struct {
 	StartLine int      `json:"start_line,omitempty"`
 	EndLine   int      `json:"end_line,omitempty"`
 	Page      int      `json:"page,omitempty"`
+	Anchor    string   `json:"anchor,omitempty" jsonschema:"where in the file, as a URL fragment to cite (slide=2, sheet=Q1&row=5, row=5, cell=3)"`
 	Headings  []string `json:"headings,omitempty"`
 	TotalLine int      `json:"total_lines,omitempty" jsonschema:"with path: how many lines the file has"`
 }
@@ -460,7 +462,7 @@ func (s *Service) Get(ctx context.Context, req GetRequest) (*GetResponse, error)
 			return nil, err
 		}
 		c := cs[0]
-		return &GetResponse{ID: c.ID, Path: c.Path, Text: c.Text, StartLine: c.StartLine, EndLine: c.EndLine, Page: c.Page, Headings: c.Headings}, nil
+		return &GetResponse{ID: c.ID, Path: c.Path, Text: c.Text, StartLine: c.StartLine, EndLine: c.EndLine, Page: c.Page, Anchor: c.Anchor, Headings: c.Headings}, nil
 	}
 	start, end := req.Start, req.End
 	if start == 0 {
@@ -568,6 +570,7 @@ type Source struct {
 	StartLine int     `json:"start_line,omitempty"`
 	EndLine   int     `json:"end_line,omitempty"`
 	Page      int     `json:"page,omitempty"`
+	Anchor    string  `json:"anchor,omitempty" jsonschema:"where in the file, as a URL fragment to cite (slide=2, sheet=Q1&row=5, row=5, cell=3)"`
 	Score     float64 `json:"score"`
 	Cited     bool    `json:"cited" jsonschema:"whether the answer cites it"`
 }
@@ -619,7 +622,7 @@ func (s *Service) Ask(ctx context.Context, req AskRequest, onDelta func(string) 
 	}
 	out := &AskResponse{Answer: ans.Text, Model: s.cfg.ChatModel, Sources: make([]Source, len(ans.Sources)), Warnings: warnings}
 	for i, src := range ans.Sources {
-		out.Sources[i] = Source{N: src.N, ID: src.ID, Path: src.Path, StartLine: src.StartLine, EndLine: src.EndLine, Page: src.Page, Score: src.Score, Cited: src.Cited}
+		out.Sources[i] = Source{N: src.N, ID: src.ID, Path: src.Path, StartLine: src.StartLine, EndLine: src.EndLine, Page: src.Page, Anchor: src.Anchor, Score: src.Score, Cited: src.Cited}
 	}
 	return out, nil
 }
