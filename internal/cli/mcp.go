@@ -92,6 +92,10 @@ func (a *app) openService() (*server.Service, config.Settings, llm.Client, error
 	if err != nil {
 		return nil, s, nil, err
 	}
+	st, err := a.openStore(context.Background(), s) // store.go
+	if err != nil {
+		return nil, s, nil, err
+	}
 	rr, err := a.rerankerFor(s, a.rerank)
 	if err != nil {
 		return nil, s, nil, err
@@ -111,6 +115,7 @@ func (a *app) openService() (*server.Service, config.Settings, llm.Client, error
 	embedFor := a.embeddersFor(s, c, false)
 	svc, err := server.Open(server.Config{
 		IndexDir: s.Index,
+		Store:    st,
 		Embedder: func(id string) embed.Embedder {
 			e, _, err := embedFor(context.Background(), id, true)
 			if err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ragcli/rag/internal/index"
 	"github.com/ragcli/rag/internal/retrieve"
+	"github.com/ragcli/rag/internal/store/local"
 )
 
 // openSnapshot opens a query session (retrieve.Session, the one the CLI's
@@ -13,10 +14,25 @@ import (
 // the same committed state of the index: when a commit lands between the two
 // opens, it tries again.
 func (s *Service) openSnapshot(ctx context.Context) (*snapshot, error) {
+	o := retrieve.Options{Mode: retrieve.Hybrid, Embedder: s.cfg.Embedder,
+		Rerank: s.cfg.Rerank, RerankDepth: s.cfg.RerankDepth, VectorRetry: retryVector}
+	if s.remote() {
+		// A remote store has no snapshots: the session and the reader both
+		// read it as it is at each call.
+		ss, err := retrieve.OpenStore(ctx, s.cfg.Store, o)
+		if err != nil {
+			return nil, err
+		}
+		r, err := s.cfg.Store.OpenReader(ctx)
+		if err != nil {
+			ss.Close()
+			return nil, err
+		}
+		return &snapshot{r: r, meta: r.Meta(), ss: ss}, nil
+	}
 	for attempt := 0; ; attempt++ {
 		sig := signature(s.cfg.IndexDir)
-		ss, err := retrieve.Open(ctx, s.cfg.IndexDir, retrieve.Options{Mode: retrieve.Hybrid, Embedder: s.cfg.Embedder,
-			Rerank: s.cfg.Rerank, RerankDepth: s.cfg.RerankDepth, VectorRetry: retryVector})
+		ss, err := retrieve.Open(ctx, s.cfg.IndexDir, o)
 		if err != nil {
 			return nil, err
 		}
@@ -32,7 +48,7 @@ func (s *Service) openSnapshot(ctx context.Context) (*snapshot, error) {
 				ss.Close()
 				return nil, err
 			}
-			return &snapshot{r: r, meta: r.Meta(), sig: sig, ss: ss}, nil
+			return &snapshot{r: local.NewReader(r), meta: r.Meta(), sig: sig, ss: ss}, nil
 		}
 		r.Close()
 		ss.Close()

@@ -24,6 +24,8 @@ import (
 	"github.com/ragcli/rag/internal/iostreams"
 	"github.com/ragcli/rag/internal/llm"
 	"github.com/ragcli/rag/internal/retrieve"
+	"github.com/ragcli/rag/internal/store"
+	"github.com/ragcli/rag/internal/store/local"
 )
 
 // Bounds on what one request may ask for.
@@ -38,6 +40,11 @@ const (
 // Config says what a Service serves.
 type Config struct {
 	IndexDir string
+	// Store is where the index lives; nil is the local index in IndexDir.
+	// The local index is followed commit by commit (the hot index); another
+	// store (Weaviate) is read as it is at each request, so there is
+	// nothing to follow.
+	Store store.Store
 	// Embedder returns the embedder of the index's model; nil leaves the
 	// vector leg out (hybrid searches then run on words alone).
 	Embedder func(model string) embed.Embedder
@@ -74,6 +81,9 @@ type Service struct {
 func Open(cfg Config) (*Service, error) {
 	if cfg.Refresh <= 0 {
 		cfg.Refresh = 250 * time.Millisecond
+	}
+	if cfg.Store == nil {
+		cfg.Store = local.New(cfg.IndexDir)
 	}
 	s := &Service{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
 	snap, err := s.open()
@@ -136,6 +146,15 @@ func (s *Service) Refresh() {
 	s.mu.RLock()
 	cur := s.cur
 	s.mu.RUnlock()
+	if s.remote() {
+		// A remote store is read live: only its first index is waited for.
+		if cur == nil {
+			if next, err := s.open(); err == nil {
+				s.swap(next, true)
+			}
+		}
+		return
+	}
 	sig := signature(s.cfg.IndexDir)
 	if cur != nil && sig == cur.sig {
 		return
@@ -187,7 +206,7 @@ func (s *Service) Refresh() {
 			return
 		}
 	}
-	s.cur = &snapshot{r: r, meta: r.Meta(), sig: sig, ss: ss}
+	s.cur = &snapshot{r: local.NewReader(r), meta: r.Meta(), sig: sig, ss: ss}
 	s.applied.Add(1)
 	if full {
 		s.applied.Add(-1)
@@ -225,9 +244,15 @@ func (s *Service) Reloads() int64 { return s.reloads.Load() }
 // Applied counts the commits applied as changes (see Reloads).
 func (s *Service) Applied() int64 { return s.applied.Load() }
 
+// remote reports that the Service serves a store other than the local index.
+func (s *Service) remote() bool {
+	_, ok := s.cfg.Store.(*local.Store)
+	return !ok
+}
+
 // snapshot is one committed state of the index and the searcher over it.
 type snapshot struct {
-	r    *index.Reader
+	r    store.Reader
 	meta index.Meta
 	sig  string
 	ss   *retrieve.Session
@@ -427,13 +452,14 @@ func (s *Service) Get(ctx context.Context, req GetRequest) (*GetResponse, error)
 	}
 	defer done()
 	if req.ID != 0 {
-		c, found, err := snap.r.Chunk(req.ID)
+		cs, err := snap.r.Chunks(ctx, []uint64{req.ID})
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, usagef("no chunk with id %d in the index (it may have been replaced by a newer ingest: search again)", req.ID)
+		}
 		if err != nil {
 			return nil, err
 		}
-		if !found {
-			return nil, usagef("no chunk with id %d in the index (it may have been replaced by a newer ingest: search again)", req.ID)
-		}
+		c := cs[0]
 		return &GetResponse{ID: c.ID, Path: c.Path, Text: c.Text, StartLine: c.StartLine, EndLine: c.EndLine, Page: c.Page, Headings: c.Headings}, nil
 	}
 	start, end := req.Start, req.End
@@ -447,7 +473,7 @@ func (s *Service) Get(ctx context.Context, req GetRequest) (*GetResponse, error)
 		return nil, usagef("start_line %d and end_line %d: need 1 <= start_line <= end_line", req.Start, req.End)
 	}
 	end = min(end, start+MaxLines-1)
-	if _, found, err := snap.r.File(req.Path); err != nil {
+	if _, found, err := snap.r.File(ctx, req.Path); err != nil {
 		return nil, err
 	} else if !found {
 		return nil, usagef("%s is not an indexed file; get reads only files the index holds (paths as search results show them)", req.Path)
@@ -516,12 +542,12 @@ func (s *Service) Status(ctx context.Context) (*Status, error) {
 		return nil, err
 	}
 	defer done()
-	st, err := snap.r.Stats()
+	st, err := snap.r.Stats(ctx)
 	if err != nil {
 		return nil, err
 	}
-	m := snap.meta
-	return &Status{Index: s.cfg.IndexDir, FormatVersion: m.FormatVersion, EmbedModel: m.EmbedModel, Dim: m.Dim,
+	m := snap.r.Meta() // a remote store's, as of the Stats call
+	return &Status{Index: s.cfg.Store.Location(), FormatVersion: m.FormatVersion, EmbedModel: m.EmbedModel, Dim: m.Dim,
 		ChunkTokens: m.ChunkTokens, Files: st.Files, Chunks: st.Chunks, Pending: st.Pending, SizeBytes: st.SizeBytes,
 		Created: m.Created, LastIngest: m.LastIngest, ChatModel: s.cfg.ChatModel}, nil
 }
@@ -598,5 +624,6 @@ func (s *Service) Ask(ctx context.Context, req AskRequest, onDelta func(string) 
 	return out, nil
 }
 
-// IndexDir is the folder of the index the Service serves.
-func (s *Service) IndexDir() string { return s.cfg.IndexDir }
+// IndexDir is the index the Service serves: its folder, or the store's
+// location (never a credential).
+func (s *Service) IndexDir() string { return s.cfg.Store.Location() }

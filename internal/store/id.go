@@ -16,9 +16,13 @@ import (
 // nothing to clean up but the chunks a new version no longer has. The place
 // in the file keeps two equal paragraphs of one file apart.
 //
-// Ids are 62 bits (the top two are zero): they fit a signed 64-bit integer
-// (SQLite, Weaviate's int) and leave room for the UUID layout below. At a
-// million chunks the chance that any two collide is about 1 in 10 million.
+// Ids are 53 bits: a JSON number holds them exactly, and the MCP and HTTP
+// clients that read search results (JavaScript's numbers, Python's json
+// into float) hand the same id back to get; a 62-bit id came back rounded
+// and named no chunk. The price is the chance that two chunks of one store
+// share an id: about 1 in 18,000 at a million chunks, 1 in 180 at ten
+// million (n^2 / 2^54); the later of the two then replaces the other. The
+// UUID layout below has room for 62 bits.
 //
 // An object id in Weaviate is a UUID; UUID maps an id onto one and ParseUUID
 // back, without a lookup: bytes 0-7 are a fixed prefix ("rag" and the kind,
@@ -33,7 +37,10 @@ const (
 	KindMeta  byte = 'm' // a store's metadata object, if it keeps one
 )
 
-const idMask = 1<<62 - 1
+const (
+	idMask    = 1<<62 - 1 // what a UUID carries
+	chunkMask = 1<<53 - 1 // what ChunkID and FileID use: exact in JSON
+)
 
 // ChunkID is the deterministic id of the chunk at place ordinal (0-based)
 // among the chunks of the file at path, with this text. Never 0.
@@ -44,13 +51,13 @@ func ChunkID(path string, ordinal int, text string) uint64 {
 	h.Write([]byte(strconv.Itoa(ordinal)))
 	h.Write([]byte{0})
 	h.Write([]byte(text))
-	return nonZero(binary.BigEndian.Uint64(h.Sum(nil)) & idMask)
+	return nonZero(binary.BigEndian.Uint64(h.Sum(nil)) & chunkMask)
 }
 
 // FileID is the deterministic id of the record of the file at path.
 func FileID(path string) uint64 {
 	sum := sha256.Sum256([]byte("file\x00" + path))
-	return nonZero(binary.BigEndian.Uint64(sum[:]) & idMask)
+	return nonZero(binary.BigEndian.Uint64(sum[:]) & chunkMask)
 }
 
 func nonZero(id uint64) uint64 {

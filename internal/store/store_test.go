@@ -24,8 +24,11 @@ func TestChunkIDDeterministic(t *testing.T) {
 			t.Errorf("%s: same id %d", name, a)
 		}
 	}
-	if a>>62 != 0 || a == 0 {
-		t.Errorf("id %x uses the top bits or is 0", a)
+	// Ids travel through JSON clients that hold numbers as float64.
+	for _, id := range []uint64{a, FileID("/notes/a.md"), ChunkID("/x", 7, strings.Repeat("z", 100))} {
+		if id>>53 != 0 || id == 0 || uint64(float64(id)) != id {
+			t.Errorf("id %d is 0 or not exact as a JSON number (float64)", id)
+		}
 	}
 }
 

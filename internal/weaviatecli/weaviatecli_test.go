@@ -6,14 +6,20 @@
 package weaviatecli_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/ragcli/rag/internal/cli"
 	"github.com/ragcli/rag/internal/iostreams"
@@ -347,4 +353,128 @@ func TestWatchIntoWeaviate(t *testing.T) {
 	wait("penguins") // the first pass ingests the folder
 	e.write("docs/owls.md", "# Owls\n\nOwls hunt at night.\n")
 	wait("owls")
+}
+
+// TestServeAgainstWeaviate: rag serve and rag mcp answer from a Weaviate
+// collection: /v1/search and /v1/status over HTTP, the MCP search and get
+// tools over stdio, and a file ingested while the server runs is found by
+// the next search (a remote store is read as it is at each request).
+func TestServeAgainstWeaviate(t *testing.T) {
+	n := weaviatetest.Start(t, weaviatetest.Options{})
+	e := newEnv(t)
+	url := "weaviate://" + n.HTTPAddr + "/Served"
+	e.must(0, nil, "--store", url, "ingest", "--quiet", filepath.Join(e.dir, "docs"))
+	getenv := func(k string) string { return e.env[k] }
+
+	errR, errW := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	code := make(chan int, 1)
+	go func() {
+		code <- cli.Main(ctx, []string{"--store", url, "serve", "--addr", "127.0.0.1:0"},
+			iostreams.Test(strings.NewReader(""), io.Discard, errW), getenv)
+		errW.Close()
+	}()
+	sc := bufio.NewScanner(errR)
+	re := regexp.MustCompile(`serving (\S+) on (http://127\.0\.0\.1:\d+)`)
+	var base, served string
+	for sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			served, base = m[1], m[2]
+			go io.Copy(io.Discard, errR)
+			break
+		}
+	}
+	if base == "" {
+		t.Fatal("rag serve --store never said where it listens")
+	}
+	if !strings.HasPrefix(served, "weaviate://"+n.HTTPAddr) {
+		t.Errorf("rag serve says it serves %q, want the store %s", served, url)
+	}
+	search := func(q string) searchOut {
+		t.Helper()
+		resp, err := http.Post(base+"/v1/search", "application/json", strings.NewReader(`{"query": "`+q+`", "k": 3, "mode": "lexical"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out searchOut
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || json.Unmarshal(b, &out) != nil {
+			t.Fatalf("/v1/search %q: %d %s", q, resp.StatusCode, b)
+		}
+		return out
+	}
+	if got := paths(search("penguins")); len(got) == 0 || got[0] != "a.md" {
+		t.Errorf("/v1/search penguins through Weaviate = %v, want a.md first", got)
+	}
+	resp, err := http.Get(base + "/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st status
+	json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if st.Files != 2 || st.Chunks != 2 || !strings.HasPrefix(st.Index, "weaviate://") {
+		t.Errorf("/v1/status = %+v, want 2 files and 2 chunks of %s", st, url)
+	}
+	// An ingest while the server runs: the next search sees it.
+	e.write("docs/owls.md", "# Owls\n\nOwls hunt at night.\n")
+	e.must(0, nil, "--store", url, "ingest", "--quiet", filepath.Join(e.dir, "docs"))
+	if got := paths(search("owls")); len(got) == 0 || got[0] != "owls.md" {
+		t.Errorf("/v1/search owls after an ingest = %v, want owls.md", got)
+	}
+	cancel()
+	if c := <-code; c != 0 {
+		t.Errorf("rag serve --store exited %d when stopped", c)
+	}
+
+	// rag mcp over the same store: search, then get the first result by id.
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	var stderr bytes.Buffer
+	mctx, mcancel := context.WithCancel(context.Background())
+	defer mcancel()
+	mcode := make(chan int, 1)
+	go func() {
+		mcode <- cli.Main(mctx, []string{"--store", url, "mcp"}, iostreams.Test(inR, outW, &stderr), getenv)
+		outW.Close()
+	}()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).
+		Connect(context.Background(), &mcp.IOTransport{Reader: outR, Writer: inW}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "search", Arguments: map[string]any{"query": "teapot", "k": 1, "mode": "lexical"}})
+	if err != nil || res.IsError {
+		t.Fatalf("MCP search: %v %+v", err, res)
+	}
+	b, _ := json.Marshal(res.StructuredContent)
+	var found struct {
+		Results []struct {
+			ID   uint64
+			Path string
+		}
+	}
+	json.Unmarshal(b, &found)
+	if len(found.Results) != 1 || filepath.Base(found.Results[0].Path) != "b.md" {
+		t.Fatalf("MCP search teapot = %s, want b.md", b)
+	}
+	res, err = cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "get", Arguments: map[string]any{"id": found.Results[0].ID}})
+	if err != nil || res.IsError {
+		t.Fatalf("MCP get %d: %v %+v", found.Results[0].ID, err, res)
+	}
+	b, _ = json.Marshal(res.StructuredContent)
+	if !strings.Contains(string(b), "keeps it warm") {
+		t.Errorf("MCP get by id = %s, want the teapot chunk's text", b)
+	}
+	res, err = cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "get", Arguments: map[string]any{"id": 12345}})
+	if err != nil || !res.IsError {
+		t.Errorf("MCP get of an unknown id: %v %+v, want a tool error", err, res)
+	}
+	cs.Close()
+	inW.Close()
+	if c := <-mcode; c != 0 {
+		t.Errorf("rag mcp --store exited %d\n%s", c, stderr.String())
+	}
 }
