@@ -136,7 +136,7 @@ func (s *Client) EnsureSchema(ctx context.Context) error {
 	}
 	for _, class := range []*models.Class{s.chunksClass(), s.filesClass()} {
 		var exists bool
-		if err := s.do(ctx, "check collection "+class.Class, func(ctx context.Context) error {
+		if err := s.doSchema(ctx, "check collection "+class.Class, func(ctx context.Context) error {
 			var err error
 			exists, err = s.c.Schema().ClassExistenceChecker().WithClassName(class.Class).Do(ctx)
 			return err
@@ -146,7 +146,7 @@ func (s *Client) EnsureSchema(ctx context.Context) error {
 		if exists {
 			continue
 		}
-		err := s.do(ctx, "create collection "+class.Class, func(ctx context.Context) error {
+		err := s.doSchema(ctx, "create collection "+class.Class, func(ctx context.Context) error {
 			return s.c.Schema().ClassCreator().WithClass(class).Do(ctx)
 		})
 		if err != nil {
@@ -174,7 +174,7 @@ func (s *Client) loadReplication(ctx context.Context) error {
 // Exists reports whether the store's collections exist.
 func (s *Client) Exists(ctx context.Context) (bool, error) {
 	var exists bool
-	err := s.do(ctx, "check collection "+s.chunks, func(ctx context.Context) error {
+	err := s.doSchema(ctx, "check collection "+s.chunks, func(ctx context.Context) error {
 		var err error
 		exists, err = s.c.Schema().ClassExistenceChecker().WithClassName(s.chunks).Do(ctx)
 		return err
@@ -201,7 +201,7 @@ func (s *Client) Drop(ctx context.Context) error {
 // server has it.
 func (s *Client) ReplicationFactor(ctx context.Context) (int, error) {
 	var class *models.Class
-	err := s.do(ctx, "read collection "+s.chunks, func(ctx context.Context) error {
+	err := s.doSchema(ctx, "read collection "+s.chunks, func(ctx context.Context) error {
 		var err error
 		class, err = s.c.Schema().ClassGetter().WithClassName(s.chunks).Do(ctx)
 		return err

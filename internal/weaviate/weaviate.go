@@ -234,6 +234,21 @@ func (s *Client) do(ctx context.Context, what string, fn func(ctx context.Contex
 	return err
 }
 
+// schemaTimeout bounds one try of a schema read or write. Weaviate
+// forwards them to the Raft leader; when the leader has just died the
+// request hangs until a new one is elected, so a short try and another one
+// beat waiting out the whole request timeout.
+const schemaTimeout = 10 * time.Second
+
+// doSchema is do with each try bounded by schemaTimeout.
+func (s *Client) doSchema(ctx context.Context, what string, fn func(ctx context.Context) error) error {
+	return s.do(ctx, what, func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, min(schemaTimeout, s.cfg.Timeout))
+		defer cancel()
+		return fn(ctx)
+	})
+}
+
 // ErrUnavailable is what every *UnavailableError is: the server could not
 // be reached, or kept failing, after the retries.
 var ErrUnavailable = errors.New("weaviate unavailable")
