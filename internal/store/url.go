@@ -16,9 +16,10 @@ import (
 //
 // PORT defaults to 8080 (http) or 443 (https), COLLECTION to DefaultCollection;
 // its first letter is upper-cased, as Weaviate does with class names. The
-// gRPC endpoint (the official client batches and searches over it) is
-// HOST:50051 unless the query parameter grpc=HOST:PORT says otherwise; it
-// uses TLS when the URL does. The API key, if the server wants one, comes from
+// gRPC endpoint is HOST:50051 unless the query parameter grpc=HOST:PORT says
+// otherwise (it would use TLS when the URL does). It is parsed and kept, but
+// the Weaviate store talks REST and GraphQL only today: moving its batches
+// onto gRPC is the next step for ingest speed (docs/design.md, Stores). The API key, if the server wants one, comes from
 // the environment variable APIKeyEnv only: a URL with a user or password is
 // refused, so no key ever sits in a config file, a flag or a message.
 const (
