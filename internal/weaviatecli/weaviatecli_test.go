@@ -478,3 +478,70 @@ func TestServeAgainstWeaviate(t *testing.T) {
 		t.Errorf("rag mcp --store exited %d\n%s", c, stderr.String())
 	}
 }
+
+// TestDeepExplainPruneAgainstWeaviate: the rest of the commands a user runs
+// against one collection: ask --deep (its agents search the store),
+// search --explain (both leg ranks), a root that vanished kept until
+// ingest --prune, and similar (it reads the store's model).
+func TestDeepExplainPruneAgainstWeaviate(t *testing.T) {
+	n := weaviatetest.Start(t, weaviatetest.Options{})
+	e := newEnv(t)
+	url := "weaviate://" + n.HTTPAddr + "/CliMore"
+	docs := filepath.Join(e.dir, "docs")
+	e.write("other/c.md", "# Owls\n\nOwls hunt at night.\n")
+	other := filepath.Join(e.dir, "other")
+	rag := func(args ...string) []string { return append([]string{"--store", url}, args...) }
+	e.must(0, nil, rag("ingest", "--quiet", docs, other)...)
+
+	// --explain: each result says its rank in both legs.
+	code, out, stderr := e.run(rag("search", "--explain", "-k", "1", "penguins swim")...)
+	if code != 0 || !strings.Contains(out, "a.md") || !strings.Contains(out, "vector #1") || !strings.Contains(out, "lexical #1") {
+		t.Errorf("search --explain: exit %d\n%s%s", code, out, stderr)
+	}
+
+	// ask --deep: a plan of two parts, each answered from the store's passages.
+	for _, r := range []ollamatest.ChatRule{
+		{Match: []string{"You plan the research"}, ChatOutcome: ollamatest.ChatOutcome{Reply: `{"questions": ["Can penguins fly?", "What does a teapot hold?"]}`}},
+		{Match: []string{"You check an answer"}, ChatOutcome: ollamatest.ChatOutcome{Reply: `{"supported": true, "critique": ""}`}},
+		{Match: []string{"You write the final answer"}, ChatOutcome: ollamatest.ChatOutcome{Reply: "Penguins swim [1] and a teapot holds tea [2]."}},
+		{Match: []string{"You answer questions", "Question: Can penguins fly?"}, ChatOutcome: ollamatest.ChatOutcome{Reply: "They swim [1]."}},
+		{Match: []string{"You answer questions", "Question: What does a teapot hold?"}, ChatOutcome: ollamatest.ChatOutcome{Reply: "Tea [1]."}},
+	} {
+		e.srv.AddChatRule(r)
+	}
+	code, out, stderr = e.run(rag("ask", "--deep", "-k", "1", "Can penguins fly, and what does a teapot hold?")...)
+	if code != 0 || !strings.Contains(out, "Penguins swim [1] and a teapot holds tea [2].") ||
+		!strings.Contains(out, "a.md") || !strings.Contains(out, "b.md") || !strings.Contains(stderr, "plan of 2 parts") {
+		t.Errorf("ask --deep against the store: exit %d\n%s%s", code, out, stderr)
+	}
+	e.srv.ClearChatRules()
+
+	// similar reads the collection's model.
+	code, out, stderr = e.run(rag("similar", "--query", "penguins", "penguins swim", "teapots")...)
+	if code != 0 || !strings.Contains(out, "penguins swim") {
+		t.Errorf("similar against the store: exit %d\n%s%s", code, out, stderr)
+	}
+
+	// A root that vanished is kept (exit 3) until --prune says it is gone.
+	if err := os.RemoveAll(other); err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Removed   int
+		KeptRoots []struct{ Root string } `json:"kept_roots"`
+	}
+	e.must(3, &rep, rag("ingest", "--json")...)
+	if rep.Removed != 0 || len(rep.KeptRoots) != 1 || rep.KeptRoots[0].Root != other {
+		t.Errorf("ingest with a root gone: %+v, want it kept", rep)
+	}
+	var st status
+	e.must(0, &st, rag("status", "--json")...)
+	if st.Files != 3 {
+		t.Errorf("after the kept root: %+v, want 3 files still", st)
+	}
+	e.must(0, &rep, rag("ingest", "--json", "--prune", other)...)
+	e.must(0, &st, rag("status", "--json")...)
+	if rep.Removed != 1 || st.Files != 2 {
+		t.Errorf("ingest --prune of the gone root: %+v, then %+v; want c.md removed", rep, st)
+	}
+}
