@@ -153,6 +153,7 @@ func runnerCrashed(msg string) bool {
 		"runner process no longer running",
 		"runner process has terminated",
 		"do embedding request",
+		"health resp:", // the scheduler's health check of a dying runner
 		"error was encountered while running the model",
 		"model runner has unexpectedly stopped",
 		"unexpected eof",

@@ -33,6 +33,7 @@ func TestEmbedRetriesTransientFailures(t *testing.T) {
 		{"429", 429, `{"error":"too many requests"}`},
 		{"400 runner gone", 400, ollamatest.RunnerGone},
 		{"400 runner EOF", 400, ollamatest.RunnerEOF},
+		{"400 runner health check", 400, ollamatest.RunnerHealth},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -435,6 +435,10 @@ const (
 	RunnerGone = `{"error":"llama runner process no longer running: -1"}`
 	// RunnerEOF is /api/embed's 400 body when the runner died during it.
 	RunnerEOF = `{"error":"do embedding request: Post \"http://127.0.0.1:41233/embedding\": EOF"}`
+	// RunnerHealth is /api/embed's 400 body when the scheduler's health check
+	// of a runner meets it dying (seen in make test-ollama's
+	// TestRunnerKilledMidIngest).
+	RunnerHealth = `{"error":"health resp: Get \"http://127.0.0.1:41881/health\": read tcp 127.0.0.1:41750->127.0.0.1:41881: read: connection reset by peer"}`
 	// RunnerTerminated is the 500 body while the scheduler restarts a runner.
 	RunnerTerminated = `{"error":"llama runner process has terminated: signal: killed"}`
 	// StreamRunnerEOF is the error line that ends a chat stream whose runner died.
