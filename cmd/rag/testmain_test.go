@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/ragcli/rag/internal/ollamatest"
+	"github.com/ragcli/rag/internal/shareddata"
 )
 
 // The tests and benchmarks of this package run the real rag binary, built once
@@ -45,7 +46,7 @@ func ragBinary(tb testing.TB) string {
 			binPath = p
 			return
 		}
-		root, err := moduleRoot()
+		root, err := shareddata.ModuleRoot()
 		if err != nil {
 			buildErr = err
 			return
@@ -65,23 +66,6 @@ func ragBinary(tb testing.TB) string {
 		tb.Fatal(buildErr)
 	}
 	return binPath
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the test's folder")
-		}
-		dir = parent
-	}
 }
 
 func goTool() string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"sync"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
@@ -107,11 +106,6 @@ func (a *app) openService() (*server.Service, config.Settings, llm.Client, error
 	if err != nil {
 		return nil, s, nil, err
 	}
-	var (
-		mu     sync.Mutex
-		ctxLen int
-		known  bool
-	)
 	embedFor := a.embeddersFor(s, c, false)
 	svc, err := server.Open(server.Config{
 		IndexDir: s.Index,
@@ -127,19 +121,7 @@ func (a *app) openService() (*server.Service, config.Settings, llm.Client, error
 		RerankDepth: rerankCandidates(s),
 		Chat:        chat,
 		ChatModel:   s.ChatModel,
-		ChatContext: func(ctx context.Context) (int, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			if known {
-				return ctxLen, nil
-			}
-			n, err := chatContext(ctx)
-			if err != nil {
-				return 0, err
-			}
-			ctxLen, known = n, true
-			return ctxLen, nil
-		},
+		ChatContext: chatContext,
 	})
 	return svc, s, chat, err
 }

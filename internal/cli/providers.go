@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -225,23 +226,11 @@ func (e idEmbedder) Model() string { return e.id }
 // chatFor returns the chat client of the settings and the chat model's
 // context length (in an ollama.ModelInfo, as ask and --deep take it).
 func (a *app) chatFor(ctx context.Context, s config.Settings, c *ollama.Client, pull bool) (llm.Client, ollama.ModelInfo, error) {
-	switch s.ChatProvider {
-	case config.OpenAI:
-		cl, err := a.openaiClient(s)
-		if err != nil {
-			return nil, ollama.ModelInfo{}, err
-		}
-		n, _ := cl.ContextLength(ctx, s.ChatModel, false)
-		return cl, ollama.ModelInfo{ContextLength: n}, nil
-	case config.Cohere:
-		co, err := a.cohereClient(s)
-		if err != nil {
-			return nil, ollama.ModelInfo{}, err
-		}
-		cl, err := co.Chat(openai.Options{ChatContext: s.ChatContext})
-		if err != nil {
-			return nil, ollama.ModelInfo{}, err
-		}
+	cl, err := a.remoteChat(s)
+	if err != nil {
+		return nil, ollama.ModelInfo{}, err
+	}
+	if cl != nil {
 		n, _ := cl.ContextLength(ctx, s.ChatModel, false)
 		return cl, ollama.ModelInfo{ContextLength: n}, nil
 	}
@@ -249,35 +238,61 @@ func (a *app) chatFor(ctx context.Context, s config.Settings, c *ollama.Client, 
 	return c, info, err
 }
 
+// remoteChat returns the OpenAI-compatible client that answers for the
+// openai and cohere chat providers; nil for Ollama's.
+func (a *app) remoteChat(s config.Settings) (*openai.Client, error) {
+	switch s.ChatProvider {
+	case config.OpenAI:
+		return a.openaiClient(s)
+	case config.Cohere:
+		co, err := a.cohereClient(s)
+		if err != nil {
+			return nil, err
+		}
+		return co.Chat(openai.Options{ChatContext: s.ChatContext})
+	}
+	return nil, nil
+}
+
 // serverChat returns the chat client of the settings for a long-lived
 // server (rag serve, rag mcp, rag chat), without calling it: a chat server
 // that is down at start only fails the questions asked while it is. The
-// function it returns asks for the chat model's context length, as chatFor
-// does, when a question needs it.
+// function it returns gives the chat model's context length, as chatFor
+// does, asked once when a question first needs it (a failure is asked again
+// by the next question).
 func (a *app) serverChat(s config.Settings, c *ollama.Client) (llm.Client, func(context.Context) (int, error), error) {
-	switch s.ChatProvider {
-	case config.OpenAI, config.Cohere:
-		var cl *openai.Client
-		var err error
-		if s.ChatProvider == config.OpenAI {
-			cl, err = a.openaiClient(s)
-		} else {
-			var co *cohere.Client
-			if co, err = a.cohereClient(s); err == nil {
-				cl, err = co.Chat(openai.Options{ChatContext: s.ChatContext})
-			}
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		return cl, func(ctx context.Context) (int, error) {
-			n, _ := cl.ContextLength(ctx, s.ChatModel, false)
-			return n, nil
-		}, nil
+	cl, err := a.remoteChat(s)
+	if err != nil {
+		return nil, nil, err
 	}
-	return c, func(ctx context.Context) (int, error) {
+	var chat llm.Client = c
+	ask := func(ctx context.Context) (int, error) {
 		info, err := c.Show(ctx, s.ChatModel)
 		return info.ContextLength, err
+	}
+	if cl != nil {
+		chat = cl
+		ask = func(ctx context.Context) (int, error) {
+			n, _ := cl.ContextLength(ctx, s.ChatModel, false)
+			return n, nil
+		}
+	}
+	var (
+		mu    sync.Mutex
+		n     int
+		known bool
+	)
+	return chat, func(ctx context.Context) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !known {
+			v, err := ask(ctx)
+			if err != nil {
+				return 0, err
+			}
+			n, known = v, true
+		}
+		return n, nil
 	}, nil
 }
 

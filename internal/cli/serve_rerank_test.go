@@ -96,42 +96,22 @@ func TestServeRerankDown(t *testing.T) {
 	_, getenv := rerankNotes(t)
 	rr := reranktest.New(t, "")
 	rr.SetLatency(5 * time.Second)
-	errR, errW := io.Pipe()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	code := make(chan int, 1)
-	go func() {
-		code <- cli.Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--rerank", "--rerank-base-url", rr.URL + "/v1", "--rerank-timeout", "200ms"},
-			iostreams.Test(strings.NewReader(""), io.Discard, errW), getenv)
-		errW.Close()
-	}()
-	url := listenURL(t, errR)
-	resp, err := http.Post(url+"/v1/search", "application/json", strings.NewReader(`{"query": "retry policy backoff", "k": 3}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	url, stop := startServe(t, getenv, "--rerank", "--rerank-base-url", rr.URL+"/v1", "--rerank-timeout", "200ms")
+	status, b := postJSON(t, url+"/v1/search", `{"query": "retry policy backoff", "k": 3}`)
 	var got servedSearch
 	json.Unmarshal(b, &got)
-	if resp.StatusCode != 200 || got.Reranked || len(got.Results) != 3 || got.Results[0].Score >= 0.5 ||
+	if status != 200 || got.Reranked || len(got.Results) != 3 || got.Results[0].Score >= 0.5 ||
 		len(got.Warnings) != 1 || !strings.Contains(got.Warnings[0], "results keep the fused order") {
-		t.Errorf("search with the reranker too slow: %d %s; want the fused results and a warning", resp.StatusCode, b)
+		t.Errorf("search with the reranker too slow: %d %s; want the fused results and a warning", status, b)
 	}
-	resp, err = http.Post(url+"/v1/ask", "application/json", strings.NewReader(`{"question": "retry policy backoff"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(b), `"done"`) || !strings.Contains(string(b), "results keep the fused order") {
-		t.Errorf("ask with the reranker too slow: %d %s", resp.StatusCode, b)
+	status, b = postJSON(t, url+"/v1/ask", `{"question": "retry policy backoff"}`)
+	if status != 200 || !strings.Contains(string(b), `"done"`) || !strings.Contains(string(b), "results keep the fused order") {
+		t.Errorf("ask with the reranker too slow: %d %s", status, b)
 	}
 	if rr.Calls() != 2 {
 		t.Errorf("the reranker was asked %d times, want 2", rr.Calls())
 	}
-	cancel()
-	if c := <-code; c != 0 {
+	if c := stop(); c != 0 {
 		t.Errorf("rag serve exited %d when stopped, want 0", c)
 	}
 }
@@ -148,32 +128,46 @@ func TestServeRerankKeyHint(t *testing.T) {
 		}
 		return getenv(k)
 	}
+	url, stop := startServe(t, env, "--rerank", "--rerank-base-url", rr.URL+"/v1")
+	status, b := postJSON(t, url+"/v1/search", `{"query": "retry policy backoff", "k": 3}`)
+	var got servedSearch
+	json.Unmarshal(b, &got)
+	if status != 200 || got.Reranked || len(got.Results) != 3 || len(got.Warnings) != 1 ||
+		!strings.Contains(got.Warnings[0], "check the API key in $RAG_RERANK_API_KEY") || strings.Contains(string(b), "rr-wrong-key") {
+		t.Errorf("search with a refused rerank key: %d %s; want the fused results and a warning naming $RAG_RERANK_API_KEY", status, b)
+	}
+	if c := stop(); c != 0 {
+		t.Errorf("rag serve exited %d when stopped, want 0", c)
+	}
+}
+
+// startServe runs rag serve with args on a free loopback port until stop
+// (or the test's end); it returns the server's URL, and stop, which ends
+// the server and returns its exit code.
+func startServe(t *testing.T, getenv func(string) string, args ...string) (url string, stop func() int) {
+	t.Helper()
 	errR, errW := io.Pipe()
 	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
+	t.Cleanup(cancel)
 	code := make(chan int, 1)
 	go func() {
-		code <- cli.Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--rerank", "--rerank-base-url", rr.URL + "/v1"},
-			iostreams.Test(strings.NewReader(""), io.Discard, errW), env)
+		code <- cli.Main(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...),
+			iostreams.Test(strings.NewReader(""), io.Discard, errW), getenv)
 		errW.Close()
 	}()
-	url := listenURL(t, errR)
-	resp, err := http.Post(url+"/v1/search", "application/json", strings.NewReader(`{"query": "retry policy backoff", "k": 3}`))
+	return listenURL(t, errR), func() int { cancel(); return <-code }
+}
+
+// postJSON posts body to url and returns the status and the answer's body.
+func postJSON(t *testing.T, url, body string) (int, []byte) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	var got servedSearch
-	json.Unmarshal(b, &got)
-	if resp.StatusCode != 200 || got.Reranked || len(got.Results) != 3 || len(got.Warnings) != 1 ||
-		!strings.Contains(got.Warnings[0], "check the API key in $RAG_RERANK_API_KEY") || strings.Contains(string(b), "rr-wrong-key") {
-		t.Errorf("search with a refused rerank key: %d %s; want the fused results and a warning naming $RAG_RERANK_API_KEY", resp.StatusCode, b)
-	}
-	cancel()
-	if c := <-code; c != 0 {
-		t.Errorf("rag serve exited %d when stopped, want 0", c)
-	}
+	return resp.StatusCode, b
 }
 
 // listenURL reads rag serve's stderr until it says where it listens, then

@@ -27,6 +27,7 @@ import (
 	"github.com/ragcli/rag/internal/cli"
 	"github.com/ragcli/rag/internal/iostreams"
 	"github.com/ragcli/rag/internal/ollamatest"
+	"github.com/ragcli/rag/internal/shareddata"
 )
 
 // The server every test shares, nil when it is not running; skipReason then
@@ -95,24 +96,6 @@ type server struct {
 	cmd  *exec.Cmd // set once restarted by this process; nil for serve.sh's
 }
 
-// repoRoot is the module root, found from the working directory.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("module root not found")
-		}
-		dir = parent
-	}
-}
-
 // tinymodelsDir is ../shared/tinymodels beside the module, or RAG_TINYMODELS,
 // or the tinymodels folder beside RAG_SHARED_DATA.
 func tinymodelsDir() (string, error) {
@@ -123,7 +106,7 @@ func tinymodelsDir() (string, error) {
 	if d := os.Getenv("RAG_SHARED_DATA"); d != "" {
 		cands = append(cands, filepath.Join(d, "..", "tinymodels"))
 	}
-	if root, err := repoRoot(); err == nil {
+	if root, err := shareddata.ModuleRoot(); err == nil {
 		cands = append(cands, filepath.Join(root, "..", "shared", "tinymodels"))
 	}
 	cands = append(cands, "/work/shared/tinymodels")

@@ -28,7 +28,7 @@ func (s *Service) openSnapshot(ctx context.Context) (*snapshot, error) {
 			ss.Close()
 			return nil, err
 		}
-		return &snapshot{r: r, meta: r.Meta(), ss: ss}, nil
+		return &snapshot{r: r, ss: ss}, nil
 	}
 	for attempt := 0; ; attempt++ {
 		sig := signature(s.cfg.IndexDir)
@@ -48,7 +48,7 @@ func (s *Service) openSnapshot(ctx context.Context) (*snapshot, error) {
 				ss.Close()
 				return nil, err
 			}
-			return &snapshot{r: local.NewReader(r), meta: r.Meta(), sig: sig, ss: ss}, nil
+			return &snapshot{r: local.NewReader(r), sig: sig, ss: ss}, nil
 		}
 		r.Close()
 		ss.Close()

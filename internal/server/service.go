@@ -164,12 +164,12 @@ func (s *Service) Refresh() {
 		return // keep serving the state there is; the next tick tries again
 	}
 	m := r.Meta()
-	if cur != nil && m == cur.meta {
+	if cur != nil && m == cur.r.Meta() {
 		cur.sig = sig // a checkpoint or a touch: the same committed state
 		r.Close()
 		return
 	}
-	if cur == nil || !sameVectors(cur.meta, m) {
+	if cur == nil || !sameVectors(cur.r.Meta(), m) {
 		// A first index, a compaction, a reindex swap, another model: load
 		// the new state whole while requests go on with the old one.
 		r.Close()
@@ -206,7 +206,7 @@ func (s *Service) Refresh() {
 			return
 		}
 	}
-	s.cur = &snapshot{r: local.NewReader(r), meta: r.Meta(), sig: sig, ss: ss}
+	s.cur = &snapshot{r: local.NewReader(r), sig: sig, ss: ss}
 	s.applied.Add(1)
 	if full {
 		s.applied.Add(-1)
@@ -252,10 +252,9 @@ func (s *Service) remote() bool {
 
 // snapshot is one committed state of the index and the searcher over it.
 type snapshot struct {
-	r    store.Reader
-	meta index.Meta
-	sig  string
-	ss   *retrieve.Session
+	r   store.Reader // the local one is a snapshot: its Meta never changes
+	sig string
+	ss  *retrieve.Session
 }
 
 // retryVector is how long after the embedding server failed (down or hung)

@@ -5,6 +5,7 @@
 package shareddata
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -22,23 +23,32 @@ func Dir(tb testing.TB, name string) string {
 		}
 		return p
 	}
-	dir, err := os.Getwd()
+	dir, err := ModuleRoot()
 	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Skip("module root not found")
-		}
-		dir = parent
+		tb.Skip(err)
 	}
 	p := filepath.Join(dir, "..", "shared", "data", name)
 	if _, err := os.Stat(p); err != nil {
 		tb.Skipf("shared data set %s is not here (%v)", name, err)
 	}
 	return p
+}
+
+// ModuleRoot is the folder of the go.mod above the working directory (a
+// test runs in its package's folder).
+func ModuleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("module root not found: no go.mod above the working directory")
+		}
+		dir = parent
+	}
 }

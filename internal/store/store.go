@@ -35,9 +35,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ragcli/rag/internal/index"
@@ -276,3 +278,18 @@ type (
 		SizeOnDisk() int64
 	}
 )
+
+// TopK sorts hits best first, ties by smaller id (the order every leg
+// promises), and keeps the first k.
+func TopK(hits []Hit, k int) []Hit {
+	slices.SortFunc(hits, func(a, b Hit) int {
+		if c := cmp.Compare(b.Score, a.Score); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	if len(hits) > k {
+		hits = hits[:k]
+	}
+	return hits
+}

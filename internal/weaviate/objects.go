@@ -393,17 +393,22 @@ func withAdditional(fields []graphql.Field, extra ...string) []graphql.Field {
 	return append(append([]graphql.Field(nil), fields...), graphql.Field{Name: "_additional", Fields: add})
 }
 
+// chunkSelection is what a chunk read asks for: its fields, its id and,
+// withVectors, its vector.
+func chunkSelection(withVectors bool) []graphql.Field {
+	if withVectors {
+		return withAdditional(chunkFields, "vector")
+	}
+	return withAdditional(chunkFields)
+}
+
 // Chunks returns the chunks with the given ids that exist, in the order
 // of ids; withVectors also fetches their vectors.
 func (s *Client) Chunks(ctx context.Context, ids []string, withVectors bool) ([]Chunk, error) {
-	extra := []string{}
-	if withVectors {
-		extra = append(extra, "vector")
-	}
 	byID := make(map[string]Chunk, len(ids))
 	for start := 0; start < len(ids); start += BatchSize {
 		end := min(start+BatchSize, len(ids))
-		rows, err := s.get(ctx, "read chunks", s.chunks, withAdditional(chunkFields, extra...),
+		rows, err := s.get(ctx, "read chunks", s.chunks, chunkSelection(withVectors),
 			filters.Where().WithPath([]string{"id"}).WithOperator(filters.ContainsAny).WithValueText(ids[start:end]...), end-start)
 		if err != nil {
 			return nil, err
@@ -424,11 +429,7 @@ func (s *Client) Chunks(ctx context.Context, ids []string, withVectors bool) ([]
 
 // ChunksOf returns the chunks stored under path, in file order.
 func (s *Client) ChunksOf(ctx context.Context, path string, withVectors bool) ([]Chunk, error) {
-	extra := []string{}
-	if withVectors {
-		extra = append(extra, "vector")
-	}
-	rows, err := s.get(ctx, "read chunks", s.chunks, withAdditional(chunkFields, extra...),
+	rows, err := s.get(ctx, "read chunks", s.chunks, chunkSelection(withVectors),
 		filters.Where().WithPath([]string{"path"}).WithOperator(filters.Equal).WithValueText(path), maxResults)
 	if err != nil {
 		return nil, err
@@ -443,12 +444,8 @@ func (s *Client) ChunksOf(ctx context.Context, path string, withVectors bool) ([
 
 // EachChunk calls fn for every stored chunk, in no particular order.
 func (s *Client) EachChunk(ctx context.Context, withVectors bool, fn func(Chunk) error) error {
-	extra := []string{}
-	if withVectors {
-		extra = append(extra, "vector")
-	}
 	var ferr error
-	err := s.scan(ctx, s.chunks, withAdditional(chunkFields, extra...), func(m map[string]any) {
+	err := s.scan(ctx, s.chunks, chunkSelection(withVectors), func(m map[string]any) {
 		if ferr == nil {
 			ferr = fn(chunkFrom(m))
 		}

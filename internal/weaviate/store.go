@@ -646,8 +646,10 @@ func (r *Reader) filter(ctx context.Context, f *store.Filter) (Filter, error) {
 // filter's Match allows), best first, ties by smaller id, at most k.
 func (r *Reader) visible(ctx context.Context, hits []Hit, f *store.Filter, k int) ([]store.Hit, error) {
 	var paths []string
+	seen := map[string]bool{}
 	for _, h := range hits {
-		if !slices.Contains(paths, h.Path) {
+		if !seen[h.Path] {
+			seen[h.Path] = true
 			paths = append(paths, h.Path)
 		}
 	}
@@ -676,16 +678,7 @@ func (r *Reader) visible(ctx context.Context, hits []Hit, f *store.Filter, k int
 		}
 		out = append(out, store.Hit{ID: id, Score: h.Score})
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Score != out[j].Score {
-			return out[i].Score > out[j].Score
-		}
-		return out[i].ID < out[j].ID
-	})
-	if len(out) > k {
-		out = out[:k]
-	}
-	return out, nil
+	return store.TopK(out, k), nil
 }
 
 // overfetch is how many hits a leg asks Weaviate for to return k checked

@@ -11,7 +11,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sort"
 	"sync"
 	"time"
 
@@ -185,21 +184,7 @@ func (r *Reader) Vector(_ context.Context, q []float32, k int, f *store.Filter) 
 	if err != nil {
 		return nil, fmt.Errorf("read vectors: %w", err)
 	}
-	return TopK(hits, k), nil
-}
-
-// TopK sorts hits best first, ties by smaller id, and keeps k.
-func TopK(hits []store.Hit, k int) []store.Hit {
-	sort.Slice(hits, func(i, j int) bool {
-		if hits[i].Score != hits[j].Score {
-			return hits[i].Score > hits[j].Score
-		}
-		return hits[i].ID < hits[j].ID
-	})
-	if len(hits) > k {
-		hits = hits[:k]
-	}
-	return hits
+	return store.TopK(hits, k), nil
 }
 
 // allowed returns a test of chunk ids against f, over the snapshot's chunk
