@@ -64,13 +64,23 @@ as a file and ingests them through the normal pipeline into a throwaway index
 (or into --index, so that later runs reuse it), runs every query of the split,
 and maps chunks back to documents (a document ranks where its best chunk does).
 
+With --store URL, the benchmark runs on that store's engine but never in
+your collection: rag ingests it into a scratch collection of the same server
+(named after yours, the benchmark and a hash of its documents and settings:
+Rag_eval_scifact_1f2e3d4c) and drops it afterwards, also on Ctrl-C. --keep
+keeps it; the next run with the same benchmark and settings reuses it, as it
+reuses one a killed run left. rag eval --clean --store URL drops every
+scratch collection of your collection.
+
 With QUESTIONS.jsonl, rag scores your own index: one JSON object per line,
 {"question": "...", "expected": ["path", ...]}, paths relative to the file.
 
 Lexical mode needs no Ollama. Tune on the train split; report the test split.`,
 		Example: `  rag eval --beir ../shared/data/scifact --split test --mode lexical
   rag eval --beir ~/beir/nfcorpus --mode hybrid --json
-  rag eval questions.jsonl --per-query --json`,
+  rag eval questions.jsonl --per-query --json
+  rag eval --beir scifact --mode lexical --store weaviate://127.0.0.1:8080/Docs --keep
+  rag eval --clean --store weaviate://127.0.0.1:8080/Docs`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.gen.n > 0 {

@@ -1,6 +1,8 @@
 package weaviatecli_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"math"
 	"net/http"
@@ -11,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ragcli/rag/internal/cli"
+	"github.com/ragcli/rag/internal/iostreams"
 	"github.com/ragcli/rag/internal/shareddata"
 	"github.com/ragcli/rag/internal/weaviatetest"
 )
@@ -187,5 +191,57 @@ func TestEvalSciFactAgainstWeaviate(t *testing.T) {
 	}
 	if got := classes(t, n); len(got) != 0 {
 		t.Errorf("collections left: %v", got)
+	}
+}
+
+// TestEvalBEIRInterruptedDropsScratch: Ctrl-C during rag eval --beir
+// --store (here: the run's context cancelled once its scratch collection
+// exists) exits 130 and still drops the scratch collection.
+func TestEvalBEIRInterruptedDropsScratch(t *testing.T) {
+	n := weaviatetest.Start(t, weaviatetest.Options{})
+	e := newEnv(t)
+	url := "weaviate://" + n.HTTPAddr + "/Mine"
+	beir := filepath.Join(repoRoot(t), "internal", "weaviatecli", "testdata", "beir-small")
+	e.srv.SetLatency(300 * time.Millisecond) // each embedding request: the run lasts seconds
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	var errb bytes.Buffer
+	go func() {
+		var out bytes.Buffer
+		done <- cli.Main(ctx, []string{"--store", url, "eval", "--beir", beir, "--mode", "hybrid"},
+			iostreams.Test(strings.NewReader(""), &out, &errb), func(k string) string { return e.env[k] })
+	}()
+	scratch := func() bool {
+		for _, c := range classes(t, n) {
+			if strings.HasPrefix(c, "Mine_eval_") {
+				return true
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for !scratch() {
+		select {
+		case code := <-done:
+			t.Fatalf("rag eval ended (exit %d) before its scratch collection was seen: %s", code, errb.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no scratch collection after 2 minutes")
+		}
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 130 {
+			t.Errorf("interrupted eval: exit %d, want 130: %s", code, errb.String())
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("rag eval did not return after its context was cancelled")
+	}
+	if got := classes(t, n); len(got) != 0 {
+		t.Errorf("collections after the interrupted run: %v, want none: %s", got, errb.String())
 	}
 }
