@@ -60,7 +60,7 @@ func parseStore(s config.Settings) (store.Location, error) {
 // another store yet; they refuse one up front with a usage error rather than
 // quietly reading the local index instead.
 var localOnlyCmds = map[string]bool{
-	"audit": true, "export": true, "reindex": true,
+	"audit": true, "export": true,
 }
 
 // localOnly refuses a remote store for a command that cannot use one yet.
