@@ -60,7 +60,7 @@ func parseStore(s config.Settings) (store.Location, error) {
 // they refuse one up front with a usage error rather than quietly reading
 // the local index instead.
 var localOnlyCmds = map[string]bool{
-	"reindex": true,
+	// none today: reindex, the last one, works against Weaviate too
 }
 
 // localOnly refuses a remote store for a command that cannot use one yet.
