@@ -235,6 +235,7 @@ func (a *app) diagnose(ctx context.Context) *Doctor {
 	case !loc.Local():
 		meta = a.diagnoseStore(ctx, d, s, loc, problem) // doctorstore.go
 	default:
+		d.Index.SizeBytes = new(int64) // 0 until the index exists, as before
 		if r, err := index.OpenReader(s.Index); err == nil {
 			meta = r.Meta()
 			st, err := r.Stats()
