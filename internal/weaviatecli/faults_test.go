@@ -20,20 +20,9 @@ import (
 	"github.com/ragcli/rag/internal/weaviatetest"
 )
 
-// The fault tests run the real rag binary (built once per test with go
-// build), since what they do to it (SIGKILL, a store that dies under it)
-// must happen to a process, not to a goroutine of the test.
-
-// ragBinary builds cmd/rag into a temporary folder and returns its path.
-func ragBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "rag")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/ragcli/rag/cmd/rag").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build cmd/rag: %v\n%s", err, out)
-	}
-	return bin
-}
+// The fault tests run the real rag binary (ragBinary, reindex_test.go),
+// since what they do to it (SIGKILL, a store that dies under it) must happen
+// to a process, not to a goroutine of the test.
 
 // proc is one run of the rag binary.
 type proc struct {
