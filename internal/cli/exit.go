@@ -34,7 +34,9 @@ const exitTable = `Exit codes:
   1    error (rag doctor: a problem other than the server or a model)
   2    usage error (bad flag or argument)
   3    partial: finished, but some files failed (listed in the report), embeddings
-       are pending because Ollama was unreachable, a hybrid search ran
+       are pending because Ollama was unreachable, the store (--store) went
+       away during rag ingest and some files were not written (the next run
+       writes them), a hybrid search ran
        without its vector leg, a --deep answer has parts it could not answer,
        or rag audit --fail-on found what it names
   4    Ollama unreachable, not answering or misconfigured, or a model is
