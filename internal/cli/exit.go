@@ -134,6 +134,13 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitError, cmpStr(hint, diskFullHint(dfe))
 	case errors.Is(err, store.ErrSameStore):
 		return ExitUsage, cmpStr(hint, "name another folder or store URL with --to")
+	case errors.As(err, new(*weaviate.TLSError)):
+		if te, _ := errors.AsType[*weaviate.TLSError](err); te.Plain {
+			return ExitError, cmpStr(hint, "the server has no TLS: use weaviate:// instead of weaviates:// (or put a TLS proxy in front of it)")
+		}
+		return ExitError, cmpStr(hint, "if the server's certificate comes from a private CA, point SSL_CERT_FILE at that CA's PEM file (or SSL_CERT_DIR at a folder of them); the host in the store URL must be one the certificate names")
+	case errors.As(err, new(*weaviate.AuthError)):
+		return ExitError, cmpStr(hint, "set RAG_WEAVIATE_API_KEY to a key the server accepts (one of its AUTHENTICATION_APIKEY_ALLOWED_KEYS)")
 	case errors.Is(err, store.ErrUnavailable):
 		return ExitError, cmpStr(hint, "check that the store's server is up and reachable (--store, RAG_STORE)")
 	case errors.Is(err, index.ErrLocked):
