@@ -342,6 +342,7 @@ func TestIngestWhileWeaviateDies(t *testing.T) {
 	// Version 2: every file changes (three paragraphs), every tenth goes.
 	e.writeCorpus(files, 2)
 	e.srv.SetLatency(100 * time.Millisecond) // a model server that takes its time: the run lasts
+	inputs := e.srv.EmbeddedInputs()
 	p := e.start(bin, nil, "--store", url, "ingest", "--json", root)
 	waitCommitted(t, n.HTTPAddr, "Dies", before)
 	waitWriting(t, n.HTTPAddr, "Dies")
@@ -355,6 +356,8 @@ func TestIngestWhileWeaviateDies(t *testing.T) {
 	if err := json.Unmarshal([]byte(p.stdout), &rep); err != nil {
 		t.Fatalf("stdout is not the JSON summary: %v\n%s", err, p.stdout)
 	}
+	spent := e.srv.EmbeddedInputs() - inputs
+	t.Logf("the stopped run embedded %d inputs, %d of them in committed files: %d embedded for nothing", spent, rep.ChunksEmbedded, spent-rep.ChunksEmbedded)
 	if rep.FilesNotWritten == 0 || rep.Updated == 0 || rep.Updated+rep.FilesNotWritten != files-files/10 || rep.StoreError == "" {
 		t.Errorf("summary %+v: want some files updated, the rest (of %d) not written, and the store's error", rep, files-files/10)
 	}
