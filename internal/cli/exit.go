@@ -155,6 +155,8 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 				mm.Indexed, mm.Requested, loc, mm.Requested, otherCollection(loc)))
 		}
 		return ExitError, cmpStr(hint, fmt.Sprintf("drop --embed-model to use %s, or build a new index for %s: rag ingest --index NEWDIR --embed-model %s PATH...", mm.Indexed, mm.Requested, mm.Requested))
+	case errors.As(err, new(*weaviate.ReplacedError)):
+		return ExitError, cmpStr(hint, "run the same command again: it compares the disk with the rebuilt collection")
 	case errors.As(err, &sm):
 		if loc, remote := remoteStore(sm.Dir); remote {
 			return ExitError, cmpStr(hint, fmt.Sprintf("drop --chunk-tokens to keep %d, or rebuild the collection: rag reindex --store %s --chunk-tokens %d", sm.Indexed, loc, sm.Wanted))

@@ -360,3 +360,33 @@ func (r *Reader) Replaced(ctx context.Context) (bool, error) {
 	}
 	return g != r.c.generation(), nil
 }
+
+// ReplacedError is a commit into a generation that a rebuild (rag
+// reindex, possibly on another machine) replaced while the writer was
+// open: what it wrote is not in the live generation. The writer's run
+// should be repeated; it then compares the disk with the live generation.
+type ReplacedError struct {
+	Store    string
+	Was, Now int // the writer's generation, the live one
+}
+
+func (e *ReplacedError) Error() string {
+	return fmt.Sprintf("%s was rebuilt (rag reindex: generation %d replaced %d) while this writer was open; its last changes are not in the store",
+		e.Store, e.Now, e.Was)
+}
+
+// stillLive checks, for a writer that follows the live generation, that it
+// is still the one it writes into: one read of the live generation's object.
+func (w *Writer) stillLive(ctx context.Context) error {
+	if w.s.pinned {
+		return nil
+	}
+	g, err := w.c.liveGeneration(ctx)
+	if err != nil {
+		return err
+	}
+	if was := w.c.generation(); g != was {
+		return &ReplacedError{Store: w.s.Location(), Was: was, Now: g}
+	}
+	return nil
+}

@@ -2,6 +2,7 @@ package weaviate
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -64,7 +65,8 @@ func storeClasses(t *testing.T, c *Client, base string) []string {
 // an aborted rebuild leaves the live generation and no collections of its
 // own; a rebuild whose generation another rebuild cleared meanwhile (two
 // rag reindex runs at once) refuses to swap, even after its own writes
-// went on into the cleared collections, and the other one swaps.
+// went on into the cleared collections, and the other one swaps; a writer
+// opened before a swap fails its next commit with *ReplacedError.
 func TestRebuildGenerations(t *testing.T) {
 	n := weaviatetest.Start(t, weaviatetest.Options{})
 	grace := RetireGrace
@@ -122,9 +124,20 @@ func TestRebuildGenerations(t *testing.T) {
 	if !hasFile(t, st, "/old.md") || hasFile(t, st, "/a.md") {
 		t.Fatal("a refused swap changed the live generation")
 	}
+	// An ingest that opened before the swap and commits after it is told,
+	// not lost in silence.
+	lw, err := st.OpenWriter(ctx, store.Settings{EmbedModel: "m", EmbedExplicit: true}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	commitFile(t, b.Next(), "/b.md", "the new generation")
 	if err := b.Swap(ctx); err != nil {
 		t.Fatal(err)
+	}
+	late := store.Put{File: index.File{Path: "/late.md", Size: 1, ModTime: 1, Hash: "l"},
+		Chunks: []index.Chunk{{Text: "late", Terms: "late"}}, Vectors: [][]float32{unit(0, 1, 0)}}
+	if err := lw.Commit(ctx, &store.Batch{Puts: []store.Put{late}}); !errors.As(err, new(*ReplacedError)) {
+		t.Errorf("a commit of a writer opened before the swap: %v, want *ReplacedError", err)
 	}
 	if !hasFile(t, st, "/b.md") || hasFile(t, st, "/old.md") {
 		t.Error("after the swap the store does not answer from the new generation")
