@@ -28,22 +28,12 @@ import (
 // classesOf lists the node's collections whose names start with base.
 func classesOf(t *testing.T, n *weaviatetest.Node, base string) []string {
 	t.Helper()
-	resp, err := http.Get(n.URL() + "/v1/schema")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var s struct{ Classes []struct{ Class string } }
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for _, c := range s.Classes {
-		if strings.HasPrefix(c.Class, base) {
-			out = append(out, c.Class)
+	for _, c := range classes(t, n) { // tools_eval_test.go
+		if strings.HasPrefix(c, base) {
+			out = append(out, c)
 		}
 	}
-	slices.Sort(out)
 	return out
 }
 
