@@ -80,6 +80,9 @@ type Config struct {
 	Retry retry.Policy
 	// TLS, when set, configures https (a private CA, for instance).
 	TLS *tls.Config
+	// CutLog is the folder of the log of writes the server died under
+	// (repair.go); "" keeps none.
+	CutLog string
 }
 
 // Environment variables of a Weaviate store beside its URL: the API key,
@@ -93,7 +96,7 @@ const (
 // the replication factor and the consistency level read from the
 // environment (APIKeyEnv, ReplicationEnv, ConsistencyEnv).
 func FromLocation(l store.Location) (Config, error) {
-	cfg := Config{Scheme: "http", Host: l.Host, Base: l.Collection}
+	cfg := Config{Scheme: "http", Host: l.Host, Base: l.Collection, CutLog: DefaultCutLog()}
 	if l.HTTPS() {
 		cfg.Scheme = "https"
 	}
@@ -142,6 +145,8 @@ type Client struct {
 	files  string
 	// schemaOK is set once both collections are known to exist.
 	schemaOK bool
+	// cutChecked is set once the cut log was looked at (repair.go).
+	cutChecked bool
 	// replicated is set once the chunks collection is known to have more
 	// than one replica: Weaviate's GraphQL takes a consistency level only
 	// for replicated collections.
