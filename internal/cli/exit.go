@@ -15,6 +15,7 @@ import (
 	"github.com/ragcli/rag/internal/provider"
 	"github.com/ragcli/rag/internal/retrieve"
 	"github.com/ragcli/rag/internal/store"
+	"github.com/ragcli/rag/internal/weaviate"
 )
 
 // Exit codes: one table, shown in --help and the README, produced by exitCode.
@@ -133,6 +134,9 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitUsage, cmpStr(hint, "name another folder or store URL with --to")
 	case errors.Is(err, store.ErrUnavailable):
 		return ExitError, cmpStr(hint, "check that the store's server is up and reachable (--store, RAG_STORE)")
+	case errors.As(err, new(*weaviate.GRPCError)):
+		ge, _ := errors.AsType[*weaviate.GRPCError](err)
+		return ExitError, cmpStr(hint, ge.Hint())
 	case errors.Is(err, index.ErrLocked):
 		return ExitLocked, cmpStr(hint, "another rag ingest is writing this index; wait for it, or give --wait a longer time")
 	case errors.As(err, new(*index.BuildingError)):

@@ -13,6 +13,7 @@ import (
 	"github.com/weaviate/weaviate/entities/models"
 	pb "github.com/weaviate/weaviate/grpc/generated/protocol/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -67,7 +68,14 @@ func dialGRPC(cfg Config) (*grpcBatcher, error) {
 		}
 		creds = credentials.NewTLS(tc)
 	}
-	conn, err := grpc.NewClient(cfg.GRPCHost, grpc.WithTransportCredentials(creds))
+	// Reconnect quickly once a server is back: gRPC's default backoff
+	// grows to two minutes, longer than the retry budget, so a node that
+	// had been down a while would keep failing after it returned.
+	conn, err := grpc.NewClient(cfg.GRPCHost, grpc.WithTransportCredentials(creds),
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 200 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
+			MinConnectTimeout: 5 * time.Second,
+		}))
 	if err != nil {
 		return nil, fmt.Errorf("grpc endpoint %s: %w", cfg.GRPCHost, err)
 	}
@@ -75,7 +83,8 @@ func dialGRPC(cfg Config) (*grpcBatcher, error) {
 }
 
 // GRPCError reports a gRPC endpoint that the store URL named (grpc=HOST:PORT)
-// but that does not answer while the REST endpoint does.
+// but that does not answer while the REST endpoint does. It is not a
+// store.ErrUnavailable: the server is up, and the likely cause is the URL.
 type GRPCError struct {
 	Store, GRPCHost, Msg string
 }
@@ -89,8 +98,10 @@ func (e *GRPCError) Hint() string {
 	return "check the grpc=HOST:PORT of the store URL (Weaviate's GRPC_PORT), or write over REST with grpc=off"
 }
 
-// Transient marks it not worth another try: the endpoint is wrong, not down.
-func (e *GRPCError) Transient() bool { return false }
+// Transient marks it worth another try: a node that is starting answers
+// REST a moment before gRPC (seen in TestStoreUnavailableRetried), so the
+// retries run out before a wrong endpoint is reported.
+func (e *GRPCError) Transient() bool { return true }
 
 // Transport is how the Client writes batches: TransportGRPC or
 // TransportREST, and why REST when a gRPC endpoint was configured but did
