@@ -18,6 +18,7 @@ package audit
 
 import (
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -142,23 +143,67 @@ type chunkRef struct {
 	start, end, page int32
 }
 
-// Run audits the snapshot r.
-func Run(r *index.Reader, o Options) (*Report, error) {
+// Source is what an audit reads: every file with its chunks, then the
+// texts of the few chunks it reports. Snapshot (the local index) and Store
+// (any store's Reader, a Weaviate collection included) make one.
+type Source interface {
+	// EachFile calls fn with every file record sorted by path and the
+	// file's chunks in document order, Text filled.
+	EachFile(ctx context.Context, fn func(index.File, []index.Chunk) error) error
+	// Chunks returns the chunks with these ids, Text filled.
+	Chunks(ctx context.Context, ids []uint64) ([]index.Chunk, error)
+}
+
+// Run audits what src holds.
+func Run(ctx context.Context, src Source, o Options) (*Report, error) {
 	o = withDefaults(o)
-	all, err := r.FileList()
+	var files []index.File
+	fileIdx := map[string]int32{}
+	rep := &Report{DuplicateFiles: []FileGroup{}, DuplicateChunks: []ChunkGroup{},
+		NearDuplicates: []NearPair{}, Stale: []Stale{}, Contradictions: []Contradiction{}}
+
+	// One pass over the files and their chunks: identical texts are grouped
+	// by hash; the first of each text gets a MinHash signature and goes into
+	// the LSH index.
+	var refs []chunkRef
+	exact := map[[16]byte][]int{}
+	var reps []int      // refs index of each signed chunk
+	var sigs [][]uint64 // their signatures, in reps order
+	lsh := minhashlsh.NewMinhashLSH16(numHash, candidateThreshold)
+	err := src.EachFile(ctx, func(f index.File, chunks []index.Chunk) error {
+		if !under(f.Path, o.Under) {
+			return nil
+		}
+		fi := int32(len(files))
+		fileIdx[f.Path] = fi
+		files = append(files, f)
+		for _, c := range chunks {
+			i := len(refs)
+			refs = append(refs, chunkRef{id: c.ID, file: fi, start: int32(c.StartLine), end: int32(c.EndLine), page: int32(c.Page)})
+			key := textKey(c.Text)
+			exact[key] = append(exact[key], i)
+			if len(exact[key]) > 1 {
+				continue
+			}
+			sh := shingles(masked(c.Text))
+			if len(sh) == 0 {
+				continue
+			}
+			mh := minwise.NewMinWise(hashA, hashB, numHash)
+			for s := range sh {
+				mh.Push([]byte(s))
+			}
+			sig := mh.Signature()
+			lsh.Add(len(reps), sig)
+			reps = append(reps, i)
+			sigs = append(sigs, sig)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	var files []index.File
-	fileIdx := map[string]int32{}
-	for _, f := range all {
-		if under(f.Path, o.Under) {
-			fileIdx[f.Path] = int32(len(files))
-			files = append(files, f)
-		}
-	}
-	rep := &Report{Files: len(files), DuplicateFiles: []FileGroup{}, DuplicateChunks: []ChunkGroup{},
-		NearDuplicates: []NearPair{}, Stale: []Stale{}, Contradictions: []Contradiction{}}
+	rep.Files = len(files)
 
 	// Identical files share a hash; dupGroup tells which group a file is in.
 	dupGroup := make([]int, len(files))
@@ -187,43 +232,6 @@ func Run(r *index.Reader, o Options) (*Report, error) {
 	}
 	sameCopy := func(a, b int32) bool { return a == b || dupGroup[a] >= 0 && dupGroup[a] == dupGroup[b] }
 
-	// One pass over the chunks: identical texts are grouped by hash; the
-	// first of each text gets a MinHash signature and goes into the LSH
-	// index.
-	var refs []chunkRef
-	exact := map[[16]byte][]int{}
-	var reps []int      // refs index of each signed chunk
-	var sigs [][]uint64 // their signatures, in reps order
-	lsh := minhashlsh.NewMinhashLSH16(numHash, candidateThreshold)
-	err = r.EachChunk(func(c index.Chunk) error {
-		fi, ok := fileIdx[c.Path]
-		if !ok {
-			return nil
-		}
-		i := len(refs)
-		refs = append(refs, chunkRef{id: c.ID, file: fi, start: int32(c.StartLine), end: int32(c.EndLine), page: int32(c.Page)})
-		key := textKey(c.Text)
-		exact[key] = append(exact[key], i)
-		if len(exact[key]) > 1 {
-			return nil
-		}
-		sh := shingles(masked(c.Text))
-		if len(sh) == 0 {
-			return nil
-		}
-		mh := minwise.NewMinWise(hashA, hashB, numHash)
-		for s := range sh {
-			mh.Push([]byte(s))
-		}
-		sig := mh.Signature()
-		lsh.Add(len(reps), sig)
-		reps = append(reps, i)
-		sigs = append(sigs, sig)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
 	rep.Chunks = len(refs)
 	place := func(i int) Place {
 		c := refs[i]
@@ -283,7 +291,7 @@ func Run(r *index.Reader, o Options) (*Report, error) {
 	for _, g := range rep.DuplicateChunks {
 		ids = append(ids, g.Places[0].id)
 	}
-	texts, err := chunkTexts(r, ids)
+	texts, err := chunkTexts(ctx, src, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -430,13 +438,13 @@ func estimate(a, b []uint64) float64 {
 	return float64(same) / float64(len(a))
 }
 
-func chunkTexts(r *index.Reader, ids []uint64) (map[uint64]string, error) {
+func chunkTexts(ctx context.Context, src Source, ids []uint64) (map[uint64]string, error) {
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	out := make(map[uint64]string, len(ids))
 	for len(ids) > 0 {
 		n := min(len(ids), 500)
-		cs, err := r.Chunks(ids[:n])
+		cs, err := src.Chunks(ctx, ids[:n])
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/ragcli/rag/internal/audit"
@@ -17,7 +18,7 @@ func BenchmarkAudit100k(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		rep, err := audit.Run(r, audit.Options{})
+		rep, err := audit.Run(context.Background(), audit.Snapshot(r), audit.Options{})
 		r.Close()
 		if err != nil {
 			b.Fatal(err)

@@ -12,8 +12,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ragcli/rag/internal/audit"
+	"github.com/ragcli/rag/internal/config"
 	"github.com/ragcli/rag/internal/index"
 	"github.com/ragcli/rag/internal/iostreams"
+	"github.com/ragcli/rag/internal/store/local"
 )
 
 type auditOptions struct {
@@ -105,11 +107,11 @@ func (a *app) runAudit(ctx context.Context, path string, o auditOptions) error {
 	if err != nil {
 		return err
 	}
-	r, err := index.OpenReader(s.Index)
+	src, where, done, err := a.auditSource(ctx, s)
 	if err != nil {
-		return fmt.Errorf("open index %s: %w", s.Index, err)
+		return err
 	}
-	defer r.Close()
+	defer done()
 	var check func(*audit.Report) (int, error)
 	if o.check {
 		c, err := a.client(s)
@@ -128,7 +130,7 @@ func (a *app) runAudit(ctx context.Context, path string, o auditOptions) error {
 		}
 	}
 	start := time.Now()
-	rep, err := audit.Run(r, audit.Options{Under: path, StaleAfter: time.Duration(o.staleAfter), AgeGap: time.Duration(o.ageGap), NearThreshold: o.near})
+	rep, err := audit.Run(ctx, src, audit.Options{Under: path, StaleAfter: time.Duration(o.staleAfter), AgeGap: time.Duration(o.ageGap), NearThreshold: o.near})
 	if err != nil {
 		return err
 	}
@@ -147,7 +149,7 @@ func (a *app) runAudit(ctx context.Context, path string, o auditOptions) error {
 		fmt.Fprintf(a.s.Err, "rag: audited %d files, %d chunks in %.1fs\n", rep.Files, rep.Chunks, time.Since(start).Seconds())
 	}
 	if a.json {
-		if err := a.writeJSON(AuditResult{Index: s.Index, Report: rep, Checked: checked}); err != nil {
+		if err := a.writeJSON(AuditResult{Index: where, Report: rep, Checked: checked}); err != nil {
 			return err
 		}
 	} else {
@@ -161,6 +163,27 @@ func (a *app) runAudit(ctx context.Context, path string, o auditOptions) error {
 		return partialError{}
 	}
 	return nil
+}
+
+// auditSource opens what rag audit reads: the local snapshot, or another
+// store through its Reader (every file's chunks, as rag migrate reads them).
+func (a *app) auditSource(ctx context.Context, s config.Settings) (audit.Source, string, func() error, error) {
+	st, err := a.openStore(ctx, s)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if l, ok := st.(*local.Store); ok {
+		r, err := index.OpenReader(l.Dir)
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("open index %s: %w", l.Dir, err)
+		}
+		return audit.Snapshot(r), l.Dir, r.Close, nil
+	}
+	r, err := st.OpenReader(ctx)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("open index %s: %w", st.Location(), err)
+	}
+	return audit.Store(r), st.Location(), r.Close, nil
 }
 
 // auditFailures are the kinds of --fail-on the report holds. A contradiction

@@ -144,8 +144,15 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 	case errors.Is(err, index.ErrNoIndex):
 		return ExitError, cmpStr(hint, "create it with: rag ingest PATH...")
 	case errors.As(err, &mm):
+		if loc, remote := remoteStore(mm.Dir); remote {
+			return ExitError, cmpStr(hint, fmt.Sprintf("drop --embed-model to use %s, or rebuild the collection for %s: rag reindex --store %s --embed-model %s (or use another collection: --store %s)",
+				mm.Indexed, mm.Requested, loc, mm.Requested, otherCollection(loc)))
+		}
 		return ExitError, cmpStr(hint, fmt.Sprintf("drop --embed-model to use %s, or build a new index for %s: rag ingest --index NEWDIR --embed-model %s PATH...", mm.Indexed, mm.Requested, mm.Requested))
 	case errors.As(err, &sm):
+		if loc, remote := remoteStore(sm.Dir); remote {
+			return ExitError, cmpStr(hint, fmt.Sprintf("drop --chunk-tokens to keep %d, or rebuild the collection: rag reindex --store %s --chunk-tokens %d", sm.Indexed, loc, sm.Wanted))
+		}
 		return ExitError, cmpStr(hint, fmt.Sprintf("drop --chunk-tokens to keep %d, or build a new index with --index NEWDIR", sm.Indexed))
 	case errors.As(err, &fe):
 		return ExitError, cmpStr(hint, "rebuild it: move the folder away and run rag ingest again")
@@ -234,4 +241,23 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// remoteStore reports whether an error's location (index.ModelMismatchError's
+// Dir...) names a store URL rather than an index folder, and gives it back
+// as a URL a user can paste (never with a credential: locations have none).
+func remoteStore(where string) (store.Location, bool) {
+	if !strings.Contains(where, "://") {
+		return store.Location{}, false
+	}
+	l, err := store.ParseURL(where)
+	return l, err == nil && !l.Local()
+}
+
+// otherCollection is loc with its collection replaced by a placeholder:
+// what the hints offer as a fresh collection beside it.
+func otherCollection(loc store.Location) string {
+	l := loc
+	l.Collection = "NewCollection"
+	return l.String()
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ragcli/rag/internal/index"
 	"github.com/ragcli/rag/internal/ingest"
+	"github.com/ragcli/rag/internal/iostreams"
 )
 
 func (a *app) reindexCmd() *cobra.Command {
@@ -25,9 +27,27 @@ the rebuild fails or is interrupted.
 
 Use it to change the embedding model (--embed-model) or the chunk size
 (--chunk-tokens), which an index otherwise refuses to mix, or after rag check
-reports damage. Files deleted from disk are dropped.`,
+reports damage. Files deleted from disk are dropped.
+
+Files under a recorded root that does not exist on this machine (an unmounted
+disk, or in a shared Weaviate collection another machine's root) are never
+dropped: they are carried over from the old index as they are, and with
+another --embed-model re-embedded from their stored text. Another
+--chunk-tokens needs their files: the rebuild then refuses, naming the roots
+(run it where they are, or add --force to drop them).
+
+With --store weaviate://..., the new index is a new generation of the
+collection (COLLECTIONChunks_N and COLLECTIONFiles_N beside the old pair);
+the swap is one object written (COLLECTIONLive), after which every command,
+and a running rag serve, uses the new generation; the old one is deleted a
+moment later. A rebuild that is interrupted, even by kill -9, leaves the old
+generation untouched, and the next rag reindex deletes what it left. Nothing
+is locked in Weaviate: an ingest into the collection while it runs writes into
+the old generation (run it again after the swap), and two reindex runs of one
+collection at once are refused at the second one's swap.`,
 		Example: `  rag reindex --embed-model nomic-embed-text
-  rag reindex --chunk-tokens 384`,
+  rag reindex --chunk-tokens 384
+  rag reindex --store weaviate://127.0.0.1:8080/Docs --embed-model nomic-embed-text`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cmd.Flags().Changed("chunk-tokens") && o.chunkTokens < 1 {
@@ -45,7 +65,7 @@ reports damage. Files deleted from disk are dropped.`,
 	f.IntVar(&o.chunkTokens, "chunk-tokens", 0, "chunk size for the rebuilt index (default: the current one)")
 	f.IntVar(&o.parallel, "parallel", 0, fmt.Sprintf("embedding requests in flight (default $OLLAMA_NUM_PARALLEL, else %d)", ingest.DefaultParallel))
 	f.BoolVar(&o.pull, "pull", false, "pull the embedding model if Ollama does not have it")
-	f.BoolVar(&force, "force", false, "swap the rebuilt index in even if some files failed (their content is then lost)")
+	f.BoolVar(&force, "force", false, "swap the rebuilt index in even if some files failed, and drop files this machine cannot read that a new chunk size needs (their content is then lost)")
 	return c
 }
 
@@ -66,21 +86,31 @@ func (a *app) runReindex(ctx context.Context, o ingestOptions, force bool) error
 	p := a.progress()
 	defer p.Done()
 	opts := ingest.RebuildOptions{Options: a.ingestOptions(nil, s, client, o, p), Force: force}
-	opts.OnStart = func(files int, model string, chunkTokens int) {
-		if !a.quiet {
-			fmt.Fprintf(a.s.Err, "rag: rebuilding %d files with %s, %d-token chunks\n", files, model, chunkTokens)
+	if opts.Store, err = a.openStore(ctx, s); err != nil {
+		return err
+	}
+	opts.OnStart = func(files, carried int, model string, chunkTokens int) {
+		if a.quiet {
+			return
+		}
+		fmt.Fprintf(a.s.Err, "rag: rebuilding %d files with %s, %d-token chunks\n", files, model, chunkTokens)
+		if carried > 0 {
+			fmt.Fprintf(a.s.Err, "rag: carrying over %d files under roots not on this machine\n", carried)
 		}
 	}
 	rep, err := ingest.Rebuild(ctx, opts)
 	p.Done()
 	if fe, ok := errors.AsType[*index.FormatError](err); ok {
-		return withHint(fe, "this rag cannot read that index's file list: ingest your folders into a new index (--index NEWDIR)")
+		return withHint(fe, "this rag cannot read that index's file list: ingest your folders into a new index (--index NEWDIR, or another --store collection)")
 	}
 	if lost, ok := errors.AsType[*ingest.RebuildLostFilesError](err); ok {
 		if !a.json {
 			printIngestReport(a.s, lost.Report, a.quiet)
 		}
 		return withHint(err, "fix or remove those files and run rag reindex again, or add --force to drop them")
+	}
+	if away, ok := errors.AsType[*ingest.RebuildElsewhereError](err); ok {
+		return withHint(err, "run rag reindex --chunk-tokens on a machine that has %s, or add --force to drop those files", strings.Join(away.Roots, ", "))
 	}
 	if err != nil {
 		return err
@@ -91,6 +121,9 @@ func (a *app) runReindex(ctx context.Context, o ingestOptions, force bool) error
 		}
 	} else {
 		printIngestReport(a.s, rep, a.quiet)
+		for _, k := range rep.KeptRoots {
+			fmt.Fprintf(a.s.Err, "rag: kept %d files under %s: %s\n", k.Files, iostreams.Sanitize(k.Root), k.Reason)
+		}
 	}
 	if rep.Failed > 0 {
 		return partialError{rep.Failed}

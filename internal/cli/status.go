@@ -1,37 +1,104 @@
 package cli
 
 import (
+	"context"
 	"fmt"
-	"github.com/ragcli/rag/internal/store/local"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ragcli/rag/internal/index"
+	"github.com/ragcli/rag/internal/store"
+	"github.com/ragcli/rag/internal/store/local"
+	"github.com/ragcli/rag/internal/weaviate"
 )
 
 // Status is `rag status --json`.
 type Status struct {
-	Index         string    `json:"index"`
-	FormatVersion int       `json:"format_version"`
-	EmbedModel    string    `json:"embed_model"`
-	Dim           int       `json:"dim"`
-	ChunkTokens   int       `json:"chunk_tokens"`
-	Files         int       `json:"files"`
-	Chunks        int       `json:"chunks"`
-	Pending       int       `json:"pending"` // chunks not embedded yet
-	SizeBytes     int64     `json:"size_bytes"`
-	Created       time.Time `json:"created"`
-	LastIngest    time.Time `json:"last_ingest,omitzero"`
-	// Ingest is how far a running ingest has got; absent when none runs.
+	Index         string `json:"index"`
+	FormatVersion int    `json:"format_version"`
+	EmbedModel    string `json:"embed_model"`
+	Dim           int    `json:"dim"`
+	ChunkTokens   int    `json:"chunk_tokens"`
+	Files         int    `json:"files"`
+	Chunks        int    `json:"chunks"`
+	Pending       int    `json:"pending"` // chunks not embedded yet
+	// SizeBytes is the local index's size on disk; absent for a store that
+	// does not report one (Weaviate: see Store.NotReported).
+	SizeBytes  *int64    `json:"size_bytes,omitempty"`
+	Created    time.Time `json:"created"`
+	LastIngest time.Time `json:"last_ingest,omitzero"`
+	// Ingest is how far a running ingest has got; absent when none runs,
+	// and for a store that cannot tell.
 	Ingest *index.Progress `json:"ingest,omitempty"`
+	// Store is what a remote store's engine says of itself; absent for the
+	// local index.
+	Store *StatusStore `json:"store,omitempty"`
+}
+
+// StatusStore is what rag status shows of a Weaviate store's server.
+type StatusStore struct {
+	Engine       string `json:"engine"` // "weaviate"
+	Version      string `json:"version"`
+	Nodes        int    `json:"nodes"`
+	NodesHealthy int    `json:"nodes_healthy"`
+	// Unhealthy names the other nodes with their status ("node2: UNAVAILABLE").
+	Unhealthy   []string `json:"unhealthy"`
+	Replication int      `json:"replication_factor"`
+	// Indexing says Weaviate is still building the vector index of some
+	// chunks (Queued of them wait in its queue): vector search may miss them.
+	Indexing bool  `json:"indexing"`
+	Queued   int64 `json:"queued,omitempty"`
+	// NotReported names the fields above that this store cannot give:
+	// size_bytes (Weaviate reports no size per collection) and ingest (a
+	// rag ingest into it, from this machine or another, leaves no trace
+	// readers can see while it runs).
+	NotReported []string `json:"not_reported"`
+}
+
+// storeInfo asks a remote store's engine about itself; nil for the local
+// index (and for a store that is not Weaviate).
+func storeInfo(ctx context.Context, st store.Store) (*StatusStore, error) {
+	ws, ok := st.(*weaviate.Store)
+	if !ok {
+		return nil, nil
+	}
+	c, err := ws.Client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in, err := c.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &StatusStore{Engine: "weaviate", Version: in.Version, Nodes: in.Nodes, NodesHealthy: in.Healthy,
+		Unhealthy: cmpList(in.Unhealthy), Replication: in.Replication, Indexing: in.Indexing, Queued: in.Queued,
+		NotReported: []string{"size_bytes", "ingest"}}, nil
+}
+
+// cmpList is l, or an empty list for --json's [] instead of null.
+func cmpList(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
 }
 
 func (a *app) statusCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "status",
 		Short: "Show where the index is and what it holds",
-		Args:  cobra.NoArgs,
+		Long: `Show where the index is and what it holds: the embedding model, files,
+chunks (and those not embedded yet), the size on disk, the last ingest, and
+how far a running ingest has got.
+
+Against a Weaviate store (--store weaviate://...) it also shows the server's
+version, its nodes (how many are healthy) and the collection's replication
+factor, and whether Weaviate is still indexing vectors. Weaviate reports no
+size per collection and cannot see a running rag ingest: both say "not
+reported by Weaviate" (absent from --json, listed in store.not_reported).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := a.settings()
 			if err != nil {
@@ -42,21 +109,29 @@ func (a *app) statusCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer r.Close()
 			var running *index.Progress
-			if _, isLocal := sto.(*local.Store); isLocal {
+			_, isLocal := sto.(*local.Store)
+			if isLocal {
 				if p, ok := index.Running(s.Index); ok {
 					running = &p
 				}
 			}
-			defer r.Close()
 			st, err := r.Stats(ctx)
+			if err != nil {
+				return err
+			}
+			engine, err := storeInfo(ctx, sto)
 			if err != nil {
 				return err
 			}
 			m := r.Meta()
 			out := Status{Index: sto.Location(), FormatVersion: m.FormatVersion, EmbedModel: m.EmbedModel, Dim: m.Dim,
-				ChunkTokens: m.ChunkTokens, Files: st.Files, Chunks: st.Chunks, Pending: st.Pending, SizeBytes: st.SizeBytes,
-				Created: m.Created, LastIngest: m.LastIngest, Ingest: running}
+				ChunkTokens: m.ChunkTokens, Files: st.Files, Chunks: st.Chunks, Pending: st.Pending,
+				Created: m.Created, LastIngest: m.LastIngest, Ingest: running, Store: engine}
+			if isLocal {
+				out.SizeBytes = &st.SizeBytes
+			}
 			if a.json {
 				return a.writeJSON(out)
 			}
@@ -68,8 +143,23 @@ func (a *app) statusCmd() *cobra.Command {
 			if out.Pending > 0 {
 				pending = fmt.Sprintf(" (%d not embedded yet: run rag ingest with Ollama up)", out.Pending)
 			}
+			size := "not reported by Weaviate"
+			if out.SizeBytes != nil {
+				size = humanBytes(*out.SizeBytes)
+			}
 			fmt.Fprintf(a.s.Out, "index:        %s\nembed model:  %s (%d dimensions, %d-token chunks)\nfiles:        %d\nchunks:       %d%s\nsize:         %s\nlast ingest:  %s\n",
-				out.Index, out.EmbedModel, out.Dim, out.ChunkTokens, out.Files, out.Chunks, pending, humanBytes(out.SizeBytes), last)
+				out.Index, out.EmbedModel, out.Dim, out.ChunkTokens, out.Files, out.Chunks, pending, size, last)
+			if engine != nil {
+				nodes := fmt.Sprintf("%d of %d healthy", engine.NodesHealthy, engine.Nodes)
+				if len(engine.Unhealthy) > 0 {
+					nodes += " (" + strings.Join(engine.Unhealthy, ", ") + ")"
+				}
+				fmt.Fprintf(a.s.Out, "server:       weaviate %s, nodes %s, replication factor %d\n", engine.Version, nodes, engine.Replication)
+				if engine.Indexing || engine.Queued > 0 {
+					fmt.Fprintf(a.s.Out, "indexing:     weaviate is still indexing vectors (%d queued): vector search may miss the newest chunks\n", engine.Queued)
+				}
+				fmt.Fprintln(a.s.Out, "ingest:       not reported by Weaviate (a running rag ingest leaves no trace it can show)")
+			}
 			if running != nil {
 				what := "an ingest"
 				if running.First {

@@ -56,11 +56,11 @@ func parseStore(s config.Settings) (store.Location, error) {
 }
 
 // localOnlyCmds are the commands that need the local index's own files
-// (its SQLite snapshot, its folder to rebuild beside) and do not work with
-// another store yet; they refuse one up front with a usage error rather than
-// quietly reading the local index instead.
+// (its folder to rebuild beside) and do not work with another store yet;
+// they refuse one up front with a usage error rather than quietly reading
+// the local index instead.
 var localOnlyCmds = map[string]bool{
-	"audit": true, "export": true, "reindex": true,
+	// none today: reindex, the last one, works against Weaviate too
 }
 
 // localOnly refuses a remote store for a command that cannot use one yet.

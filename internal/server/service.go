@@ -147,8 +147,17 @@ func (s *Service) Refresh() {
 	cur := s.cur
 	s.mu.RUnlock()
 	if s.remote() {
-		// A remote store is read live: only its first index is waited for.
-		if cur == nil {
+		// A remote store is read live: only its first index is waited for,
+		// and a rebuild's swap (rag reindex, from any machine) followed.
+		replaced := false
+		if cur != nil {
+			if rr, ok := cur.r.(store.Replaceable); ok {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				replaced, _ = rr.Replaced(ctx)
+				cancel()
+			}
+		}
+		if cur == nil || replaced {
 			if next, err := s.open(); err == nil {
 				s.swap(next, true)
 			}

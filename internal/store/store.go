@@ -277,6 +277,40 @@ type (
 	Sizer interface {
 		SizeOnDisk() int64
 	}
+	// Rebuilder builds a new generation of the store beside the live one
+	// and swaps it in (rag reindex, through ingest.Rebuild): the local index
+	// a folder beside its own, Weaviate a new pair of collections.
+	Rebuilder interface {
+		// BeginRebuild clears what an earlier, unfinished rebuild left and
+		// returns an empty next generation. It returns index.ErrNoIndex
+		// when the store holds nothing. wait bounds the wait for another
+		// writer where the store admits one at a time: the local index
+		// keeps its lock until Swap or Abort.
+		BeginRebuild(ctx context.Context, wait time.Duration) (Rebuild, error)
+	}
+	// Rebuild is one rebuild under way. Until Swap, every reader and
+	// writer of the store sees the live generation, untouched.
+	Rebuild interface {
+		// Next is the new generation, a Store of its own that ingest
+		// writes into; readers of the store do not see it.
+		Next() Store
+		// Swap makes Next the live generation in one step (a rename, or
+		// one object written) and removes the old one. An error before
+		// that step leaves the live generation as it was.
+		Swap(ctx context.Context) error
+		// Abort removes the next generation and releases what
+		// BeginRebuild took; the live generation stays as it was. It may
+		// be called after Swap failed, and does nothing after a Swap.
+		Abort(ctx context.Context) error
+	}
+	// Replaceable is a Reader of a store whose live generation a rebuild
+	// (possibly on another machine) can replace while it is open: Replaced
+	// reports that the store now answers from another generation than this
+	// Reader reads, so that a long-lived server opens a new one. The local
+	// index's readers are snapshots and do not implement it.
+	Replaceable interface {
+		Replaced(ctx context.Context) (bool, error)
+	}
 )
 
 // TopK sorts hits best first, ties by smaller id (the order every leg

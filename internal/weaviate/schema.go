@@ -182,19 +182,19 @@ func (s *Client) Exists(ctx context.Context) (bool, error) {
 	return exists, err
 }
 
-// Drop deletes both collections and everything in them.
+// Drop deletes the store's collections, of every generation, and
+// everything in them.
 func (s *Client) Drop(ctx context.Context) error {
-	for _, name := range []string{s.chunks, s.files} {
-		if err := s.do(ctx, "delete collection "+name, func(ctx context.Context) error {
-			return s.c.Schema().ClassDeleter().WithClassName(name).Do(ctx)
-		}); err != nil {
-			if e, ok := err.(*Error); ok && e.Code == 404 {
-				continue
-			}
+	gens, err := s.generations(ctx)
+	if err != nil {
+		return err
+	}
+	for _, g := range gens {
+		if err := s.dropGeneration(ctx, g); err != nil {
 			return err
 		}
 	}
-	return nil
+	return s.dropClass(ctx, liveClass(s.cfg.Base))
 }
 
 // ReplicationFactor is the chunks collection's replication factor as the

@@ -55,8 +55,12 @@ import (
 // Stats.
 type Store struct {
 	cfg Config
-	mu  sync.Mutex
-	c   *Client // opened on first use
+	// pinned stores use generation gen (a rebuild's next generation);
+	// others follow the live generation (see rebuild.go).
+	pinned bool
+	gen    int
+	mu     sync.Mutex
+	c      *Client // opened on first use; the generation last used
 }
 
 var _ store.Store = (*Store)(nil)
@@ -80,10 +84,22 @@ func (s *Store) Location() string {
 func (s *Store) client(ctx context.Context) (*Client, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.c != nil {
+	if s.c == nil {
+		c, err := Open(ctx, s.cfg)
+		if err != nil {
+			return nil, err
+		}
+		if s.pinned {
+			c = c.at(s.gen)
+		}
+		s.c = c
+	}
+	if s.pinned {
 		return s.c, nil
 	}
-	c, err := Open(ctx, s.cfg)
+	// One read of the live generation's object per open: every reader and
+	// writer follows a rebuild's swap.
+	c, err := s.c.current(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -91,8 +107,8 @@ func (s *Store) client(ctx context.Context) (*Client, error) {
 	return c, nil
 }
 
-// Client is the store's connection, opened if need be (for tests and
-// benchmarks that use the primitives).
+// Client is the store's connection to its live generation, opened if need
+// be (for tests and benchmarks that use the primitives).
 func (s *Store) Client(ctx context.Context) (*Client, error) { return s.client(ctx) }
 
 // readMeta reads the metadata object; found is false when the collections

@@ -257,10 +257,6 @@ func TestCommandsAgainstWeaviate(t *testing.T) {
 	if chk.Files != 1 || chk.Chunks != 1 || chk.Vectors != 1 || len(chk.Problems) != 0 {
 		t.Errorf("check of the healthy collection: %+v", chk)
 	}
-	stderr = e.must(2, nil, rag("audit")...)
-	if !strings.Contains(stderr, "cannot run rag audit yet") {
-		t.Errorf("audit against the store: %s", stderr)
-	}
 }
 
 // TestMigrateBothWays copies a local index into Weaviate and back: nothing

@@ -1,0 +1,403 @@
+package weaviatecli_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ragcli/rag/internal/cli"
+	"github.com/ragcli/rag/internal/iostreams"
+	"github.com/ragcli/rag/internal/weaviatetest"
+)
+
+// classesOf lists the node's collections whose names start with base.
+func classesOf(t *testing.T, n *weaviatetest.Node, base string) []string {
+	t.Helper()
+	resp, err := http.Get(n.URL() + "/v1/schema")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var s struct{ Classes []struct{ Class string } }
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, c := range s.Classes {
+		if strings.HasPrefix(c.Class, base) {
+			out = append(out, c.Class)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// countOf is the number of objects in class, through GraphQL's Aggregate
+// (exact, unlike the node statistics); -1 when the class does not exist.
+func countOf(n *weaviatetest.Node, class string) int {
+	q, _ := json.Marshal(map[string]string{"query": "{Aggregate{" + class + "{meta{count}}}}"})
+	resp, err := http.Post(n.URL()+"/v1/graphql", "application/json", bytes.NewReader(q))
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Data struct {
+			Aggregate map[string][]struct{ Meta struct{ Count int } }
+		}
+		Errors []any
+	}
+	if json.NewDecoder(resp.Body).Decode(&body) != nil || len(body.Errors) > 0 || len(body.Data.Aggregate[class]) == 0 {
+		return -1
+	}
+	return body.Data.Aggregate[class][0].Meta.Count
+}
+
+type reindexStatus struct {
+	Files, Chunks, Pending int
+	Dim                    int
+	EmbedModel             string `json:"embed_model"`
+	ChunkTokens            int    `json:"chunk_tokens"`
+}
+
+// TestReindexAgainstWeaviate: rag reindex --store rebuilds the collection
+// into a new generation and swaps it in, for another model and another
+// chunk size; the old generation's collections are gone after; every
+// command (ingest, search, status, ls, check, migrate, a running rag serve)
+// follows the swap; a file deleted from disk is dropped; the files of a
+// root that is not on this machine are carried over, re-embedded for a new
+// model, and a new chunk size is refused for them, naming the root; the
+// model-mismatch hint names what works against a collection.
+func TestReindexAgainstWeaviate(t *testing.T) {
+	n := weaviatetest.Start(t, weaviatetest.Options{})
+	e := newEnv(t)
+	url := "weaviate://" + n.HTTPAddr + "/Reidx"
+	docs := filepath.Join(e.dir, "docs")
+	other := filepath.Join(e.dir, "other")
+	e.write("other/z.md", "# Zeppelins\n\nZeppelin airships were filled with hydrogen.\n")
+	rag := func(args ...string) []string { return append([]string{"--store", url}, args...) }
+	e.must(0, nil, rag("ingest", "--quiet", docs, other)...)
+	var st reindexStatus
+	e.must(0, &st, rag("status", "--json")...)
+	if st.Files != 3 || st.EmbedModel != "all-minilm" {
+		t.Fatalf("status after the first ingest: %+v", st)
+	}
+
+	// The mismatch hint names the reindex of this collection, or another one.
+	stderr := e.must(1, nil, rag("--embed-model", "other-embed", "search", "penguins")...)
+	wantHint := "rag: hint: drop --embed-model to use all-minilm, or rebuild the collection for other-embed: rag reindex --store " + url +
+		" --embed-model other-embed (or use another collection: --store weaviate://" + n.HTTPAddr + "/NewCollection)"
+	if !strings.Contains(stderr, wantHint) || strings.Contains(stderr, "NEWDIR") {
+		t.Errorf("model mismatch against a collection:\n%s\nwant the hint:\n%s", stderr, wantHint)
+	}
+	stderr = e.must(1, nil, rag("--chunk-tokens", "100", "ingest", docs)...)
+	if !strings.Contains(stderr, "rag reindex --store "+url+" --chunk-tokens 100") {
+		t.Errorf("chunk-size mismatch against a collection: %s", stderr)
+	}
+
+	// "other" is another machine's root from now on: not on this disk.
+	if err := os.Rename(other, other+".elsewhere"); err != nil {
+		t.Fatal(err)
+	}
+	// A serve started now answers throughout the reindexes below.
+	srv := startServe(t, e, url)
+
+	var rep struct {
+		Index     string
+		Added     int
+		KeptRoots []struct {
+			Root   string
+			Reason string
+			Files  int
+		} `json:"kept_roots"`
+	}
+	stderr = e.must(0, &rep, rag("reindex", "--json", "--embed-model", "other-embed")...)
+	if rep.Index != url || rep.Added != 2 || len(rep.KeptRoots) != 1 || rep.KeptRoots[0].Root != other || rep.KeptRoots[0].Files != 1 {
+		t.Errorf("reindex --embed-model: %+v\n%s", rep, stderr)
+	}
+	if !strings.Contains(stderr, "rebuilding 2 files with other-embed") || !strings.Contains(stderr, "carrying over 1 files") {
+		t.Errorf("reindex progress: %s", stderr)
+	}
+	e.must(0, &st, rag("status", "--json")...)
+	if st.Files != 3 || st.Pending != 0 || st.EmbedModel != "other-embed" {
+		t.Errorf("status after reindex --embed-model: %+v", st)
+	}
+	if got, want := classesOf(t, n, "Reidx"), []string{"ReidxChunks_1", "ReidxFiles_1", "ReidxLive"}; !slices.Equal(got, want) {
+		t.Errorf("collections after the first swap: %v, want %v (the old generation deleted)", got, want)
+	}
+	var s searchOut
+	e.must(0, &s, rag("search", "--json", "--mode", "vector", "-k", "1", "zeppelin airships hydrogen")...)
+	if got := paths(s); len(got) != 1 || got[0] != "z.md" {
+		t.Errorf("vector search for the carried-over file with the new model: %v", got)
+	}
+
+	// Another chunk size needs the other machine's files: refused, nothing
+	// changed, nothing left behind.
+	stderr = e.must(1, nil, rag("reindex", "--chunk-tokens", "100")...)
+	if !strings.Contains(stderr, "1 indexed files under "+other+" are not on this machine, and a new chunk size needs them; the index is unchanged") ||
+		!strings.Contains(stderr, "rag: hint: run rag reindex --chunk-tokens on a machine that has "+other+", or add --force") {
+		t.Errorf("reindex --chunk-tokens with another machine's root: %s", stderr)
+	}
+	if got, want := classesOf(t, n, "Reidx"), []string{"ReidxChunks_1", "ReidxFiles_1", "ReidxLive"}; !slices.Equal(got, want) {
+		t.Errorf("collections after a refused reindex: %v, want %v", got, want)
+	}
+	// That machine's root is back: the chunk size changes, and a file
+	// deleted from disk meanwhile is dropped.
+	if err := os.Rename(other+".elsewhere", other); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(docs, "b.md")); err != nil {
+		t.Fatal(err)
+	}
+	e.must(0, nil, rag("reindex", "--quiet", "--chunk-tokens", "100")...)
+	e.must(0, &st, rag("status", "--json")...)
+	if st.Files != 2 || st.ChunkTokens != 100 || st.EmbedModel != "other-embed" {
+		t.Errorf("status after reindex --chunk-tokens with b.md deleted: %+v, want 2 files of 100-token chunks", st)
+	}
+	if got, want := classesOf(t, n, "Reidx"), []string{"ReidxChunks_2", "ReidxFiles_2", "ReidxLive"}; !slices.Equal(got, want) {
+		t.Errorf("collections after the second swap: %v, want %v", got, want)
+	}
+
+	// Every command follows the new generation.
+	e.write("docs/c.md", "# Owls\n\nOwls hunt at night.\n")
+	var ing struct{ Added, Unchanged int }
+	e.must(0, &ing, rag("ingest", "--json")...)
+	if ing.Added != 1 || ing.Unchanged != 2 {
+		t.Errorf("ingest after the swaps: %+v, want c.md added and 2 unchanged", ing)
+	}
+	e.must(0, &s, rag("search", "--json", "--mode", "lexical", "owls")...)
+	if got := paths(s); len(got) != 1 || got[0] != "c.md" {
+		t.Errorf("search after the swaps: %v", got)
+	}
+	var ls struct {
+		Roots []struct {
+			Path  string
+			Files int
+		}
+	}
+	e.must(0, &ls, rag("ls", "--json")...)
+	if len(ls.Roots) != 2 || ls.Roots[0].Files+ls.Roots[1].Files != 3 {
+		t.Errorf("ls after the swaps: %+v, want both roots, 3 files", ls)
+	}
+	var chk struct {
+		Files    int
+		Problems []string
+	}
+	e.must(0, &chk, rag("check", "--json")...)
+	if chk.Files != 3 || len(chk.Problems) != 0 {
+		t.Errorf("check after the swaps: %+v", chk)
+	}
+	var mig struct{ Files, Vectors int }
+	e.must(0, &mig, rag("migrate", "--json", "--to", filepath.Join(e.dir, "copy"))...)
+	if mig.Files != 3 || mig.Vectors != 3 {
+		t.Errorf("migrate after the swaps: %+v", mig)
+	}
+
+	// The server answered every search, across both swaps, and follows
+	// the new generation: it finds the file ingested after them.
+	srv.stop(t)
+	if srv.failed.Load() != 0 || srv.ok.Load() == 0 {
+		t.Errorf("rag serve during the reindexes: %d searches failed, %d answered; last failure: %v", srv.failed.Load(), srv.ok.Load(), srv.lastErr.Load())
+	}
+	if !srv.sawOwls.Load() {
+		t.Errorf("rag serve never found c.md, ingested into the new generation")
+	}
+}
+
+// served is a rag serve run in-process with a client searching it in a loop.
+type served struct {
+	cancel     context.CancelFunc
+	done       chan int
+	loopDone   chan struct{}
+	ok, failed atomic.Int64
+	sawOwls    atomic.Bool
+	lastErr    atomic.Value
+}
+
+func startServe(t *testing.T, e *env, url string) *served {
+	errR, errW := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	sv := &served{cancel: cancel, done: make(chan int, 1), loopDone: make(chan struct{})}
+	go func() {
+		sv.done <- cli.Main(ctx, []string{"--store", url, "serve", "--addr", "127.0.0.1:0"},
+			iostreams.Test(strings.NewReader(""), io.Discard, errW), func(k string) string { return e.env[k] })
+		errW.Close()
+	}()
+	sc := bufio.NewScanner(errR)
+	re := regexp.MustCompile(`serving \S+ on (http://127\.0\.0\.1:\d+)`)
+	base := ""
+	for sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			base = m[1]
+			go io.Copy(io.Discard, errR)
+			break
+		}
+	}
+	if base == "" {
+		cancel()
+		t.Fatal("rag serve never said where it listens")
+	}
+	go func() {
+		defer close(sv.loopDone)
+		for i := 0; ctx.Err() == nil && i < 100000; i++ {
+			for _, q := range []string{"penguins", "owls"} {
+				resp, err := http.Post(base+"/v1/search", "application/json", strings.NewReader(`{"query": "`+q+`", "k": 3}`))
+				if ctx.Err() != nil {
+					return
+				}
+				if err != nil {
+					sv.failed.Add(1)
+					sv.lastErr.Store(err.Error())
+					continue
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					sv.failed.Add(1)
+					sv.lastErr.Store(fmt.Sprintf("%d %s", resp.StatusCode, body))
+					continue
+				}
+				sv.ok.Add(1)
+				if q == "owls" && strings.Contains(string(body), "c.md") {
+					sv.sawOwls.Store(true)
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	return sv
+}
+
+func (sv *served) stop(t *testing.T) {
+	// Give the server a moment to see the last ingest, then stop.
+	for deadline := time.Now().Add(5 * time.Second); !sv.sawOwls.Load() && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	sv.cancel()
+	<-sv.loopDone
+	if code := <-sv.done; code != 0 {
+		t.Errorf("rag serve ended with exit %d", code)
+	}
+}
+
+var (
+	ragBinOnce sync.Once
+	ragBin     string
+	ragBinErr  error
+)
+
+// ragBinary builds the rag command once per test binary.
+func ragBinary(t *testing.T) string {
+	ragBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "rag-bin-")
+		if err != nil {
+			ragBinErr = err
+			return
+		}
+		ragBin = filepath.Join(dir, "rag")
+		out, err := exec.Command("go", "build", "-o", ragBin, "github.com/ragcli/rag/cmd/rag").CombinedOutput()
+		if err != nil {
+			ragBinErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if ragBinErr != nil {
+		t.Fatal(ragBinErr)
+	}
+	return ragBin
+}
+
+// TestReindexKilled: the rag binary is killed with SIGKILL part way through
+// a reindex of a collection (its new generation half written): the old
+// generation answers as before, untouched; the next reindex deletes the
+// leftover and completes; only the new generation's collections remain.
+func TestReindexKilled(t *testing.T) {
+	n := weaviatetest.Start(t, weaviatetest.Options{})
+	e := newEnv(t)
+	bin := ragBinary(t)
+	url := "weaviate://" + n.HTTPAddr + "/Killed"
+	const files = 320 // five ingest windows of 64 files
+	for i := range files {
+		e.write(fmt.Sprintf("docs/f%03d.md", i), fmt.Sprintf("# Note %d\n\nPenguin note number %d about ice and fish.\n", i, i))
+	}
+	docs := filepath.Join(e.dir, "docs")
+	e.must(0, nil, "--store", url, "ingest", "--quiet", docs)
+	var before reindexStatus
+	e.must(0, &before, "--store", url, "status", "--json")
+	var want searchOut
+	e.must(0, &want, "--store", url, "search", "--json", "--mode", "vector", "-k", "5", "penguin note 17")
+	if before.Files != files+2 || len(want.Results) != 5 { // newEnv's a.md and b.md too
+		t.Fatalf("before the reindex: %+v, %d hits", before, len(want.Results))
+	}
+
+	// Slow embeddings, so the kill lands while the new generation is
+	// being written.
+	e.srv.SetLatency(300 * time.Millisecond)
+	cmd := exec.Command(bin, "--store", url, "reindex", "--quiet", "--embed-model", "other-embed")
+	for k, v := range e.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Env = append(cmd.Env, "PATH="+os.Getenv("PATH"))
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	for deadline := time.Now().Add(120 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if c := countOf(n, "KilledChunks_1"); c > 0 && c < before.Chunks {
+			cmd.Process.Signal(syscall.SIGKILL)
+			killed = true
+			break
+		}
+	}
+	werr := cmd.Wait()
+	if !killed {
+		t.Fatalf("the reindex was never caught half way (%v): %s", werr, errb.String())
+	}
+	partial := countOf(n, "KilledChunks_1")
+	t.Logf("killed with %d of %d chunks in the new generation", partial, before.Chunks)
+	e.srv.SetLatency(0)
+
+	// The old generation answers, as it was.
+	var after reindexStatus
+	e.must(0, &after, "--store", url, "status", "--json")
+	if after != before {
+		t.Errorf("status after the killed reindex: %+v, before: %+v", after, before)
+	}
+	var got searchOut
+	e.must(0, &got, "--store", url, "search", "--json", "--mode", "vector", "-k", "5", "penguin note 17")
+	if g, w := strings.Join(paths(got), " "), strings.Join(paths(want), " "); g != w {
+		t.Errorf("vector search after the killed reindex: %s, before: %s", g, w)
+	}
+	if cl := classesOf(t, n, "Killed"); !slices.Contains(cl, "KilledChunks_1") {
+		t.Errorf("the killed reindex left no partial generation to clean up (%v): the test did not test it", cl)
+	}
+
+	// The next reindex clears the leftover and completes.
+	e.must(0, nil, "--store", url, "reindex", "--quiet", "--embed-model", "other-embed")
+	e.must(0, &after, "--store", url, "status", "--json")
+	if after.Files != before.Files || after.Chunks != before.Chunks || after.Pending != 0 || after.EmbedModel != "other-embed" {
+		t.Errorf("status after the reindex run again: %+v, want %d files, %d chunks with other-embed", after, before.Files, before.Chunks)
+	}
+	if got, want := classesOf(t, n, "Killed"), []string{"KilledChunks_1", "KilledFiles_1", "KilledLive"}; !slices.Equal(got, want) {
+		t.Errorf("collections after the reindex run again: %v, want %v", got, want)
+	}
+	if c := countOf(n, "KilledChunks_1"); c != before.Chunks {
+		t.Errorf("the new generation holds %d chunk objects, want %d (the leftover's cleared, none twice)", c, before.Chunks)
+	}
+}
