@@ -62,7 +62,9 @@ to --max-pairs, most similar first), citing every claim to its file and lines.
 Findings are not errors: rag audit exits 0. --fail-on duplicates,contradictions
 makes it exit 3 when it finds those, for CI or cron. With --check, only pairs
 the model judged consistent no longer count as contradictions. No Ollama is
-needed without --check. See docs/audit.md.`,
+needed without --check. Against a remote store (--store weaviate://...) the
+audit reads every file's chunks through the store and reports the same
+findings as the local index would. See docs/audit.md.`,
 		Example: `  rag audit
   rag audit ~/notes/projects --stale-after 180d
   rag audit --check --max-pairs 10 --json

@@ -84,21 +84,41 @@ type DoctorSetting struct {
 
 // DoctorIndex summarises the index, as rag status does.
 type DoctorIndex struct {
-	Dir         string    `json:"dir"`
-	Exists      bool      `json:"exists"`
-	EmbedModel  string    `json:"embed_model,omitempty"`
-	Dim         int       `json:"dim,omitempty"`
-	ChunkTokens int       `json:"chunk_tokens,omitempty"`
-	Files       int       `json:"files"`
-	Chunks      int       `json:"chunks"`
-	Pending     int       `json:"pending"`
-	SizeBytes   int64     `json:"size_bytes"`
-	LastIngest  time.Time `json:"last_ingest,omitzero"`
+	Dir         string `json:"dir"`
+	Exists      bool   `json:"exists"`
+	EmbedModel  string `json:"embed_model,omitempty"`
+	Dim         int    `json:"dim,omitempty"`
+	ChunkTokens int    `json:"chunk_tokens,omitempty"`
+	Files       int    `json:"files"`
+	Chunks      int    `json:"chunks"`
+	Pending     int    `json:"pending"`
+	// SizeBytes is the local index's size; absent for a remote store
+	// (Weaviate reports none).
+	SizeBytes  *int64    `json:"size_bytes,omitempty"`
+	LastIngest time.Time `json:"last_ingest,omitzero"`
+	// Store is what doctor found of a remote store's server (--store);
+	// absent for the local index. Dir is then the store's URL.
+	Store *DoctorStore `json:"store,omitempty"`
+}
+
+// DoctorStore is what rag doctor found of a Weaviate store's server.
+type DoctorStore struct {
+	Engine    string `json:"engine"` // "weaviate"
+	Source    string `json:"source"` // where --store came from
+	Reachable bool   `json:"reachable"`
+	// Auth is "ok", "missing" (the server wants a key and none is set) or
+	// "refused" (it refused the key); "" when it could not be asked.
+	Auth         string   `json:"auth,omitempty"`
+	Version      string   `json:"version,omitempty"`
+	Nodes        int      `json:"nodes"`
+	NodesHealthy int      `json:"nodes_healthy"`
+	Unhealthy    []string `json:"unhealthy"`
+	Replication  int      `json:"replication_factor,omitempty"`
 }
 
 // DoctorProblem is one thing that keeps rag from working fully, and its fix.
 type DoctorProblem struct {
-	Area    string `json:"area"` // ollama, model, config or index
+	Area    string `json:"area"` // ollama, model, config, store or index
 	Problem string `json:"problem"`
 	Fix     string `json:"fix"`
 }
@@ -126,8 +146,17 @@ right kind (with their context length and dimensions), the settings in force
 and where each came from (flag, environment variable, config file or
 default), and what the index holds.
 
+With a store (--store weaviate://..., RAG_STORE, the config file's store:),
+doctor checks that store instead of the local index, with one quick try and
+no retries: that the server answers (and its version), its nodes and how many
+are healthy, the API key (RAG_WEAVIATE_API_KEY: missing or refused), whether
+the collection exists, and its model, dimensions and counts against the
+configured model. The --rerank-* flags name the reranker to show, as search
+--rerank would use it.
+
 Each problem is one line with its fix. Exit 0 when all is well, 4 when the
-server or a model is the problem, 1 for any other problem.`,
+server or a model is the problem, 1 for any other problem (a store that does
+not answer, refuses the key or has unhealthy nodes included).`,
 		Example: `  rag doctor
   rag doctor --json | jq -r '.problems[] | .problem + ": " + .fix'`,
 		Args: cobra.NoArgs,
@@ -154,6 +183,7 @@ server or a model is the problem, 1 for any other problem.`,
 	}
 	c.Flags().BoolVar(&a.json, "json", false, "print the findings as JSON on stdout")
 	c.Flags().StringVar(&a.global.ChatModel, "chat-model", "", "the chat model to check (default $RAG_CHAT_MODEL, else llama3.2)")
+	a.rerankSettingFlags(c.Flags()) // providers.go: the reranker to show, as search --rerank would use it
 	return c
 }
 
@@ -194,22 +224,32 @@ func (a *app) diagnose(ctx context.Context) *Doctor {
 		}
 	}
 
-	// The index: which embedding model is in force depends on it.
+	// The index, or the store rag would use: which embedding model is in
+	// force depends on it.
 	d.Index = DoctorIndex{Dir: s.Index}
 	var meta index.Meta
-	if r, err := index.OpenReader(s.Index); err == nil {
-		meta = r.Meta()
-		st, err := r.Stats()
-		r.Close()
-		d.Index.Exists = true
-		d.Index.EmbedModel, d.Index.Dim, d.Index.ChunkTokens, d.Index.LastIngest = meta.EmbedModel, meta.Dim, meta.ChunkTokens, meta.LastIngest
-		if err != nil {
-			problem("index", err, "")
-		} else {
-			d.Index.Files, d.Index.Chunks, d.Index.Pending, d.Index.SizeBytes = st.Files, st.Chunks, st.Pending, st.SizeBytes
+	loc, locErr := parseStore(s)
+	switch {
+	case locErr != nil:
+		problem("config", locErr, "")
+	case !loc.Local():
+		meta = a.diagnoseStore(ctx, d, s, loc, problem) // doctorstore.go
+	default:
+		d.Index.SizeBytes = new(int64) // 0 until the index exists, as before
+		if r, err := index.OpenReader(s.Index); err == nil {
+			meta = r.Meta()
+			st, err := r.Stats()
+			r.Close()
+			d.Index.Exists = true
+			d.Index.EmbedModel, d.Index.Dim, d.Index.ChunkTokens, d.Index.LastIngest = meta.EmbedModel, meta.Dim, meta.ChunkTokens, meta.LastIngest
+			if err != nil {
+				problem("index", err, "")
+			} else {
+				d.Index.Files, d.Index.Chunks, d.Index.Pending, d.Index.SizeBytes = st.Files, st.Chunks, st.Pending, &st.SizeBytes
+			}
+		} else if !errors.Is(err, index.ErrNoIndex) {
+			problem("index", fmt.Errorf("open index %s: %w", s.Index, err), "")
 		}
-	} else if !errors.Is(err, index.ErrNoIndex) {
-		problem("index", fmt.Errorf("open index %s: %w", s.Index, err), "")
 	}
 	embedModel := s.EmbedModel
 	embedSource := s.Sources["embed_model"].String()
@@ -217,7 +257,7 @@ func (a *app) diagnose(ctx context.Context) *Doctor {
 		embedModel, embedSource = meta.EmbedModel, "the index's own"
 	}
 	if s.EmbedExplicit && meta.EmbedModel != "" {
-		if err := meta.CheckModel(s.Index, s.EmbedModel); err != nil {
+		if err := meta.CheckModel(d.Index.Dir, s.EmbedModel); err != nil {
 			problem("config", err, "")
 		}
 	}
@@ -388,14 +428,41 @@ func (a *app) printDoctor(d *Doctor) {
 		}
 		fmt.Fprintf(w, "%s model:\t%s (%s): %s\n", m.Role, san(m.Name), san(m.Source), what)
 	}
-	if d.Index.Exists {
+	if st := d.Index.Store; st != nil {
+		switch {
+		case !st.Reachable:
+			fmt.Fprintf(w, "store:\t%s (%s): unreachable\n", san(d.Index.Dir), st.Source)
+		case st.Auth == "missing" || st.Auth == "refused":
+			fmt.Fprintf(w, "store:\t%s (%s): the API key is %s\n", san(d.Index.Dir), st.Source, st.Auth)
+		default:
+			nodes := fmt.Sprintf("%d of %d nodes healthy", st.NodesHealthy, st.Nodes)
+			if len(st.Unhealthy) > 0 {
+				nodes += " (" + san(strings.Join(st.Unhealthy, ", ")) + ")"
+			}
+			repl := ""
+			if st.Replication > 0 {
+				repl = fmt.Sprintf(", replication factor %d", st.Replication)
+			}
+			fmt.Fprintf(w, "store:\t%s (%s): ok, weaviate %s, %s%s\n", san(d.Index.Dir), st.Source, san(st.Version), nodes, repl)
+		}
+	}
+	size := "size not reported by Weaviate"
+	if d.Index.SizeBytes != nil {
+		size = humanBytes(*d.Index.SizeBytes)
+	}
+	switch {
+	case d.Index.Exists:
 		last := "never"
 		if !d.Index.LastIngest.IsZero() {
 			last = d.Index.LastIngest.Local().Format(time.DateTime)
 		}
 		fmt.Fprintf(w, "index:\t%s: %d files, %d chunks (%d pending), %s, %s %d dimensions, last ingest %s\n",
-			san(d.Index.Dir), d.Index.Files, d.Index.Chunks, d.Index.Pending, humanBytes(d.Index.SizeBytes), san(d.Index.EmbedModel), d.Index.Dim, last)
-	} else {
+			san(d.Index.Dir), d.Index.Files, d.Index.Chunks, d.Index.Pending, size, san(d.Index.EmbedModel), d.Index.Dim, last)
+	case d.Index.Store != nil && !(d.Index.Store.Reachable && d.Index.Store.Auth == "ok"):
+		fmt.Fprintf(w, "index:\t%s: not checked (the store did not answer)\n", san(d.Index.Dir))
+	case d.Index.Store != nil:
+		fmt.Fprintf(w, "index:\t%s: none yet (create it with: rag --store %s ingest PATH...)\n", san(d.Index.Dir), san(d.Index.Dir))
+	default:
 		fmt.Fprintf(w, "index:\t%s: none yet (create it with: rag ingest PATH...)\n", san(d.Index.Dir))
 	}
 	present := "present"

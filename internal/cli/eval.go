@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,7 +16,6 @@ import (
 	"github.com/ragcli/rag/internal/ingest"
 	"github.com/ragcli/rag/internal/ollama"
 	"github.com/ragcli/rag/internal/retrieve"
-	"github.com/ragcli/rag/internal/store"
 )
 
 type evalOptions struct {
@@ -23,6 +23,10 @@ type evalOptions struct {
 	split    string
 	mode     string
 	perQuery bool
+	// keep keeps a benchmark's scratch collection (--store) for the next run.
+	keep bool
+	// clean drops every scratch collection of the store (--clean).
+	clean bool
 	// embedTimeout bounds each query's embedding.
 	embedTimeout time.Duration
 	ingest       ingestOptions
@@ -40,6 +44,10 @@ type EvalResult struct {
 	PerQuery []eval.PerQuery `json:"per_query,omitempty"`
 	// Split is "train" or "test" for a file of a generated set (rag eval --generate).
 	Split string `json:"split,omitempty"`
+	// Store is the scratch collection a benchmark ran in, with --store;
+	// Kept says it was kept (--keep) rather than dropped.
+	Store string `json:"store,omitempty"`
+	Kept  bool   `json:"kept,omitempty"`
 }
 
 func (a *app) evalCmd() *cobra.Command {
@@ -56,17 +64,33 @@ as a file and ingests them through the normal pipeline into a throwaway index
 (or into --index, so that later runs reuse it), runs every query of the split,
 and maps chunks back to documents (a document ranks where its best chunk does).
 
+With --store URL, the benchmark runs on that store's engine but never in
+your collection: rag ingests it into a scratch collection of the same server
+(named after yours, the benchmark and a hash of its documents and settings:
+Rag_eval_scifact_1f2e3d4c) and drops it afterwards, also on Ctrl-C. --keep
+keeps it; the next run with the same benchmark and settings reuses it, as it
+reuses one a killed run left. rag eval --clean --store URL drops every
+scratch collection of your collection.
+
 With QUESTIONS.jsonl, rag scores your own index: one JSON object per line,
 {"question": "...", "expected": ["path", ...]}, paths relative to the file.
 
 Lexical mode needs no Ollama. Tune on the train split; report the test split.`,
 		Example: `  rag eval --beir ../shared/data/scifact --split test --mode lexical
   rag eval --beir ~/beir/nfcorpus --mode hybrid --json
-  rag eval questions.jsonl --per-query --json`,
+  rag eval questions.jsonl --per-query --json
+  rag eval --beir scifact --mode lexical --store weaviate://127.0.0.1:8080/Docs --keep
+  rag eval --clean --store weaviate://127.0.0.1:8080/Docs`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.gen.n > 0 {
 				return a.runGenerate(cmd.Context(), args, o.gen)
+			}
+			if o.clean {
+				if o.beir != "" || len(args) > 0 {
+					return usagef("--clean drops the benchmark collections and exits: give it alone, with --store")
+				}
+				return a.cleanScratch(cmd.Context()) // evalstore.go
 			}
 			switch {
 			case o.beir == "" && len(args) == 0:
@@ -88,6 +112,8 @@ Lexical mode needs no Ollama. Tune on the train split; report the test split.`,
 	f.DurationVar(&o.embedTimeout, "embed-timeout", retrieve.DefaultEmbedTimeout, "longest wait for a query's embedding; past it hybrid retrieval goes on with the lexical leg")
 	a.rerankFlags(f, &a.rerank)
 	f.BoolVar(&o.perQuery, "per-query", false, "with --json, include every query's metrics")
+	f.BoolVar(&o.keep, "keep", false, "with --beir and --store: keep the benchmark's scratch collection for the next run to reuse (locally, --index DIR keeps it)")
+	f.BoolVar(&o.clean, "clean", false, "with --store: drop every benchmark collection earlier rag eval --beir runs kept or left behind, then exit")
 	f.BoolVar(&a.json, "json", false, "print the metrics as JSON on stdout")
 	f.IntVar(&o.ingest.chunkTokens, "chunk-tokens", 0, "chunk size for the throwaway index")
 	a.generateFlags(f, &o.gen)
@@ -109,12 +135,14 @@ func (a *app) runEval(ctx context.Context, keepIndex bool, questions string, o e
 	}
 	var coll *eval.Collection
 	var docOf func(string) (string, bool)
-	if questions == "" && s.Store != "" {
-		// A benchmark builds an index of its own corpus: never inside the
-		// user's collection.
-		return usageError{withHint(&store.UnsupportedError{Store: redactStore(s.Store), What: "hold a benchmark's own index (rag eval --beir)"},
-			"run rag eval --beir on the local index (drop --store); a question set (rag eval FILE) runs against the store")}
+	loc, err := parseStore(s)
+	if err != nil {
+		return err
 	}
+	if o.keep && (questions != "" || loc.Local()) {
+		return usagef("--keep keeps the scratch collection of rag eval --beir --store URL; locally, --index DIR keeps the benchmark's index")
+	}
+	var scratch *evalScratch // the benchmark's own collection, with --store
 	if questions != "" {
 		if coll, err = eval.LoadQuestions(questions); err != nil {
 			return err
@@ -134,22 +162,43 @@ func (a *app) runEval(ctx context.Context, keepIndex bool, questions string, o e
 			return err
 		}
 		defer os.RemoveAll(work)
-		if !keepIndex {
-			s.Index = filepath.Join(work, "index")
+		if s.ChunkTokens == 0 {
+			s.ChunkTokens = o.ingest.chunkTokens
 		}
 		corpus := filepath.Join(work, "corpus")
-		if keepIndex {
+		switch {
+		case !loc.Local():
+			// The benchmark's index goes into a scratch collection of the
+			// same server (evalstore.go), never into the user's.
+			if scratch, err = a.newScratch(loc, coll, s); err != nil {
+				return err
+			}
+			s.Store, corpus = scratch.loc.String(), scratch.corpus
+			if others, err := scratch.others(ctx, loc.Collection); err != nil {
+				return fmt.Errorf("list the benchmark collections on %s: %w", loc, err)
+			} else if len(others) > 0 && !a.quiet {
+				fmt.Fprintf(a.s.Err, "rag: note: %s also holds %s of earlier runs (kept with --keep, or left by a killed run): %s; rag eval --clean drops them\n",
+					loc.Host, plural(len(others), "benchmark collection", "benchmark collections"), strings.Join(others, ", "))
+			}
+			if !o.keep {
+				defer func() {
+					if err := scratch.drop(ctx); err != nil {
+						fmt.Fprintf(a.s.Err, "rag: warning: could not drop the benchmark's collection %s: %s\n", scratch.loc, firstLine(err.Error()))
+						fmt.Fprintf(a.s.Err, "rag: hint: the next rag eval --beir of it with the same settings reuses and drops it; rag eval --clean --store %s drops every one\n", loc)
+					}
+				}()
+			}
+		case keepIndex:
 			// Keep the corpus files beside the index, so a re-run is incremental.
 			corpus = s.Index + ".corpus"
+		default:
+			s.Index = filepath.Join(work, "index")
 		}
 		if err := os.RemoveAll(corpus); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 		if docOf, err = eval.WriteCorpus(coll, corpus); err != nil {
 			return fmt.Errorf("write corpus: %w", err)
-		}
-		if s.ChunkTokens == 0 {
-			s.ChunkTokens = o.ingest.chunkTokens
 		}
 		var client *ollama.Client
 		if mode != retrieve.Lexical {
@@ -158,10 +207,23 @@ func (a *app) runEval(ctx context.Context, keepIndex bool, questions string, o e
 			}
 		}
 		p := a.progress()
-		if !a.quiet {
-			fmt.Fprintf(a.s.Err, "rag: indexing %d documents of %s\n", len(coll.Docs), coll.Name)
+		opts := a.ingestOptions([]string{corpus}, s, client, o.ingest, p)
+		if scratch != nil {
+			if opts.Store, err = a.openStore(ctx, s); err != nil {
+				return err
+			}
 		}
-		rep, err := ingest.Run(ctx, a.ingestOptions([]string{corpus}, s, client, o.ingest, p))
+		if !a.quiet {
+			into := ""
+			if scratch != nil {
+				into = fmt.Sprintf(" into %s (a scratch collection, dropped afterwards)", scratch.loc)
+				if o.keep {
+					into = fmt.Sprintf(" into %s (a scratch collection, kept for the next run)", scratch.loc)
+				}
+			}
+			fmt.Fprintf(a.s.Err, "rag: indexing %d documents of %s%s\n", len(coll.Docs), coll.Name, into)
+		}
+		rep, err := ingest.Run(ctx, opts)
 		p.Done()
 		if err != nil {
 			return fmt.Errorf("ingest %s: %w", coll.Name, err)
@@ -202,7 +264,11 @@ func (a *app) runEval(ctx context.Context, keepIndex bool, questions string, o e
 			float64(res.Elapsed.Milliseconds())/float64(max(1, len(coll.Queries))))
 	}
 	split, _ := eval.SplitOf(questions)
-	if err := a.renderEval(coll, mode, res, o.perQuery, split, reranked); err != nil {
+	var where *evalWhere
+	if scratch != nil {
+		where = &evalWhere{store: scratch.loc.String(), kept: o.keep}
+	}
+	if err := a.renderEval(coll, mode, res, o.perQuery, split, reranked, where); err != nil {
 		return err
 	}
 	if partial {
@@ -211,10 +277,19 @@ func (a *app) runEval(ctx context.Context, keepIndex bool, questions string, o e
 	return nil
 }
 
-func (a *app) renderEval(coll *eval.Collection, mode retrieve.Mode, res *eval.Result, perQuery bool, split string, reranked *eval.Result) error {
+// evalWhere is the scratch collection a benchmark ran in.
+type evalWhere struct {
+	store string
+	kept  bool
+}
+
+func (a *app) renderEval(coll *eval.Collection, mode retrieve.Mode, res *eval.Result, perQuery bool, split string, reranked *eval.Result, where *evalWhere) error {
 	m := res.Metrics
 	if a.json {
 		out := EvalResult{Collection: coll.Name, Mode: string(mode), Metrics: m, Split: split}
+		if where != nil {
+			out.Store, out.Kept = where.store, where.kept
+		}
 		if reranked != nil {
 			out.Reranked = &reranked.Metrics
 		}
@@ -225,6 +300,13 @@ func (a *app) renderEval(coll *eval.Collection, mode retrieve.Mode, res *eval.Re
 	}
 	fmt.Fprintf(a.s.Out, "collection:  %s (%s mode, %d queries)\nnDCG@10:     %.4f\nRecall@10:   %.4f\nRecall@100:  %.4f\nMRR@10:      %.4f\n",
 		coll.Name, mode, m.Queries, m.NDCG10, m.Recall10, m.Recall100, m.MRR10)
+	if where != nil {
+		what := "dropped"
+		if where.kept {
+			what = "kept (--keep)"
+		}
+		fmt.Fprintf(a.s.Out, "store:       %s (%s)\n", where.store, what)
+	}
 	switch split {
 	case "test":
 		fmt.Fprintln(a.s.Out, "split:       test (held out: report this figure, once)")

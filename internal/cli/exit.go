@@ -35,7 +35,9 @@ const exitTable = `Exit codes:
   1    error (rag doctor: a problem other than the server or a model)
   2    usage error (bad flag or argument)
   3    partial: finished, but some files failed (listed in the report), embeddings
-       are pending because Ollama was unreachable, a hybrid search ran
+       are pending because Ollama was unreachable, the store (--store) went
+       away during rag ingest and some files were not written (the next run
+       writes them), a hybrid search ran
        without its vector leg, a --deep answer has parts it could not answer,
        or rag audit --fail-on found what it names
   4    Ollama unreachable, not answering or misconfigured, or a model is
@@ -132,6 +134,13 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitError, cmpStr(hint, diskFullHint(dfe))
 	case errors.Is(err, store.ErrSameStore):
 		return ExitUsage, cmpStr(hint, "name another folder or store URL with --to")
+	case errors.As(err, new(*weaviate.TLSError)):
+		if te, _ := errors.AsType[*weaviate.TLSError](err); te.Plain {
+			return ExitError, cmpStr(hint, "the server has no TLS: use weaviate:// instead of weaviates:// (or put a TLS proxy in front of it)")
+		}
+		return ExitError, cmpStr(hint, "if the server's certificate comes from a private CA, point SSL_CERT_FILE at that CA's PEM file (or SSL_CERT_DIR at a folder of them); the host in the store URL must be one the certificate names")
+	case errors.As(err, new(*weaviate.AuthError)):
+		return ExitError, cmpStr(hint, "set RAG_WEAVIATE_API_KEY to a key the server accepts (one of its AUTHENTICATION_APIKEY_ALLOWED_KEYS)")
 	case errors.Is(err, store.ErrUnavailable):
 		return ExitError, cmpStr(hint, "check that the store's server is up and reachable (--store, RAG_STORE)")
 	case errors.As(err, new(*weaviate.GRPCError)):
@@ -149,6 +158,8 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 				mm.Indexed, mm.Requested, loc, mm.Requested, otherCollection(loc)))
 		}
 		return ExitError, cmpStr(hint, fmt.Sprintf("drop --embed-model to use %s, or build a new index for %s: rag ingest --index NEWDIR --embed-model %s PATH...", mm.Indexed, mm.Requested, mm.Requested))
+	case errors.As(err, new(*weaviate.ReplacedError)):
+		return ExitError, cmpStr(hint, "run the same command again: it compares the disk with the rebuilt collection")
 	case errors.As(err, &sm):
 		if loc, remote := remoteStore(sm.Dir); remote {
 			return ExitError, cmpStr(hint, fmt.Sprintf("drop --chunk-tokens to keep %d, or rebuild the collection: rag reindex --store %s --chunk-tokens %d", sm.Indexed, loc, sm.Wanted))

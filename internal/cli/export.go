@@ -54,7 +54,8 @@ missed it.
 The test split never reaches the training file: test questions go to
 test.jsonl only, and no training example's context holds a chunk of a test
 document. Below 100 training examples fine-tuning rarely beats prompt
-engineering and RAG; aim for 500 or more (docs/evaluation.md).`,
+engineering and RAG; aim for 500 or more (docs/evaluation.md). The passages
+come from the store rag uses (--index, or --store for a Weaviate collection).`,
 		Example: `  rag eval --generate 600 --out qs
   rag export finetune --from qs --out ft`,
 		Args: cobra.NoArgs,

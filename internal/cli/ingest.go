@@ -59,7 +59,11 @@ index, the run exits 3, and the warning names the root. Confirm the removal
 with --prune, or remove something on purpose with rag forget.
 
 One file that cannot be read never stops the run: it is listed, and the exit
-code is 3. --json prints a summary object on stdout.`,
+code is 3. A store (--store) that stops answering part way, after its retries,
+stops the writing: what was committed stays, the files not written are counted
+(files_not_written in --json), and the exit code is 3; run rag ingest again when
+it is back. A store that cannot be reached when the run starts is an error
+(exit 1) and nothing is read. --json prints a summary object on stdout.`,
 		Example: `  rag ingest ~/notes ~/papers
   rag ingest --index ./.rag docs/          # a project's own index
   rag ingest --json ~/notes | jq .failed_files
@@ -121,7 +125,11 @@ func (a *app) runIngest(ctx context.Context, roots []string, o ingestOptions) er
 	opts.Store = st
 	rep, err := ingest.Run(ctx, opts)
 	p.Done()
-	if err != nil {
+	// A store that went away part way is a partial run, like a model
+	// server that did: the report says what was committed, and the next
+	// run writes the rest.
+	down, _ := errors.AsType[*ingest.StoreDownError](err)
+	if err != nil && down == nil {
 		if _, full := errors.AsType[*index.DiskFullError](err); rep != nil && !a.json && !full {
 			printIngestReport(a.s, rep, a.quiet) // what was committed before the error
 		}
@@ -144,6 +152,11 @@ func (a *app) runIngest(ctx context.Context, roots []string, o ingestOptions) er
 			firstLine(rep.EmbedError))
 	}
 	printKeptRoots(a.s, rep.KeptRoots)
+	if down != nil {
+		fmt.Fprintf(a.s.Err, "rag: error: %s\n", oneLine(iostreams.Sanitize(down.Error())))
+		fmt.Fprintf(a.s.Err, "rag: hint: run rag ingest again when it is back: the files not written are not recorded in the store, so the next run writes them (what was committed stays, and nothing half-written is searchable)\n")
+		return partialError{rep.Failed}
+	}
 	if rep.Failed > 0 || rep.ChunksPending > 0 || rep.EmbedError != "" || len(rep.KeptRoots) > 0 {
 		return partialError{rep.Failed}
 	}

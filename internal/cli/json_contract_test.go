@@ -145,6 +145,7 @@ func jsonCases(dir string) map[string][]jsonCase {
 			{"ok", 0, []string{"doctor", "--json"}, indexed},
 			{"no index yet", 0, []string{"doctor", "--json"}, nil},
 			{"server down", 4, []string{"doctor", "--json"}, serverDown},
+			{"store unreachable", 1, []string{"--store", "weaviate://127.0.0.1:1/Docs", "doctor", "--json"}, nil},
 		},
 		"ls": {
 			{"roots", 0, []string{"ls", "--json"}, indexed},
@@ -155,6 +156,7 @@ func jsonCases(dir string) map[string][]jsonCase {
 		"eval": {
 			{"ok", 0, []string{"eval", "--json", "--mode", "lexical", filepath.Join(dir, "questions.jsonl")}, indexed},
 			{"no such file", 1, []string{"eval", "--json", "--mode", "lexical", filepath.Join(dir, "nosuch.jsonl")}, indexed},
+			{"clean without a store", 2, []string{"eval", "--json", "--clean"}, nil},
 		},
 		"audit": {
 			{"ok", 0, []string{"audit", "--json"}, indexed},

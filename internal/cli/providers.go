@@ -48,14 +48,20 @@ type rerankOptions struct {
 }
 
 func (a *app) rerankFlags(f *pflag.FlagSet, o *rerankOptions) {
-	r := &a.global.Rerank
 	f.BoolVar(&o.on, "rerank", false, "rerank the best fused candidates with a reranking model before the top k are cut")
+	a.rerankSettingFlags(f)
+	f.DurationVar(&o.timeout, "rerank-timeout", rerank.DefaultTimeout, "longest wait for the reranker; past it the fused order stands")
+}
+
+// rerankSettingFlags are the flags that say which reranker to use (rag
+// doctor shows it without running one).
+func (a *app) rerankSettingFlags(f *pflag.FlagSet) {
+	r := &a.global.Rerank
 	f.StringVar(&r.Provider, "rerank-provider", "", "reranker API: openai (llama-server, vLLM, Jina: POST BASE/rerank), tei, or cohere (default $RAG_RERANK_PROVIDER, the config file, else openai)")
 	f.StringVar(&r.BaseURL, "rerank-base-url", "", "reranker base URL, e.g. http://127.0.0.1:8081/v1 (default $RAG_RERANK_BASE_URL)")
 	f.StringVar(&r.Model, "rerank-model", "", "reranking model (default $RAG_RERANK_MODEL)")
 	f.StringVar(&r.APIKeyEnv, "rerank-api-key-env", "", "environment variable that holds the reranker's API key (default RAG_RERANK_API_KEY, COHERE_API_KEY for cohere); sent to the reranker alone")
 	f.IntVar(&r.Candidates, "rerank-candidates", 0, "fused candidates the reranker sees (default 40)")
-	f.DurationVar(&o.timeout, "rerank-timeout", rerank.DefaultTimeout, "longest wait for the reranker; past it the fused order stands")
 }
 
 // modelID is the embedding model as the index records it: an Ollama model

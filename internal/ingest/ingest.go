@@ -116,6 +116,14 @@ type Report struct {
 	EmbedError string `json:"embed_error"`
 	// EmbedErr is the error behind EmbedError, for callers that branch on it.
 	EmbedErr error `json:"-"`
+	// FilesNotWritten counts the files this run had to store (new, changed,
+	// touched or removed) and did not, because the store became unreachable
+	// part way (StoreError says why). The store keeps their previous state,
+	// so the next ingest picks them up. The counts above are of what was
+	// committed.
+	FilesNotWritten int `json:"files_not_written"`
+	// StoreError says why the store stopped taking writes, "" when it did not.
+	StoreError string `json:"store_error"`
 	// KeptRoots are roots whose missing files were kept (see KeptRoot).
 	KeptRoots    []KeptRoot    `json:"kept_roots"`
 	SkippedFiles []Problem     `json:"skipped_files"`
@@ -227,6 +235,13 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if dfe, ok := errors.AsType[*index.DiskFullError](err); ok {
 		dfe.Needed = r.spaceNeeded()
 	}
+	if errors.Is(err, store.ErrUnavailable) {
+		// The store went away after it opened: what was committed stays,
+		// the rest is left for the next run (see StoreDownError).
+		r.rep.FilesNotWritten = r.writes - r.committedFiles + r.jobs - r.collected
+		r.rep.StoreError = err.Error()
+		err = &StoreDownError{Store: st.Location(), NotWritten: r.rep.FilesNotWritten, Err: err}
+	}
 	r.rep.Duration = time.Since(start)
 	r.rep.Seconds = r.rep.Duration.Seconds()
 	r.rep.Skipped, r.rep.Failed = len(r.rep.SkippedFiles), len(r.rep.FailedFiles)
@@ -263,6 +278,30 @@ func (r *run) spaceNeeded() int64 {
 	}
 	return int64(float64(left) * ratio)
 }
+
+// StoreDownError reports an ingest whose store became unreachable after it
+// opened (store.ErrUnavailable once the store's retries were spent). The run
+// stopped writing at the first such error instead of trying every remaining
+// batch against a dead server: what it committed before stays, and the
+// files it did not write keep their previous state in the store (or stay
+// absent), so the next ingest finds them new or changed and writes them.
+// Run returns it with the Report (FilesNotWritten, StoreError). A store that
+// cannot be reached when the run starts is OpenWriter's error, not this one.
+type StoreDownError struct {
+	Store      string // Location of the store
+	NotWritten int    // Report.FilesNotWritten
+	Err        error  // the store's error
+}
+
+func (e *StoreDownError) Error() string {
+	what := fmt.Sprintf("%d files not written", e.NotWritten)
+	if e.NotWritten == 0 {
+		what = "ingest not finished"
+	}
+	return fmt.Sprintf("%s: %s unavailable: %v", what, e.Store, e.Err)
+}
+
+func (e *StoreDownError) Unwrap() error { return e.Err }
 
 // ChunkSizeError refuses a chunk size the embedding model cannot take.
 type ChunkSizeError struct {
@@ -339,11 +378,40 @@ type run struct {
 	// jobBytes is the size of the files this run reads; committedBytes of
 	// those committed so far (for a full disk's hint).
 	jobBytes, committedBytes int64
+	// tally is what the batch being filled does to the report once committed.
+	tally tally
+	// jobs is how many files need reading, collected how many were handed to
+	// collect, writes how many of those went into a batch (and the final
+	// removals), committedFiles how many of those a commit stored: what a
+	// store that went away left unwritten (Report.FilesNotWritten).
+	jobs, collected, writes, committedFiles int
 
 	commitEvery  time.Duration // see Options.CommitEvery
 	lastCommit   time.Time     // when the last batch was handed to the committer
 	lastProgress time.Time     // when the progress file was last written
 	started      time.Time
+}
+
+// tally is what one batch does, counted into the report only once the batch
+// is committed, so that a report of a run that stopped part way counts what
+// the store holds.
+type tally struct {
+	files                            int // files whose new state the batch stores
+	added, updated, touched, removed int
+	embedded, reused, pending        int
+	notes, redacted                  []Problem
+}
+
+func (t tally) countInto(rep *Report) {
+	rep.Added += t.added
+	rep.Updated += t.updated
+	rep.Unchanged += t.touched
+	rep.Removed += t.removed
+	rep.ChunksEmbedded += t.embedded
+	rep.ChunksReused += t.reused
+	rep.ChunksPending += t.pending
+	rep.ReadNotes = append(rep.ReadNotes, t.notes...)
+	rep.Redacted = append(rep.Redacted, t.redacted...)
 }
 
 func (r *run) report(p Progress) {
@@ -434,38 +502,80 @@ func (r *run) run(ctx context.Context, roots []root) error {
 	surveys := r.surveyRoots(roots, files, seen, unreadable)
 	r.progress = Progress{Phase: "embedding", FilesTotal: len(jobs)}
 	// Windows are committed by a goroutine of their own, so that one window is
-	// stored while the next is read, cut and embedded.
-	commits := make(chan *index.Batch, 1)
-	committed := make(chan error, 1)
+	// stored while the next is read, cut and embedded. The first commit that
+	// fails stops the writing: later batches are not tried (a store that is
+	// down has had its retries), and the loop below stops at its next look.
+	type sealed struct {
+		b *index.Batch
+		t tally
+	}
+	commits := make(chan sealed, 1)
+	done, failed := make(chan struct{}), make(chan struct{})
+	// The loop's own calls (vector lookups, embedding) end when a commit
+	// fails: the store is down, and a lookup still retrying against it
+	// would only add its own budget to the commit's.
+	loopCtx, cancelLoop := context.WithCancel(ctx)
+	defer cancelLoop()
+	var commitErr error         // set before failed is closed
+	quit := make(chan struct{}) // closed when this loop met the store down
+	r.jobs = len(jobs)
 	for _, j := range jobs {
 		r.jobBytes += j.entry.Size
 	}
 	go func() {
-		var err error
-		for b := range commits {
-			if err == nil {
-				if err = r.w.Commit(ctx, b); err == nil {
-					for _, p := range b.Puts {
-						r.committedBytes += p.File.Size
-					}
-				}
+		defer close(done)
+		for s := range commits {
+			select {
+			case <-quit:
+				continue // not written: Run counts it
+			default:
+			}
+			if commitErr != nil {
+				continue
+			}
+			if err := r.w.Commit(ctx, s.b); err != nil {
+				commitErr = err
+				close(failed)
+				cancelLoop()
+				continue
+			}
+			s.t.countInto(r.rep)
+			r.committedFiles += s.t.files
+			for _, p := range s.b.Puts {
+				r.committedBytes += p.File.Size
 			}
 		}
-		committed <- err
 	}()
 	finish := func() error {
 		close(commits)
-		return <-committed
+		<-done
+		return commitErr
+	}
+	// abort ends the loop on err; a store that is down takes no more
+	// commits either, not even of a batch already handed over.
+	abort := func(err error) error {
+		if errors.Is(err, store.ErrUnavailable) {
+			close(quit)
+		}
+		finish()
+		return err
+	}
+	stopped := func() bool {
+		select {
+		case <-failed:
+			return true
+		default:
+			return false
+		}
 	}
 	batch := &index.Batch{}
 	send := func() error {
 		select {
-		case commits <- batch:
-		case err := <-committed:
-			committed <- err // a commit failed: stop at once
-			return err
+		case commits <- sealed{batch, r.tally}:
+		case <-failed:
+			return commitErr // a commit failed: stop at once
 		}
-		batch, r.lastCommit = &index.Batch{}, time.Now()
+		batch, r.tally, r.lastCommit = &index.Batch{}, tally{}, time.Now()
 		r.sent[0], r.sent[1], r.current = r.current, r.sent[0], map[string][]float32{}
 		return nil
 	}
@@ -479,10 +589,16 @@ func (r *run) run(ctx context.Context, roots []root) error {
 		}
 		window := jobs[start:end]
 		start = end
-		r.prepare(ctx, window)
+		if stopped() {
+			return finish()
+		}
+		r.prepare(loopCtx, window)
 		if err := ctx.Err(); err != nil {
 			finish()
 			return err
+		}
+		if stopped() {
+			return finish()
 		}
 		// Embed the window a group of files at a time, and commit whenever
 		// CommitEvery has passed, so a kill on a slow server loses seconds
@@ -494,10 +610,15 @@ func (r *run) run(ctx context.Context, roots []root) error {
 				n += len(window[h].chunks)
 				h++
 			}
+			if stopped() {
+				return finish()
+			}
 			t0 := time.Now()
-			if err := r.embed(ctx, window[g:h]); err != nil {
-				finish()
-				return err
+			if err := r.embed(loopCtx, window[g:h]); err != nil {
+				if stopped() {
+					return finish() // the commit's error, not the cancellation
+				}
+				return abort(err)
 			}
 			if d := time.Since(t0); n > 0 && d > 0 && r.emb != nil && r.offline == nil {
 				rate := float64(n) / d.Seconds()
@@ -533,6 +654,9 @@ func (r *run) run(ctx context.Context, roots []root) error {
 		recs = r.opts.recordRoots
 	}
 	batch.Deletes = append(batch.Deletes, gone...)
+	r.tally.removed += len(gone)
+	r.tally.files += len(gone)
+	r.writes += len(gone)
 	batch.Roots = recs
 	for _, rt := range roots {
 		if rt.missing && r.opts.Prune {
@@ -543,6 +667,8 @@ func (r *run) run(ctx context.Context, roots []root) error {
 		if err := r.w.Commit(ctx, batch); err != nil {
 			return err
 		}
+		r.tally.countInto(r.rep)
+		r.committedFiles += r.tally.files
 	} else if err := r.w.MarkIngested(ctx); err != nil {
 		return err
 	}
@@ -857,6 +983,8 @@ func (r *run) splitUntilFits(ctx context.Context, c chunk.Chunk, title string, b
 
 // collect files j's outcome into the report and the batch.
 func (r *run) collect(j *job, b *index.Batch) {
+	r.collected++
+	t := &r.tally
 	r.progress.FilesDone++
 	r.progress.Path = j.entry.Path
 	r.report(r.progress)
@@ -866,7 +994,9 @@ func (r *run) collect(j *job, b *index.Batch) {
 		r.rep.SkippedFiles = append(r.rep.SkippedFiles, Problem{Path: j.entry.Path, Reason: reason(j.err)})
 		if j.known != nil {
 			b.Deletes = append(b.Deletes, j.entry.Path) // it no longer holds text to index
-			r.rep.Removed++
+			t.removed++
+			t.files++
+			r.writes++
 		}
 	case j.err != nil:
 		// The old version, if any, stays: a file that fails is reported, not lost.
@@ -874,13 +1004,15 @@ func (r *run) collect(j *job, b *index.Batch) {
 	case j.same:
 		rec.Title = j.known.Title
 		b.Touches = append(b.Touches, rec)
-		r.rep.Unchanged++
+		t.touched++
+		t.files++
+		r.writes++
 	default:
 		if j.note != "" {
-			r.rep.ReadNotes = append(r.rep.ReadNotes, Problem{Path: j.entry.Path, Reason: j.note})
+			t.notes = append(t.notes, Problem{Path: j.entry.Path, Reason: j.note})
 		}
 		if j.redact != "" {
-			r.rep.Redacted = append(r.rep.Redacted, Problem{Path: j.entry.Path, Reason: j.redact})
+			t.redacted = append(t.redacted, Problem{Path: j.entry.Path, Reason: j.redact})
 		}
 		stored := make([]index.Chunk, len(j.chunks))
 		for i, c := range j.chunks {
@@ -892,18 +1024,20 @@ func (r *run) collect(j *job, b *index.Batch) {
 		for i, v := range j.vectors {
 			switch {
 			case v == nil:
-				r.rep.ChunksPending++
+				t.pending++
 			case j.reused[i]:
-				r.rep.ChunksReused++
+				t.reused++
 			default:
-				r.rep.ChunksEmbedded++
+				t.embedded++
 			}
 		}
 		if j.known != nil {
-			r.rep.Updated++
+			t.updated++
 		} else {
-			r.rep.Added++
+			t.added++
 		}
+		t.files++
+		r.writes++
 	}
 }
 
@@ -959,12 +1093,16 @@ func (r *run) embedPending(ctx context.Context) (map[string]bool, error) {
 			return redo, nil
 		}
 		b := &index.Batch{Embedded: map[uint64][]float32{}}
+		reused := 0 // of b.Embedded, vectors found in the store
 		commit := func() error {
-			r.rep.ChunksEmbedded += len(b.Embedded)
 			r.progress.ChunksEmbedded += len(b.Embedded)
 			r.report(r.progress)
 			err := r.w.Commit(ctx, b)
-			b, r.lastCommit = &index.Batch{Embedded: map[uint64][]float32{}}, time.Now()
+			if err == nil {
+				r.rep.ChunksEmbedded += len(b.Embedded)
+				r.rep.ChunksReused += reused
+			}
+			b, reused, r.lastCommit = &index.Batch{Embedded: map[uint64][]float32{}}, 0, time.Now()
 			return err
 		}
 		// A pending chunk whose text has a vector elsewhere in the index
@@ -981,7 +1119,7 @@ func (r *run) embedPending(ctx context.Context) (map[string]bool, error) {
 		for i, c := range todo {
 			if v, ok := known[string(keys[i])]; ok {
 				b.Embedded[c.ID], done[c.ID] = v, true
-				r.rep.ChunksReused++
+				reused++
 				continue
 			}
 			rest = append(rest, c)
@@ -1107,6 +1245,5 @@ func (r *run) judgeRoots(surveys []survey, files map[string]index.File) ([]strin
 		gone = append(gone, p)
 	}
 	sort.Strings(gone)
-	r.rep.Removed += len(gone)
 	return gone, recs
 }

@@ -16,11 +16,14 @@ import (
 //
 // PORT defaults to 8080 (http) or 443 (https), COLLECTION to DefaultCollection;
 // its first letter is upper-cased, as Weaviate does with class names. Batch
-// writes go over Weaviate's gRPC endpoint, HOST:50051 (Weaviate's default
-// GRPC_PORT) unless the query parameter grpc=HOST:PORT names another, with
-// TLS when the URL does; grpc=off writes over REST. A defaulted endpoint
-// that does not answer while REST does is given up for REST; a named one is
-// an error (docs/design.md, "Weaviate: the engine side"). The API key, if the server wants one, comes from
+// writes go over Weaviate's gRPC endpoint when one is known: the query
+// parameter grpc=HOST:PORT names it (with TLS when the URL does), and a URL
+// on the default port (8080, or 443 for https) without one means
+// HOST:50051, Weaviate's default GRPC_PORT; a URL on another port without
+// grpc= writes over REST, since HOST:50051 may then be another server. A
+// defaulted endpoint that does not answer while REST does is given up for
+// REST; a named one that does not answer is an error; grpc=off writes over
+// REST (docs/design.md, "Weaviate: the engine side"). The API key, if the server wants one, comes from
 // the environment variable APIKeyEnv only: a URL with a user or password is
 // refused, so no key ever sits in a config file, a flag or a message.
 const (
@@ -35,7 +38,7 @@ const (
 type Location struct {
 	Scheme     string // SchemeWeaviate or SchemeWeaviateHTTPS; "" for the local index
 	Host       string // host:port of the REST endpoint
-	GRPCHost   string // host:port of the gRPC endpoint; "" for grpc=off
+	GRPCHost   string // host:port of the gRPC endpoint; "" for REST only
 	GRPCSet    bool   // the URL named the gRPC endpoint (grpc=HOST:PORT or grpc=off)
 	Collection string
 }
@@ -87,11 +90,14 @@ func ParseURL(raw string) (Location, error) {
 	if u.Hostname() == "" {
 		return Location{}, fmt.Errorf("store %q has no host: use %s://HOST:PORT", raw, l.Scheme)
 	}
+	defaultPort := port
 	if p := u.Port(); p != "" {
 		port = p
 	}
 	l.Host = net.JoinHostPort(u.Hostname(), port)
-	l.GRPCHost = net.JoinHostPort(u.Hostname(), DefaultGRPCPort)
+	if port == defaultPort {
+		l.GRPCHost = net.JoinHostPort(u.Hostname(), DefaultGRPCPort)
+	}
 	for k, v := range u.Query() {
 		switch k {
 		case "grpc":

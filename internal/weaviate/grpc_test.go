@@ -28,6 +28,8 @@ func TestGRPCFromLocation(t *testing.T) {
 		required bool
 	}{
 		{"weaviate://db:8080/Docs", "db:50051", false},
+		{"weaviate://db/Docs", "db:50051", false},
+		{"weaviate://db:9000/Docs", "", false}, // db:50051 may be another server's
 		{"weaviate://db:8080/Docs?grpc=db:6000", "db:6000", true},
 		{"weaviate://db:8080/Docs?grpc=off", "", false},
 		{"weaviates://db/Docs", "db:50051", false},

@@ -2,12 +2,15 @@ package weaviate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/go-openapi/strfmt"
+	"github.com/weaviate/weaviate-go-client/v5/weaviate/fault"
 	"github.com/weaviate/weaviate-go-client/v5/weaviate/filters"
 	"github.com/weaviate/weaviate-go-client/v5/weaviate/graphql"
 	"github.com/weaviate/weaviate/entities/models"
@@ -435,6 +438,9 @@ func (s *Client) Chunks(ctx context.Context, ids []string, withVectors bool) ([]
 			byID[c.ID] = c
 		}
 	}
+	if err := s.readMissed(ctx, ids, byID, withVectors); err != nil {
+		return nil, err
+	}
 	out := make([]Chunk, 0, len(byID))
 	for _, id := range ids {
 		if c, ok := byID[id]; ok {
@@ -442,6 +448,61 @@ func (s *Client) Chunks(ctx context.Context, ids []string, withVectors bool) ([]
 		}
 	}
 	return out, nil
+}
+
+// readMissed reads one by one, from the objects themselves, the chunks of
+// ids the id filter did not find. A Weaviate node killed in the middle of a
+// batch write can come back holding objects whose filter index entries were
+// lost, and writing the same object again does not restore them
+// (weaviate/weaviate#4262): GET by id finds such a chunk, no where filter
+// does (seen in weaviatecli.TestIngestWhileWeaviateDies: up to 52 of 966
+// chunks). Without this, a search whose hit is one of them fails.
+func (s *Client) readMissed(ctx context.Context, ids []string, byID map[string]Chunk, withVectors bool) error {
+	for _, id := range ids {
+		if _, ok := byID[id]; ok {
+			continue
+		}
+		var row map[string]any
+		err := s.do(ctx, "read chunk", func(ctx context.Context) error {
+			g := s.c.Data().ObjectsGetter().WithClassName(s.chunks).WithID(id)
+			if withVectors {
+				g = g.WithVector()
+			}
+			if s.replicated {
+				g = g.WithConsistencyLevel(s.cfg.Consistency)
+			}
+			objs, err := g.Do(ctx)
+			var wc *fault.WeaviateClientError
+			if errors.As(err, &wc) && wc.StatusCode == http.StatusNotFound {
+				return nil
+			}
+			if err != nil || len(objs) == 0 {
+				return err
+			}
+			b, err := json.Marshal(objs[0])
+			if err != nil {
+				return err
+			}
+			var o struct {
+				ID         string         `json:"id"`
+				Properties map[string]any `json:"properties"`
+				Vector     []any          `json:"vector"`
+			}
+			if err := json.Unmarshal(b, &o); err != nil {
+				return err
+			}
+			row = o.Properties
+			row["_additional"] = map[string]any{"id": o.ID, "vector": o.Vector}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if row != nil {
+			byID[id] = chunkFrom(row)
+		}
+	}
+	return nil
 }
 
 // ChunksOf returns the chunks stored under path, in file order.

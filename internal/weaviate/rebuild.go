@@ -2,6 +2,7 @@ package weaviate
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"sort"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/go-openapi/strfmt"
+	"github.com/weaviate/weaviate-go-client/v5/weaviate/filters"
+	"github.com/weaviate/weaviate-go-client/v5/weaviate/graphql"
 	"github.com/weaviate/weaviate/entities/models"
 
 	"github.com/ragcli/rag/internal/index"
@@ -214,10 +217,10 @@ var _ store.Rebuilder = (*Store)(nil)
 
 // BeginRebuild implements store.Rebuilder. It deletes every generation but
 // the live one (what an interrupted rebuild left, or an old generation a
-// swap could not delete) and returns generation live+1, empty, as a Store
-// of its own. Nothing is locked: a second rebuild of the same store started
-// meanwhile deletes this one's generation, and this one's Swap then refuses
-// (see Swap). An ingest into the store during the rebuild writes into the
+// swap could not delete) and returns a new generation, numbered above every
+// one it saw, holding only a build token, as a Store of its own. Nothing is
+// locked: a second rebuild of the same store started meanwhile deletes this
+// one's generation, and this one's Swap then refuses (see Swap). An ingest into the store during the rebuild writes into the
 // live generation; what it changes after the rebuild read the store is not
 // in the new generation, until that ingest runs again.
 func (s *Store) BeginRebuild(ctx context.Context, _ time.Duration) (store.Rebuild, error) {
@@ -238,7 +241,11 @@ func (s *Store) BeginRebuild(ctx context.Context, _ time.Duration) (store.Rebuil
 	if err != nil {
 		return nil, err
 	}
+	// A number no generation had: a rebuild still writing into one this
+	// clears never writes into this one's collections.
+	gen := live + 1
 	for _, g := range gens {
+		gen = max(gen, g+1)
 		if g != live {
 			if err := c.dropGeneration(ctx, g); err != nil {
 				return nil, fmt.Errorf("clear an earlier rebuild: %w", err)
@@ -248,23 +255,46 @@ func (s *Store) BeginRebuild(ctx context.Context, _ time.Duration) (store.Rebuil
 	if err := c.ensureLive(ctx); err != nil {
 		return nil, err
 	}
-	next := &Store{cfg: s.cfg, pinned: true, gen: live + 1}
-	return &rebuild{s: s, c: c, live: live, next: next}, nil
+	next := &Store{cfg: s.cfg, pinned: true, gen: gen}
+	nc, err := next.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The build's token, checked before the swap: a generation deleted
+	// meanwhile (by another rebuild's clearing) loses it, even if writes
+	// into the deleted collections made Weaviate create them again.
+	token := rand.Text()
+	if err := nc.EnsureSchema(ctx); err != nil {
+		return nil, err
+	}
+	if err := nc.putObjects(ctx, "start generation "+strconv.Itoa(gen), []*models.Object{{
+		Class: nc.files, ID: strfmt.UUID(buildUUID),
+		Properties: map[string]any{"kind": "build", "path": "", "hash": token},
+	}}); err != nil {
+		nc.dropGeneration(context.WithoutCancel(ctx), gen)
+		return nil, err
+	}
+	return &rebuild{s: s, c: c, live: live, next: next, token: token}, nil
 }
 
+// buildUUID is the id of a generation's build token (see BeginRebuild).
+var buildUUID = store.UUID(store.KindMeta, 3)
+
 type rebuild struct {
-	s    *Store
-	c    *Client // the live generation's
-	live int
-	next *Store
-	done bool
+	s     *Store
+	c     *Client // the live generation's
+	live  int
+	next  *Store
+	token string
+	done  bool
 }
 
 func (r *rebuild) Next() store.Store { return r.next }
 
 // Swap implements store.Rebuild. It first checks that the store still
 // answers from the generation the rebuild started from and that the new
-// generation holds its metadata (a concurrent rebuild deletes it), then
+// generation still holds its build token (a concurrent rebuild deletes
+// it), then
 // writes the live generation's object, waits RetireGrace and deletes the
 // old generation. A failure to delete it is not the swap's: the next
 // rebuild deletes it.
@@ -284,10 +314,16 @@ func (r *rebuild) Swap(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, found, err := nc.readMeta(ctx); err != nil {
+	rows, err := nc.get(ctx, "read the build token", nc.files, []graphql.Field{{Name: "hash"}},
+		filters.Where().WithPath([]string{"id"}).WithOperator(filters.Equal).WithValueText(buildUUID), 2)
+	if e, ok := errors.AsType[*Error](err); ok && e.Code == 0 && strings.Contains(e.Msg, "Cannot query field") {
+		rows, err = nil, nil // the collection is gone
+	}
+	if err != nil {
 		return err
-	} else if !found {
-		return fmt.Errorf("swap in the rebuild: generation %d of %s is gone (another rag reindex cleared it?); nothing was swapped", r.next.gen, r.s.Location())
+	}
+	if len(rows) == 0 || str(rows[0]["hash"]) != r.token {
+		return fmt.Errorf("swap in the rebuild: generation %d of %s was deleted while it was built (another rag reindex cleared it?); nothing was swapped", r.next.gen, r.s.Location())
 	}
 	if err := r.c.setLive(ctx, r.next.gen); err != nil {
 		return err
@@ -299,6 +335,8 @@ func (r *rebuild) Swap(ctx context.Context) error {
 		return nil // swapped; the next rebuild deletes the old generation
 	}
 	r.c.dropGeneration(ctx, r.live)
+	nc.deleteWhere(ctx, "delete the build token", nc.files,
+		filters.Where().WithPath([]string{"id"}).WithOperator(filters.Equal).WithValueText(buildUUID))
 	return nil
 }
 
@@ -321,4 +359,34 @@ func (r *Reader) Replaced(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	return g != r.c.generation(), nil
+}
+
+// ReplacedError is a commit into a generation that a rebuild (rag
+// reindex, possibly on another machine) replaced while the writer was
+// open: what it wrote is not in the live generation. The writer's run
+// should be repeated; it then compares the disk with the live generation.
+type ReplacedError struct {
+	Store    string
+	Was, Now int // the writer's generation, the live one
+}
+
+func (e *ReplacedError) Error() string {
+	return fmt.Sprintf("%s was rebuilt (rag reindex: generation %d replaced %d) while this writer was open; its last changes are not in the store",
+		e.Store, e.Now, e.Was)
+}
+
+// stillLive checks, for a writer that follows the live generation, that it
+// is still the one it writes into: one read of the live generation's object.
+func (w *Writer) stillLive(ctx context.Context) error {
+	if w.s.pinned {
+		return nil
+	}
+	g, err := w.c.liveGeneration(ctx)
+	if err != nil {
+		return err
+	}
+	if was := w.c.generation(); g != was {
+		return &ReplacedError{Store: w.s.Location(), Was: was, Now: g}
+	}
+	return nil
 }

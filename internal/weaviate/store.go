@@ -350,6 +350,9 @@ func (w *Writer) Commit(ctx context.Context, b *store.Batch) error {
 		}
 		embedded[id] = u
 	}
+	if err := w.stillLive(ctx); err != nil { // rebuild.go
+		return err
+	}
 	if err := w.c.EnsureSchema(ctx); err != nil {
 		return err
 	}
@@ -452,6 +455,9 @@ func (w *Writer) Commit(ctx context.Context, b *store.Batch) error {
 	}
 	meta.LastIngest = time.Now().UTC()
 	if err := w.c.writeMeta(ctx, meta); err != nil {
+		return err
+	}
+	if err := w.stillLive(ctx); err != nil { // a swap while it wrote
 		return err
 	}
 	// The pending count is read back only when this commit could have

@@ -383,6 +383,9 @@ func (c Config) wrap(what string, err error) error {
 			return &Error{Store: store, What: what, Code: wc.StatusCode, Msg: short(msg)}
 		}
 	}
+	if te := c.tlsProblem(err); te != nil {
+		return te // tls.go: not worth the retry budget
+	}
 	var ne net.Error
 	if errors.As(err, &ne) || retry.IsTransient(err) {
 		return &UnavailableError{Store: store, What: what, Msg: short(c.redact(netMessage(err))), err: err}

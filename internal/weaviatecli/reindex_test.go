@@ -321,9 +321,10 @@ func ragBinary(t *testing.T) string {
 	return ragBin
 }
 
-// TestReindexKilled: the rag binary is killed with SIGKILL part way through
-// a reindex of a collection (its new generation half written): the old
-// generation answers as before, untouched; the next reindex deletes the
+// TestReindexKilled: while a reindex of a collection runs, status and
+// search answer from the old generation; the rag binary is then killed with
+// SIGKILL part way (its new generation half written): the old generation
+// answers as before, untouched; the next reindex deletes the
 // leftover and completes; only the new generation's collections remain.
 func TestReindexKilled(t *testing.T) {
 	n := weaviatetest.Start(t, weaviatetest.Options{})
@@ -344,6 +345,7 @@ func TestReindexKilled(t *testing.T) {
 		t.Fatalf("before the reindex: %+v, %d hits", before, len(want.Results))
 	}
 
+	var got searchOut
 	// Slow embeddings, so the kill lands while the new generation is
 	// being written.
 	e.srv.SetLatency(300 * time.Millisecond)
@@ -360,8 +362,18 @@ func TestReindexKilled(t *testing.T) {
 	killed := false
 	for deadline := time.Now().Add(120 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if c := countOf(n, "KilledChunks_1"); c > 0 && c < before.Chunks {
+			// Half way: the store still answers from the old generation.
+			var during reindexStatus
+			e.must(0, &during, "--store", url, "status", "--json")
+			e.must(0, &got, "--store", url, "search", "--json", "--mode", "vector", "-k", "5", "penguin note 17")
 			cmd.Process.Signal(syscall.SIGKILL)
 			killed = true
+			if during != before {
+				t.Errorf("status during the reindex: %+v, want the old generation's %+v", during, before)
+			}
+			if g, w := strings.Join(paths(got), " "), strings.Join(paths(want), " "); g != w {
+				t.Errorf("vector search during the reindex: %s, before: %s", g, w)
+			}
 			break
 		}
 	}
@@ -379,7 +391,6 @@ func TestReindexKilled(t *testing.T) {
 	if after != before {
 		t.Errorf("status after the killed reindex: %+v, before: %+v", after, before)
 	}
-	var got searchOut
 	e.must(0, &got, "--store", url, "search", "--json", "--mode", "vector", "-k", "5", "penguin note 17")
 	if g, w := strings.Join(paths(got), " "), strings.Join(paths(want), " "); g != w {
 		t.Errorf("vector search after the killed reindex: %s, before: %s", g, w)
@@ -394,10 +405,11 @@ func TestReindexKilled(t *testing.T) {
 	if after.Files != before.Files || after.Chunks != before.Chunks || after.Pending != 0 || after.EmbedModel != "other-embed" {
 		t.Errorf("status after the reindex run again: %+v, want %d files, %d chunks with other-embed", after, before.Files, before.Chunks)
 	}
-	if got, want := classesOf(t, n, "Killed"), []string{"KilledChunks_1", "KilledFiles_1", "KilledLive"}; !slices.Equal(got, want) {
+	// The new generation is numbered past the leftover it cleared.
+	if got, want := classesOf(t, n, "Killed"), []string{"KilledChunks_2", "KilledFiles_2", "KilledLive"}; !slices.Equal(got, want) {
 		t.Errorf("collections after the reindex run again: %v, want %v", got, want)
 	}
-	if c := countOf(n, "KilledChunks_1"); c != before.Chunks {
+	if c := countOf(n, "KilledChunks_2"); c != before.Chunks {
 		t.Errorf("the new generation holds %d chunk objects, want %d (the leftover's cleared, none twice)", c, before.Chunks)
 	}
 }

@@ -1,0 +1,52 @@
+package weaviate
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// TLSError reports an https store (weaviates://) that rag cannot talk to
+// securely: its certificate is not trusted (an unknown authority, another
+// host name, expired), or it does not speak TLS at all. No retry can help,
+// so it is returned at once instead of after the retry budget.
+type TLSError struct {
+	Store string
+	// Plain is set when the server answered plain HTTP to the TLS
+	// handshake: the URL should be weaviate://.
+	Plain bool
+	Msg   string // what the TLS layer said
+}
+
+func (e *TLSError) Error() string {
+	if e.Plain {
+		return fmt.Sprintf("%s does not speak https: %s", e.Store, e.Msg)
+	}
+	return fmt.Sprintf("the certificate of %s is not trusted: %s", e.Store, e.Msg)
+}
+
+// Transient marks it not worth another try.
+func (e *TLSError) Transient() bool { return false }
+
+// tlsProblem returns the *TLSError err is, if it is one: a certificate the
+// client refused, or a plain-HTTP answer to a TLS handshake.
+func (c Config) tlsProblem(err error) *TLSError {
+	var (
+		cve *tls.CertificateVerificationError
+		ua  x509.UnknownAuthorityError
+		he  x509.HostnameError
+		ci  x509.CertificateInvalidError
+		rh  tls.RecordHeaderError
+	)
+	switch {
+	case errors.As(err, &cve):
+		return &TLSError{Store: c.String(), Msg: cve.Err.Error()}
+	case errors.As(err, &ua), errors.As(err, &he), errors.As(err, &ci):
+		return &TLSError{Store: c.String(), Msg: netMessage(err)}
+	case errors.As(err, &rh), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return &TLSError{Store: c.String(), Plain: true, Msg: "it answered the TLS handshake with plain HTTP"}
+	}
+	return nil
+}
