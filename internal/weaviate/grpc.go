@@ -26,8 +26,9 @@ import (
 // Batch writes go over Weaviate's gRPC API when the server's gRPC endpoint
 // answers: a vector travels as 4 bytes a dimension rather than as JSON
 // numbers, and the answer lists only the failed objects, where the REST
-// batch endpoint echoes every object back, vector included (measured: 84%
-// of the writing process's CPU went to decoding that echo). Everything
+// batch endpoint echoes every object back, vector included (measured at 20k
+// chunks: 6.5 of the 7.7 CPU seconds the REST batch calls took went to
+// decoding that echo). Everything
 // else (schema, GraphQL reads, deletes) stays on REST, through the official
 // client.
 //
