@@ -240,7 +240,16 @@ func Run(ctx context.Context, src Source, o Options) (*Report, error) {
 	}
 
 	// Identical chunks in different files, unless the files are copies.
+	// The groups are taken in the order of their first chunk, and every
+	// ordering below is stable over the walk's order, so that the report
+	// does not depend on map order (nor on chunk ids, which differ between
+	// stores holding the same files).
+	groups := make([][]int, 0, len(exact))
 	for _, idx := range exact {
+		groups = append(groups, idx)
+	}
+	slices.SortFunc(groups, func(a, b []int) int { return cmp.Compare(a[0], b[0]) })
+	for _, idx := range groups {
 		if len(idx) < 2 {
 			continue
 		}
@@ -260,7 +269,7 @@ func Run(ctx context.Context, src Source, o Options) (*Report, error) {
 		}
 		rep.DuplicateChunks = append(rep.DuplicateChunks, g)
 	}
-	slices.SortFunc(rep.DuplicateChunks, func(a, b ChunkGroup) int {
+	slices.SortStableFunc(rep.DuplicateChunks, func(a, b ChunkGroup) int {
 		return cmp.Or(cmp.Compare(len(b.Places), len(a.Places)), comparePlace(a.Places[0], b.Places[0]))
 	})
 
@@ -282,6 +291,8 @@ func Run(ctx context.Context, src Source, o Options) (*Report, error) {
 		}
 	}
 	sigs = nil
+	// lsh.Query answers in map order.
+	slices.SortFunc(cands, func(x, y pair) int { return cmp.Or(cmp.Compare(x.a, y.a), cmp.Compare(x.b, y.b)) })
 
 	// The candidates' texts decide: near duplicate, contradiction, or neither.
 	ids := make([]uint64, 0, 2*len(cands))
@@ -357,10 +368,10 @@ func Run(ctx context.Context, src Source, o Options) (*Report, error) {
 		}
 		rep.NearDuplicates = append(rep.NearDuplicates, np)
 	}
-	slices.SortFunc(rep.NearDuplicates, func(a, b NearPair) int {
+	slices.SortStableFunc(rep.NearDuplicates, func(a, b NearPair) int {
 		return cmp.Or(cmp.Compare(b.Similarity, a.Similarity), comparePlace(a.A, b.A), comparePlace(a.B, b.B))
 	})
-	slices.SortFunc(rep.Contradictions, func(a, b Contradiction) int {
+	slices.SortStableFunc(rep.Contradictions, func(a, b Contradiction) int {
 		return cmp.Or(cmp.Compare(b.Similarity, a.Similarity), comparePlace(a.Places[0], b.Places[0]), comparePlace(a.Places[1], b.Places[1]))
 	})
 
@@ -457,7 +468,7 @@ func chunkTexts(ctx context.Context, src Source, ids []uint64) (map[uint64]strin
 }
 
 func comparePlace(a, b Place) int {
-	return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.StartLine, b.StartLine), cmp.Compare(a.Page, b.Page))
+	return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.StartLine, b.StartLine), cmp.Compare(a.Page, b.Page), cmp.Compare(a.EndLine, b.EndLine))
 }
 
 // days is d in whole days, to the nearest.

@@ -1,7 +1,9 @@
 package audit
 
 import (
+	"cmp"
 	"context"
+	"slices"
 
 	"github.com/ragcli/rag/internal/index"
 	"github.com/ragcli/rag/internal/store"
@@ -9,7 +11,8 @@ import (
 
 // Snapshot is the local index's snapshot r as a Source: its file list and
 // its chunks, both read in path order and paired up as they come, so that
-// no more than one file's chunks are held at a time.
+// no more than one file's chunks are held at a time; a file's chunks are
+// given in document order.
 func Snapshot(r *index.Reader) Source { return snapshot{r} }
 
 type snapshot struct{ r *index.Reader }
@@ -27,7 +30,10 @@ func (s snapshot) EachFile(ctx context.Context, fn func(index.File, []index.Chun
 		for next < len(files) && (last || files[next].Path <= path) {
 			var cs []index.Chunk
 			if len(cur) > 0 && cur[0].Path == files[next].Path {
+				// Document order, as a store's EachFile gives it: the local
+				// index numbers a file's chunks in that order.
 				cs, cur = cur, nil
+				slices.SortFunc(cs, func(a, b index.Chunk) int { return cmp.Compare(a.ID, b.ID) })
 			}
 			if err := fn(files[next], cs); err != nil {
 				return err

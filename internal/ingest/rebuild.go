@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ragcli/rag/internal/index"
@@ -115,7 +116,10 @@ func Rebuild(ctx context.Context, opts RebuildOptions) (rep *Report, err error) 
 	if err != nil {
 		return nil, fmt.Errorf("open index %s: %w", live.Location(), err)
 	}
-	defer r.Close()
+	// Closed once the carried files are copied: the swap renames a local
+	// index's folder.
+	closeReader := sync.OnceFunc(func() { r.Close() })
+	defer closeReader()
 	// Every path is absolute: the listing at the file system's root is
 	// every file.
 	listing, err := r.ListFiles(ctx, string(filepath.Separator))
@@ -188,6 +192,7 @@ func Rebuild(ctx context.Context, opts RebuildOptions) (rep *Report, err error) 
 			return nil, &RebuildStoppedError{Err: err}
 		}
 	}
+	closeReader()
 	rep, err = Run(ctx, run)
 	if err == nil && rep.EmbedErr != nil {
 		err = fmt.Errorf("embed: %w", rep.EmbedErr)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -216,13 +217,30 @@ func (s *Client) putGRPC(ctx context.Context, objs []*models.Object) error {
 }
 
 // batchObject is o in gRPC's form. rag's objects hold only scalars and
-// lists of strings.
+// lists of strings, as rag builds them or as a REST read decoded them
+// ([]any, json.Number: the cut-log repair writes stored copies back).
 func batchObject(o *models.Object) (*pb.BatchObject, error) {
 	props, _ := o.Properties.(map[string]any)
 	scalars := make(map[string]any, len(props))
 	var lists []*pb.TextArrayProperties
 	var empty []string
 	for name, v := range props {
+		if l, ok := v.([]any); ok {
+			strs := make([]string, len(l))
+			for i, e := range l {
+				if strs[i], ok = e.(string); !ok {
+					return nil, fmt.Errorf("object %s: property %s: a list holding %T", o.ID, name, e)
+				}
+			}
+			v = strs
+		}
+		if n, ok := v.(json.Number); ok {
+			f, err := n.Float64()
+			if err != nil {
+				return nil, fmt.Errorf("object %s: property %s: %w", o.ID, name, err)
+			}
+			v = f
+		}
 		switch v := v.(type) {
 		case []string:
 			if len(v) == 0 {
@@ -230,7 +248,7 @@ func batchObject(o *models.Object) (*pb.BatchObject, error) {
 				continue
 			}
 			lists = append(lists, &pb.TextArrayProperties{PropName: name, Values: v})
-		case string, bool, int, int64, float64:
+		case nil, string, bool, int, int64, float64:
 			scalars[name] = v
 		default:
 			return nil, fmt.Errorf("object %s: property %s: unexpected type %T", o.ID, name, v)

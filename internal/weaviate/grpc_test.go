@@ -3,6 +3,7 @@ package weaviate
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"math"
 	"net"
@@ -77,6 +78,17 @@ func TestBatchObject(t *testing.T) {
 	}
 	if pending.VectorBytes != nil || strings.Join(pending.Properties.EmptyListProps, ",") != "chunks" {
 		t.Errorf("a record without chunks: vector %v, empty lists %v", pending.VectorBytes, pending.Properties.EmptyListProps)
+	}
+	// A stored copy as a REST read decodes it, which the cut-log repair
+	// writes back.
+	read, err := batchObject(&models.Object{ID: strfmt.UUID("y"), Properties: map[string]any{
+		"headings": []any{"A", "B"}, "chunks": []any{}, "ordinal": json.Number("7"), "anchor": nil}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := read.Properties.TextArrayProperties; len(l) != 1 || strings.Join(l[0].Values, "/") != "A/B" ||
+		strings.Join(read.Properties.EmptyListProps, ",") != "chunks" || read.Properties.NonRefProperties.GetFields()["ordinal"].GetNumberValue() != 7 {
+		t.Errorf("a decoded copy: %v", read.Properties)
 	}
 	if _, err := batchObject(&models.Object{ID: strfmt.UUID("x"), Properties: map[string]any{"n": []int{1}}}); err == nil {
 		t.Error("a property of a type rag never writes was accepted")

@@ -2,8 +2,14 @@ package weaviate
 
 import (
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"slices"
 	"sort"
 	"strings"
+
+	"github.com/weaviate/weaviate-go-client/v5/weaviate/fault"
 
 	schemapkg "github.com/weaviate/weaviate-go-client/v5/weaviate/schema"
 	"github.com/weaviate/weaviate/entities/models"
@@ -15,9 +21,11 @@ import (
 type Info struct {
 	// Version is the version of the node rag talks to.
 	Version string
-	// Nodes counts the cluster's nodes; Healthy those that say HEALTHY.
+	// Nodes counts the cluster's nodes (those that answer, and the members
+	// of its Raft configuration that do not); Healthy those that say HEALTHY.
 	Nodes, Healthy int
-	// Unhealthy names the others, with their status ("node2: UNAVAILABLE").
+	// Unhealthy names the others, with their status ("node2: UNAVAILABLE",
+	// "node2: not answering").
 	Unhealthy []string
 	// Exists says the store's collections exist; the rest is zero otherwise.
 	Exists bool
@@ -31,7 +39,7 @@ type Info struct {
 }
 
 // Info asks the server for its version, its nodes and the chunks
-// collection's replication and indexing state (two or three requests).
+// collection's replication and indexing state (four to six requests).
 func (s *Client) Info(ctx context.Context) (Info, error) {
 	var in Info
 	var meta *models.Meta
@@ -53,22 +61,20 @@ func (s *Client) Info(ctx context.Context) (Info, error) {
 			return in, err
 		}
 	}
-	var nodes *models.NodesStatusResponse
-	if err := s.do(ctx, "read cluster nodes", func(ctx context.Context) error {
-		g := s.c.Cluster().NodesStatusGetter().WithOutput("verbose")
-		if exists {
-			g = g.WithClass(s.chunks)
-		}
-		var err error
-		nodes, err = g.Do(ctx)
-		return err
-	}); err != nil {
+	// The nodes: /v1/nodes leaves out a node that has died (memberlist
+	// dropped it), so the cluster's members come from the Raft
+	// configuration (/v1/cluster/statistics), and a member /v1/nodes does
+	// not list is not answering.
+	nodes, err := s.nodes(ctx, "", "minimal")
+	if err != nil {
 		return in, err
 	}
+	seen := map[string]bool{}
 	for _, n := range nodes.Nodes {
 		if n == nil {
 			continue
 		}
+		seen[n.Name] = true
 		in.Nodes++
 		st := "UNKNOWN"
 		if n.Status != nil {
@@ -79,18 +85,103 @@ func (s *Client) Info(ctx context.Context) (Info, error) {
 		} else {
 			in.Unhealthy = append(in.Unhealthy, n.Name+": "+st)
 		}
-		for _, sh := range n.Shards {
-			if sh == nil || sh.Class != s.chunks {
-				continue
+	}
+	members, err := s.raftMembers(ctx)
+	if err != nil {
+		return in, err
+	}
+	for _, m := range members {
+		if !seen[m] {
+			seen[m] = true
+			in.Nodes++
+			in.Unhealthy = append(in.Unhealthy, m+": not answering")
+		}
+	}
+	if exists {
+		shards, err := s.nodes(ctx, s.chunks, "verbose")
+		if err != nil {
+			return in, err
+		}
+		for _, n := range shards.Nodes {
+			for _, sh := range n.Shards {
+				if sh == nil || sh.Class != s.chunks {
+					continue
+				}
+				if sh.VectorIndexingStatus == "INDEXING" {
+					in.Indexing = true
+				}
+				in.Queued += sh.VectorQueueLength
 			}
-			if sh.VectorIndexingStatus == "INDEXING" {
-				in.Indexing = true
-			}
-			in.Queued += sh.VectorQueueLength
 		}
 	}
 	sort.Strings(in.Unhealthy)
 	return in, nil
+}
+
+// raftMembers names the nodes of the cluster's Raft configuration, as the
+// nodes that answer GET /v1/cluster/statistics list them. The go client has
+// no call for it, so it is a plain GET with the store's key and TLS.
+func (s *Client) raftMembers(ctx context.Context) ([]string, error) {
+	var body struct {
+		Statistics []struct {
+			Raft struct {
+				LatestConfiguration []struct {
+					ID string `json:"id"`
+				} `json:"latestConfiguration"`
+			} `json:"raft"`
+		} `json:"statistics"`
+	}
+	err := s.do(ctx, "read cluster statistics", func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.Scheme+"://"+s.cfg.Host+"/v1/cluster/statistics", nil)
+		if err != nil {
+			return err
+		}
+		if s.cfg.APIKey != "" {
+			req.Header.Set("Authorization", "Bearer "+s.cfg.APIKey)
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = s.cfg.TLS
+		resp, err := (&http.Client{Transport: tr}).Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+			return &fault.WeaviateClientError{IsUnexpectedStatusCode: true, StatusCode: resp.StatusCode, Msg: string(msg)}
+		}
+		return json.NewDecoder(resp.Body).Decode(&body)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, st := range body.Statistics {
+		for _, m := range st.Raft.LatestConfiguration {
+			if m.ID != "" && !slices.Contains(out, m.ID) {
+				out = append(out, m.ID)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// nodes is GET /v1/nodes[/class]?output=output.
+func (s *Client) nodes(ctx context.Context, class, output string) (*models.NodesStatusResponse, error) {
+	var out *models.NodesStatusResponse
+	err := s.do(ctx, "read cluster nodes", func(ctx context.Context) error {
+		g := s.c.Cluster().NodesStatusGetter().WithOutput(output)
+		if class != "" {
+			g = g.WithClass(class)
+		}
+		var err error
+		out, err = g.Do(ctx)
+		return err
+	})
+	return out, err
 }
 
 // Stores lists the base names of the stores on the server whose name

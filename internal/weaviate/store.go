@@ -369,7 +369,11 @@ func (w *Writer) Commit(ctx context.Context, b *store.Batch) error {
 	for i := range b.Puts {
 		all = append(all, preps[i].chunks...)
 	}
+	if err := w.c.repairCut(ctx); err != nil { // repair.go
+		return err
+	}
 	if err := w.c.PutChunks(ctx, all); err != nil {
+		w.c.noteCut(w.c.chunks, chunkIDs(all), err)
 		return err
 	}
 	var stale []string
@@ -391,6 +395,7 @@ func (w *Writer) Commit(ctx context.Context, b *store.Batch) error {
 			Title: p.File.Title, Chunks: preps[i].ids, IndexedAt: time.Now().UnixNano()})
 	}
 	if err := w.c.PutFiles(ctx, recs); err != nil {
+		w.c.noteCut(w.c.files, fileIDs(recs), err)
 		return err
 	}
 	for i, p := range b.Puts {

@@ -91,6 +91,9 @@ type Config struct {
 	// Parallel is how many batch requests one write keeps in flight
 	// (DefaultParallel when zero).
 	Parallel int
+	// CutLog is the folder of the log of writes the server died under
+	// (repair.go); "" keeps none.
+	CutLog string
 }
 
 // DefaultParallel is how many batch requests a write keeps in flight by
@@ -109,7 +112,8 @@ const (
 // the replication factor and the consistency level read from the
 // environment (APIKeyEnv, ReplicationEnv, ConsistencyEnv).
 func FromLocation(l store.Location) (Config, error) {
-	cfg := Config{Scheme: "http", Host: l.Host, Base: l.Collection, GRPCHost: l.GRPCHost, GRPCRequired: l.GRPCSet && l.GRPCHost != ""}
+	cfg := Config{Scheme: "http", Host: l.Host, Base: l.Collection, CutLog: DefaultCutLog(),
+		GRPCHost: l.GRPCHost, GRPCRequired: l.GRPCSet && l.GRPCHost != ""}
 	if l.HTTPS() {
 		cfg.Scheme = "https"
 	}
@@ -158,6 +162,8 @@ type Client struct {
 	files  string
 	// schemaOK is set once both collections are known to exist.
 	schemaOK bool
+	// cutChecked is set once the cut log was looked at (repair.go).
+	cutChecked bool
 	// replicated is set once the chunks collection is known to have more
 	// than one replica: Weaviate's GraphQL takes a consistency level only
 	// for replicated collections.

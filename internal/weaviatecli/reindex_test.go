@@ -28,22 +28,12 @@ import (
 // classesOf lists the node's collections whose names start with base.
 func classesOf(t *testing.T, n *weaviatetest.Node, base string) []string {
 	t.Helper()
-	resp, err := http.Get(n.URL() + "/v1/schema")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var s struct{ Classes []struct{ Class string } }
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for _, c := range s.Classes {
-		if strings.HasPrefix(c.Class, base) {
-			out = append(out, c.Class)
+	for _, c := range classes(t, n) { // tools_eval_test.go
+		if strings.HasPrefix(c, base) {
+			out = append(out, c)
 		}
 	}
-	slices.Sort(out)
 	return out
 }
 
@@ -156,6 +146,22 @@ func TestReindexAgainstWeaviate(t *testing.T) {
 	if got, want := classesOf(t, n, "Reidx"), []string{"ReidxChunks_1", "ReidxFiles_1", "ReidxLive"}; !slices.Equal(got, want) {
 		t.Errorf("collections after a refused reindex: %v, want %v", got, want)
 	}
+	// A rebuild that cannot embed stops; the old generation stays, and the
+	// new one's collections are gone.
+	e.env["OLLAMA_HOST"] = "http://127.0.0.1:9"
+	stderr = e.must(4, nil, rag("reindex", "--embed-model", "all-minilm")...)
+	e.env["OLLAMA_HOST"] = e.srv.URL
+	if !strings.Contains(stderr, "rebuild stopped, the index is unchanged") {
+		t.Errorf("reindex with the model server down: %s", stderr)
+	}
+	if got, want := classesOf(t, n, "Reidx"), []string{"ReidxChunks_1", "ReidxFiles_1", "ReidxLive"}; !slices.Equal(got, want) {
+		t.Errorf("collections after a failed reindex: %v, want %v", got, want)
+	}
+	e.must(0, &st, rag("status", "--json")...)
+	if st.Files != 3 || st.EmbedModel != "other-embed" {
+		t.Errorf("status after a failed reindex: %+v", st)
+	}
+
 	// That machine's root is back: the chunk size changes, and a file
 	// deleted from disk meanwhile is dropped.
 	if err := os.Rename(other+".elsewhere", other); err != nil {

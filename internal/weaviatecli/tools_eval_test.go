@@ -135,6 +135,15 @@ func TestEvalBEIRAgainstWeaviate(t *testing.T) {
 	if again.NDCG10 != kept.NDCG10 {
 		t.Errorf("the reused collection scores %.4f, the kept run %.4f", again.NDCG10, kept.NDCG10)
 	}
+	// Hybrid (the fake embedder's vectors, HNSW in Weaviate, exact
+	// locally) against the local index's hybrid run.
+	var localHybrid evalOut
+	e.must(0, &localHybrid, "eval", "--beir", beir, "--mode", "hybrid", "--json")
+	t.Logf("hybrid, 20 queries: local nDCG@10 %.4f R@10 %.4f; weaviate nDCG@10 %.4f R@10 %.4f",
+		localHybrid.NDCG10, localHybrid.Recall10, kept.NDCG10, kept.Recall10)
+	if math.Abs(localHybrid.NDCG10-kept.NDCG10) > 0.05 {
+		t.Errorf("hybrid nDCG@10: local %.4f, weaviate %.4f", localHybrid.NDCG10, kept.NDCG10)
+	}
 	if got := classes(t, n); !slices.Equal(got, userClasses) {
 		t.Errorf("collections after the reusing run: %v, want the user's only", got)
 	}
