@@ -146,7 +146,7 @@ func (s *Client) overGRPC(ctx context.Context) (bool, error) {
 	if _, rerr := s.c.Misc().MetaGetter().Do(ctx); rerr != nil {
 		return false, s.cfg.wrap("write", rerr)
 	}
-	msg := grpcMessage(err)
+	msg := short(s.cfg.redact(grpcMessage(err)))
 	if s.cfg.GRPCRequired {
 		return false, &GRPCError{Store: s.cfg.String(), GRPCHost: s.cfg.GRPCHost, Msg: msg}
 	}
