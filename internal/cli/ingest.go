@@ -123,7 +123,7 @@ func (a *app) runIngest(ctx context.Context, roots []string, o ingestOptions) er
 	defer p.Done()
 	opts := a.ingestOptions(roots, s, client, o, p)
 	opts.Store = st
-	rep, err := ingest.Run(ctx, opts)
+	rep, err := ingestRun(ctx, opts)
 	p.Done()
 	// A store that went away part way is a partial run, like a model
 	// server that did: the report says what was committed, and the next
@@ -162,6 +162,10 @@ func (a *app) runIngest(ctx context.Context, roots []string, o ingestOptions) er
 	}
 	return nil
 }
+
+// ingestRun is ingest.Run; a test replaces it to give rag ingest a store
+// that goes away, which make test has no server for.
+var ingestRun = ingest.Run
 
 const maxListed = 20
 

@@ -43,8 +43,8 @@ and a running rag serve, uses the new generation; the old one is deleted a
 moment later. A rebuild that is interrupted, even by kill -9, leaves the old
 generation untouched, and the next rag reindex deletes what it left. Nothing
 is locked in Weaviate: an ingest into the collection while it runs writes into
-the old generation (run it again after the swap), and two reindex runs of one
-collection at once are refused at the second one's swap.`,
+the old generation (it says so if it meets the swap: run it again), and of two
+reindex runs of one collection at once the earlier one refuses to swap.`,
 		Example: `  rag reindex --embed-model nomic-embed-text
   rag reindex --chunk-tokens 384
   rag reindex --store weaviate://127.0.0.1:8080/Docs --embed-model nomic-embed-text`,

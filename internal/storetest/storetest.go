@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Listing", testListing},
 		{"CopyInto", func(t *testing.T, s store.Store) { testCopyInto(t, s, open(t)) }},
 		{"BadVectors", testBadVectors},
+		{"Rebuild", testRebuild}, // rebuild.go
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/go-openapi/strfmt"
-	"github.com/weaviate/weaviate-go-client/v5/weaviate/fault"
 	"github.com/weaviate/weaviate-go-client/v5/weaviate/filters"
 	"github.com/weaviate/weaviate-go-client/v5/weaviate/graphql"
 	"github.com/weaviate/weaviate/entities/models"
@@ -462,45 +460,28 @@ func (s *Client) readMissed(ctx context.Context, ids []string, byID map[string]C
 		if _, ok := byID[id]; ok {
 			continue
 		}
-		var row map[string]any
-		err := s.do(ctx, "read chunk", func(ctx context.Context) error {
-			g := s.c.Data().ObjectsGetter().WithClassName(s.chunks).WithID(id)
-			if withVectors {
-				g = g.WithVector()
-			}
-			if s.replicated {
-				g = g.WithConsistencyLevel(s.cfg.Consistency)
-			}
-			objs, err := g.Do(ctx)
-			var wc *fault.WeaviateClientError
-			if errors.As(err, &wc) && wc.StatusCode == http.StatusNotFound {
-				return nil
-			}
-			if err != nil || len(objs) == 0 {
-				return err
-			}
-			b, err := json.Marshal(objs[0])
-			if err != nil {
-				return err
-			}
-			var o struct {
-				ID         string         `json:"id"`
-				Properties map[string]any `json:"properties"`
-				Vector     []any          `json:"vector"`
-			}
-			if err := json.Unmarshal(b, &o); err != nil {
-				return err
-			}
-			row = o.Properties
-			row["_additional"] = map[string]any{"id": o.ID, "vector": o.Vector}
-			return nil
-		})
+		o, err := s.getObject(ctx, s.chunks, id, withVectors) // repair.go
 		if err != nil {
 			return err
 		}
-		if row != nil {
-			byID[id] = chunkFrom(row)
+		if o == nil {
+			continue // not stored
 		}
+		b, err := json.Marshal(o)
+		if err != nil {
+			return err
+		}
+		var obj struct {
+			ID         string         `json:"id"`
+			Properties map[string]any `json:"properties"`
+			Vector     []any          `json:"vector"`
+		}
+		if err := json.Unmarshal(b, &obj); err != nil {
+			return err
+		}
+		row := obj.Properties
+		row["_additional"] = map[string]any{"id": obj.ID, "vector": obj.Vector}
+		byID[id] = chunkFrom(row)
 	}
 	return nil
 }

@@ -94,7 +94,7 @@ func (s *Client) repairCut(ctx context.Context) error {
 		if entries[i].Object != nil {
 			continue
 		}
-		o, err := s.getObject(ctx, entries[i].Class, entries[i].ID)
+		o, err := s.getObject(ctx, entries[i].Class, entries[i].ID, true)
 		if err != nil {
 			return err
 		}
@@ -124,11 +124,15 @@ func (s *Client) repairCut(ctx context.Context) error {
 	return os.Remove(p)
 }
 
-// getObject reads one object with its vector; nil when it is not stored.
-func (s *Client) getObject(ctx context.Context, class, id string) (*models.Object, error) {
+// getObject reads one object by id (from the object itself, not through a
+// where filter), withVector with its vector; nil when it is not stored.
+func (s *Client) getObject(ctx context.Context, class, id string, withVector bool) (*models.Object, error) {
 	var out *models.Object
 	err := s.do(ctx, "read object", func(ctx context.Context) error {
-		g := s.c.Data().ObjectsGetter().WithClassName(class).WithID(id).WithVector()
+		g := s.c.Data().ObjectsGetter().WithClassName(class).WithID(id)
+		if withVector {
+			g = g.WithVector()
+		}
 		if s.replicated {
 			g = g.WithConsistencyLevel(s.cfg.Consistency)
 		}

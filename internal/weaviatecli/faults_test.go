@@ -350,10 +350,12 @@ func waitWriting(t *testing.T, host, base string) {
 // TestIngestWhileWeaviateDies: the node is killed in the middle of rag
 // ingest, after some commits landed. The binary retries, stops writing,
 // reports what it wrote and what it did not (files_not_written), names the
-// store and the way out, and exits 3. Restarted, the collection shows no
-// chunk of a half-written file, and the previous version of every file not
-// written still answers. rag ingest again exits 0 and leaves exactly the
-// objects of a clean ingest into an empty collection.
+// store and the way out, and exits 3; the files it counts as updated have
+// their new record. Restarted, the collection shows no chunk of a
+// half-written file. rag ingest again exits 0 and leaves exactly the
+// objects of a clean ingest into an empty collection, each of them found by
+// BM25 and by its path filter (the cut log's repair, internal/weaviate
+// repair.go).
 func TestIngestWhileWeaviateDies(t *testing.T) {
 	n := weaviatetest.Start(t, weaviatetest.Options{})
 	bin := ragBinary(t)

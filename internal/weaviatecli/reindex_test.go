@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -301,30 +300,14 @@ func (sv *served) stop(t *testing.T) {
 	}
 }
 
-var (
-	ragBinOnce sync.Once
-	ragBin     string
-	ragBinErr  error
-)
-
-// ragBinary builds the rag command once per test binary.
+// ragBinary builds the rag command into the test's own folder (go build's
+// cache makes it quick after the first time).
 func ragBinary(t *testing.T) string {
-	ragBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "rag-bin-")
-		if err != nil {
-			ragBinErr = err
-			return
-		}
-		ragBin = filepath.Join(dir, "rag")
-		out, err := exec.Command("go", "build", "-o", ragBin, "github.com/ragcli/rag/cmd/rag").CombinedOutput()
-		if err != nil {
-			ragBinErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if ragBinErr != nil {
-		t.Fatal(ragBinErr)
+	bin := filepath.Join(t.TempDir(), "rag")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/ragcli/rag/cmd/rag").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	return ragBin
+	return bin
 }
 
 // TestReindexKilled: while a reindex of a collection runs, status and
