@@ -74,8 +74,18 @@ func Store(r store.Reader) Source { return storeSource{r} }
 
 type storeSource struct{ r store.Reader }
 
+// textWalker is a store's EachFile without the vectors, where it has one
+// (Weaviate's EachFileText): an audit compares texts only.
+type textWalker interface {
+	EachFileText(ctx context.Context, fn func(store.Put) error) error
+}
+
 func (s storeSource) EachFile(ctx context.Context, fn func(index.File, []index.Chunk) error) error {
-	return s.r.EachFile(ctx, func(p store.Put) error { return fn(p.File, p.Chunks) })
+	each := s.r.EachFile
+	if tw, ok := s.r.(textWalker); ok {
+		each = tw.EachFileText
+	}
+	return each(ctx, func(p store.Put) error { return fn(p.File, p.Chunks) })
 }
 
 func (s storeSource) Chunks(ctx context.Context, ids []uint64) ([]index.Chunk, error) {

@@ -10,9 +10,10 @@ import (
 	"strings"
 
 	"github.com/weaviate/weaviate-go-client/v5/weaviate/fault"
-
 	schemapkg "github.com/weaviate/weaviate-go-client/v5/weaviate/schema"
 	"github.com/weaviate/weaviate/entities/models"
+
+	"github.com/ragcli/rag/internal/store"
 )
 
 // Info is what the server says of itself and of the store's collection:
@@ -207,4 +208,10 @@ func (s *Client) Stores(ctx context.Context, prefix string) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// EachFileText is EachFile without the vectors (Put.Vectors nil): what rag
+// audit reads, which compares texts only.
+func (r *Reader) EachFileText(ctx context.Context, fn func(store.Put) error) error {
+	return r.eachFile(ctx, false, fn)
 }

@@ -913,6 +913,11 @@ func (r *Reader) ListFiles(ctx context.Context, path string) ([]store.FileListin
 // EachFile implements store.Reader: the files sorted by path, each with the
 // chunks its record lists, in document order, and their vectors.
 func (r *Reader) EachFile(ctx context.Context, fn func(store.Put) error) error {
+	return r.eachFile(ctx, true, fn)
+}
+
+// eachFile is EachFile, with the vectors read or not (EachFileText).
+func (r *Reader) eachFile(ctx context.Context, withVectors bool, fn func(store.Put) error) error {
 	recs, _, err := r.c.records(ctx)
 	if err != nil {
 		return err
@@ -924,7 +929,7 @@ func (r *Reader) EachFile(ctx context.Context, fn func(store.Put) error) error {
 	sort.Strings(paths)
 	for _, p := range paths {
 		rec := recs[p]
-		got, err := r.c.Chunks(ctx, rec.Chunks, true)
+		got, err := r.c.Chunks(ctx, rec.Chunks, withVectors)
 		if err != nil {
 			return err
 		}
