@@ -5,7 +5,7 @@ GO ?= go
 BIN := bin/rag
 export CGO_ENABLED ?= 0
 
-.PHONY: all build install test test-race test-ollama test-weaviate bench lint fuzz demo clean
+.PHONY: all build install test test-race test-ollama test-weaviate bench bench-weaviate lint fuzz demo clean
 
 DEMO_INDEX ?= $(CURDIR)/.rag-demo
 
@@ -81,3 +81,23 @@ WEAVIATE_PKGS ?= ./internal/weaviatecli
 test-weaviate:
 	RAG_TEST_WEAVIATE=$${RAG_TEST_WEAVIATE:-1} RAG_TEST_CACHE=$(RAG_TEST_CACHE) \
 	  $(GO) test -count=1 -timeout 40m -v ./internal/weaviatetest ./internal/weaviate $(WEAVIATE_PKGS)
+
+# The issue's Weaviate figures (docs/design.md, "The cluster benchmark"):
+# rag ingest of a generated corpus of BENCH_CHUNKS chunks into a three-node
+# loopback cluster and into the local index (chunks/s, rag's peak RSS),
+# rag search p50/p99 against both (a process per query, and rag serve),
+# and recall@10 of the cluster's HNSW against exact search. BENCH_DIR keeps
+# the corpus, the indexes and figures.txt, so an interrupted run continues
+# (about 12 GB at 1M chunks; remove it afterwards). Then the in-process
+# commit benchmark at 20k chunks, REST against gRPC side by side. Hours at
+# 1M on 2 cores; not part of `make test`.
+BENCH_CHUNKS ?= 1000000
+BENCH_DIR ?= $(TMPDIR)/rag-bench
+TMPDIR ?= /tmp
+bench-weaviate:
+	RAG_TEST_WEAVIATE=$${RAG_TEST_WEAVIATE:-1} RAG_TEST_CACHE=$(RAG_TEST_CACHE) \
+	  RAG_BENCH_CHUNKS=$(BENCH_CHUNKS) RAG_BENCH_DIR=$(BENCH_DIR) \
+	  $(GO) test -count=1 -timeout 6h -v -run '^TestMillionBenchmark$$' ./internal/weaviatecli
+	RAG_TEST_WEAVIATE=$${RAG_TEST_WEAVIATE:-1} RAG_TEST_CACHE=$(RAG_TEST_CACHE) \
+	  RAG_WEAVIATE_BENCH=20000 RAG_WEAVIATE_BENCH_MODES=rest/1,grpc/1,grpc/4 \
+	  $(GO) test -count=1 -timeout 60m -v -run '^TestClusterBenchmark$$' ./internal/weaviate

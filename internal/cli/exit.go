@@ -143,6 +143,9 @@ func explain(ctx context.Context, err error) (code int, hint string) {
 		return ExitError, cmpStr(hint, "set RAG_WEAVIATE_API_KEY to a key the server accepts (one of its AUTHENTICATION_APIKEY_ALLOWED_KEYS)")
 	case errors.Is(err, store.ErrUnavailable):
 		return ExitError, cmpStr(hint, "check that the store's server is up and reachable (--store, RAG_STORE)")
+	case errors.As(err, new(*weaviate.GRPCError)):
+		ge, _ := errors.AsType[*weaviate.GRPCError](err)
+		return ExitError, cmpStr(hint, ge.Hint())
 	case errors.Is(err, index.ErrLocked):
 		return ExitLocked, cmpStr(hint, "another rag ingest is writing this index; wait for it, or give --wait a longer time")
 	case errors.As(err, new(*index.BuildingError)):

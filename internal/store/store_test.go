@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"errors"
 	"regexp"
 	"strings"
@@ -58,13 +59,19 @@ func TestUUIDRoundTrip(t *testing.T) {
 func TestParseURL(t *testing.T) {
 	for _, tc := range []struct {
 		in, want, err string
+		grpc          string // the gRPC endpoint, when the case checks it
 		https         bool
 	}{
 		{in: "", want: ""},
 		{in: "weaviate://127.0.0.1:8080", want: "weaviate://127.0.0.1:8080/Rag"},
 		{in: "weaviate://localhost/docs", want: "weaviate://localhost:8080/Docs"},
 		{in: "weaviates://db.example.com/Team_1", want: "weaviates://db.example.com:443/Team_1", https: true},
-		{in: "weaviate://h:9000/C?grpc=h:9001", want: "weaviate://h:9000/C?grpc=h:9001"},
+		{in: "weaviate://h:9000/C?grpc=h:9001", want: "weaviate://h:9000/C?grpc=h:9001", grpc: "h:9001"},
+		{in: "weaviate://h:9000/C", want: "weaviate://h:9000/C", grpc: "off"},
+		{in: "weaviate://h/C", want: "weaviate://h:8080/C", grpc: "h:50051"},
+		{in: "weaviates://h:443/C", want: "weaviates://h:443/C", grpc: "h:50051", https: true},
+		{in: "weaviate://h:9000/C?grpc=h:50051", want: "weaviate://h:9000/C?grpc=h:50051", grpc: "h:50051"},
+		{in: "weaviate://h:9000/C?grpc=off", want: "weaviate://h:9000/C?grpc=off", grpc: "off"},
 		{in: "weaviate://[::1]:8080/C", want: "weaviate://[::1]:8080/C"},
 		{in: "weaviate://user:secret@h:8080/C", err: "put the API key in RAG_WEAVIATE_API_KEY"},
 		{in: "http://h:8080", err: "unknown scheme"},
@@ -90,6 +97,12 @@ func TestParseURL(t *testing.T) {
 		}
 		if l.String() != tc.want || l.HTTPS() != tc.https || l.Local() != (tc.in == "") {
 			t.Errorf("ParseURL(%q) = %s (https %v), want %s (https %v)", tc.in, l, l.HTTPS(), tc.want, tc.https)
+		}
+		if grpc := cmp.Or(l.GRPCHost, "off"); tc.grpc != "" && grpc != tc.grpc {
+			t.Errorf("ParseURL(%q) gRPC endpoint %s, want %s", tc.in, grpc, tc.grpc)
+		}
+		if again, err := ParseURL(l.String()); err != nil || again != l {
+			t.Errorf("ParseURL(%q) = %+v, but its String parses as %+v (%v)", tc.in, l, again, err)
 		}
 	}
 }

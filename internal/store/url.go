@@ -15,11 +15,15 @@ import (
 //	weaviates://HOST[:PORT][/COLLECTION] Weaviate over https
 //
 // PORT defaults to 8080 (http) or 443 (https), COLLECTION to DefaultCollection;
-// its first letter is upper-cased, as Weaviate does with class names. The
-// gRPC endpoint is HOST:50051 unless the query parameter grpc=HOST:PORT says
-// otherwise (it would use TLS when the URL does). It is parsed and kept, but
-// the Weaviate store talks REST and GraphQL only today: moving its batches
-// onto gRPC is the next step for ingest speed (docs/design.md, Stores). The API key, if the server wants one, comes from
+// its first letter is upper-cased, as Weaviate does with class names. Batch
+// writes go over Weaviate's gRPC endpoint when one is known: the query
+// parameter grpc=HOST:PORT names it (with TLS when the URL does), and a URL
+// on the default port (8080, or 443 for https) without one means
+// HOST:50051, Weaviate's default GRPC_PORT; a URL on another port without
+// grpc= writes over REST, since HOST:50051 may then be another server. A
+// defaulted endpoint that does not answer while REST does is given up for
+// REST; a named one that does not answer is an error; grpc=off writes over
+// REST (docs/design.md, "Weaviate: the engine side"). The API key, if the server wants one, comes from
 // the environment variable APIKeyEnv only: a URL with a user or password is
 // refused, so no key ever sits in a config file, a flag or a message.
 const (
@@ -34,7 +38,8 @@ const (
 type Location struct {
 	Scheme     string // SchemeWeaviate or SchemeWeaviateHTTPS; "" for the local index
 	Host       string // host:port of the REST endpoint
-	GRPCHost   string // host:port of the gRPC endpoint
+	GRPCHost   string // host:port of the gRPC endpoint; "" for REST only
+	GRPCSet    bool   // the URL named the gRPC endpoint (grpc=HOST:PORT or grpc=off)
 	Collection string
 }
 
@@ -50,7 +55,10 @@ func (l Location) String() string {
 		return ""
 	}
 	s := l.Scheme + "://" + l.Host + "/" + l.Collection
-	if h, _, _ := net.SplitHostPort(l.Host); l.GRPCHost != net.JoinHostPort(h, DefaultGRPCPort) {
+	switch {
+	case l.GRPCSet && l.GRPCHost == "":
+		s += "?grpc=off"
+	case l.GRPCSet:
 		s += "?grpc=" + l.GRPCHost
 	}
 	return s
@@ -82,21 +90,29 @@ func ParseURL(raw string) (Location, error) {
 	if u.Hostname() == "" {
 		return Location{}, fmt.Errorf("store %q has no host: use %s://HOST:PORT", raw, l.Scheme)
 	}
+	defaultPort := port
 	if p := u.Port(); p != "" {
 		port = p
 	}
 	l.Host = net.JoinHostPort(u.Hostname(), port)
-	l.GRPCHost = net.JoinHostPort(u.Hostname(), DefaultGRPCPort)
+	if port == defaultPort {
+		l.GRPCHost = net.JoinHostPort(u.Hostname(), DefaultGRPCPort)
+	}
 	for k, v := range u.Query() {
 		switch k {
 		case "grpc":
+			l.GRPCSet = true
+			if v[len(v)-1] == "off" {
+				l.GRPCHost = ""
+				continue
+			}
 			h, p, err := net.SplitHostPort(v[len(v)-1])
 			if err != nil || h == "" || p == "" {
-				return Location{}, fmt.Errorf("store %q: grpc=%q is not HOST:PORT", raw, v[len(v)-1])
+				return Location{}, fmt.Errorf("store %q: grpc=%q is not HOST:PORT or off", raw, v[len(v)-1])
 			}
 			l.GRPCHost = net.JoinHostPort(h, p)
 		default:
-			return Location{}, fmt.Errorf("store %q: unknown parameter %q (only grpc=HOST:PORT)", raw, k)
+			return Location{}, fmt.Errorf("store %q: unknown parameter %q (only grpc=HOST:PORT or grpc=off)", raw, k)
 		}
 	}
 	coll := strings.Trim(u.Path, "/")

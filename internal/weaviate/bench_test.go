@@ -1,3 +1,5 @@
+//go:build unix
+
 package weaviate
 
 import (
@@ -10,6 +12,8 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -74,49 +78,113 @@ func percentile(d []time.Duration, p float64) time.Duration {
 	return s[min(len(s)-1, int(p*float64(len(s))))]
 }
 
+// benchMode is one way of writing into Weaviate: the transport of the
+// batches and how many are in flight.
+type benchMode struct {
+	grpc     bool
+	parallel int
+}
+
+func (m benchMode) String() string {
+	t := "rest"
+	if m.grpc {
+		t = "grpc"
+	}
+	return fmt.Sprintf("%s/%d", t, m.parallel)
+}
+
+// benchModes parses $RAG_WEAVIATE_BENCH_MODES, "grpc/4,rest/1"...; the
+// default is the store's default way of writing, gRPC with DefaultParallel
+// batches in flight.
+func benchModes(t *testing.T) []benchMode {
+	v := os.Getenv("RAG_WEAVIATE_BENCH_MODES")
+	if v == "" {
+		return []benchMode{{grpc: true, parallel: DefaultParallel}}
+	}
+	var out []benchMode
+	for _, f := range strings.Split(v, ",") {
+		tr, par, ok := strings.Cut(strings.TrimSpace(f), "/")
+		n, err := strconv.Atoi(par)
+		if !ok || err != nil || n < 1 || tr != "grpc" && tr != "rest" {
+			t.Fatalf("RAG_WEAVIATE_BENCH_MODES: %q is not grpc/N or rest/N", f)
+		}
+		out = append(out, benchMode{grpc: tr == "grpc", parallel: n})
+	}
+	return out
+}
+
 // TestClusterBenchmark measures, at $RAG_WEAVIATE_BENCH chunks (384
 // dimensions): commit throughput into the three-node cluster (replication
-// 3, QUORUM; vectors given, as from an embedder answering at once), vector
-// search p50/p99 against the cluster and against the local index at the
-// same size (in-process, warm), and recall@10 of Weaviate's HNSW against
-// the local index's exact search. A benchmark, not a test: it asserts
-// nothing about times. Run: RAG_TEST_WEAVIATE=1 RAG_WEAVIATE_BENCH=100000
-// go test -run TestClusterBenchmark -v -timeout 60m ./internal/weaviate
+// 3, QUORUM; vectors given, as from an embedder answering at once), once
+// per write mode of $RAG_WEAVIATE_BENCH_MODES (each into its own
+// collection, side by side in one run), and into the local index; then
+// vector search p50/p99 against the cluster (the first mode's collection)
+// and against the local index at the same size (in-process, warm), and
+// recall@10 of Weaviate's HNSW against the local index's exact search. A
+// benchmark, not a test: it asserts nothing about times. Run:
+// RAG_TEST_WEAVIATE=1 RAG_WEAVIATE_BENCH=20000
+// RAG_WEAVIATE_BENCH_MODES=rest/1,grpc/1,grpc/4 go test -run
+// TestClusterBenchmark -v -timeout 60m ./internal/weaviate
 func TestClusterBenchmark(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("RAG_WEAVIATE_BENCH"))
 	if n <= 0 {
 		t.Skip("set RAG_WEAVIATE_BENCH=N (chunks) to run the cluster benchmark")
 	}
 	ctx := context.Background()
+	modes := benchModes(t)
 	batches, queries := benchBatches(n)
-	c := weaviatetest.StartCluster(t, 3, weaviatetest.Options{Env: clusterEnv})
-	ws := New(Config{Host: c.Node(0).HTTPAddr, Base: "Bench", Replication: 3, Consistency: Quorum,
-		Retry: retry.Policy{Budget: 2 * time.Minute}, Timeout: 5 * time.Minute})
-	ls := local.New(filepath.Join(t.TempDir(), "index"))
-
-	for _, st := range []struct {
-		name string
-		s    store.Store
-	}{{"weaviate 3 nodes", ws}, {"local index", ls}} {
-		w, err := st.s.OpenWriter(ctx, storetest.Settings(), time.Minute)
+	// Each mode writes into a cluster of its own, started just before and
+	// killed after, so no mode pays for the background work (flushes,
+	// compactions, async replication) of another's collections. The last
+	// mode's cluster answers the searches.
+	var ws *Store
+	commit := func(name string, s store.Store) {
+		w, err := s.OpenWriter(ctx, storetest.Settings(), time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var before runtime.MemStats
-		runtime.ReadMemStats(&before)
+		var ru0, ru1 syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 		start := time.Now()
 		for _, b := range batches {
 			if err := w.Commit(ctx, b); err != nil {
-				t.Fatalf("%s: commit: %v", st.name, err)
+				t.Fatalf("%s: commit: %v", name, err)
 			}
 		}
 		took := time.Since(start)
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+		cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
 		w.Close()
 		var after runtime.MemStats
 		runtime.ReadMemStats(&after)
-		t.Logf("FIGURE commit of %d chunks into %s: %s, %.0f chunks/s (rag's heap in use after: %d MiB)",
-			n, st.name, took.Round(time.Second), float64(n)/took.Seconds(), after.HeapInuse>>20)
+		load, _ := os.ReadFile("/proc/loadavg")
+		t.Logf("FIGURE commit of %d chunks into %s: %s, %.0f chunks/s, %.1f s of the writing process's CPU (heap in use after: %d MiB; load average %s)",
+			n, name, took.Round(time.Second), float64(n)/took.Seconds(), cpu.Seconds(), after.HeapInuse>>20, strings.Join(strings.Fields(string(load))[:3], " "))
 	}
+	for i, m := range modes {
+		c := weaviatetest.StartCluster(t, 3, weaviatetest.Options{Env: clusterEnv})
+		cfg := Config{Host: c.Node(0).HTTPAddr, Base: "Bench", Replication: 3, Consistency: Quorum,
+			Retry: retry.Policy{Budget: 2 * time.Minute}, Timeout: 5 * time.Minute, Parallel: m.parallel}
+		if m.grpc {
+			cfg.GRPCHost, cfg.GRPCRequired = c.Node(0).GRPCAddr, true
+		}
+		ws = New(cfg)
+		commit("weaviate 3 nodes, "+m.String(), ws)
+		wc, err := ws.Client(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr, why := wc.Transport(); tr != map[bool]string{true: TransportGRPC, false: TransportREST}[m.grpc] {
+			t.Fatalf("%s wrote over %s (%s)", m, tr, why)
+		}
+		if i < len(modes)-1 {
+			for j := range c.Nodes {
+				c.Kill(j)
+			}
+		}
+	}
+	ls := local.New(filepath.Join(t.TempDir(), "index"))
+	commit("local index", ls)
 
 	wr, err := ws.OpenReader(ctx)
 	if err != nil {

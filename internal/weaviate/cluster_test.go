@@ -101,7 +101,7 @@ func TestClusterOneNodeDown(t *testing.T) {
 	c := weaviatetest.StartCluster(t, 3, weaviatetest.Options{Env: clusterEnv})
 	ctx := context.Background()
 	pol := retry.Policy{Initial: 200 * time.Millisecond, Max: 2 * time.Second, Budget: 20 * time.Second}
-	s := New(Config{Host: c.Node(0).HTTPAddr, Base: "Cluster", Replication: 3, Consistency: Quorum, Retry: pol})
+	s := New(Config{Host: c.Node(0).HTTPAddr, GRPCHost: c.Node(0).GRPCAddr, GRPCRequired: true, Base: "Cluster", Replication: 3, Consistency: Quorum, Retry: pol})
 	first := makeBatch(60, 8)
 	if err := commitBatch(ctx, s, first); err != nil {
 		t.Fatal(err)
@@ -157,7 +157,7 @@ func TestClusterOneNodeDown(t *testing.T) {
 	}
 
 	// Nothing lost, nothing twice: the same objects as a clean store.
-	clean := New(Config{Host: c.Node(0).HTTPAddr, Base: "ClusterClean", Replication: 3, Consistency: Quorum, Retry: pol})
+	clean := New(Config{Host: c.Node(0).HTTPAddr, GRPCHost: c.Node(0).GRPCAddr, GRPCRequired: true, Base: "ClusterClean", Replication: 3, Consistency: Quorum, Retry: pol})
 	if err := commitBatch(ctx, clean, makeBatch(180, 8)); err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func TestClusterTwoNodesDown(t *testing.T) {
 	c := weaviatetest.StartCluster(t, 3, weaviatetest.Options{Env: clusterEnv})
 	ctx := context.Background()
 	pol := retry.Policy{Initial: 200 * time.Millisecond, Max: time.Second, Budget: 5 * time.Second}
-	s := New(Config{Host: c.Node(0).HTTPAddr, Base: "TwoDown", Replication: 3, Consistency: Quorum, Retry: pol, Timeout: 10 * time.Second})
+	s := New(Config{Host: c.Node(0).HTTPAddr, GRPCHost: c.Node(0).GRPCAddr, GRPCRequired: true, Base: "TwoDown", Replication: 3, Consistency: Quorum, Retry: pol, Timeout: 10 * time.Second})
 	if err := commitBatch(ctx, s, makeBatch(20, 4)); err != nil {
 		t.Fatal(err)
 	}

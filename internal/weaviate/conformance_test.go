@@ -17,6 +17,6 @@ func TestConformance(t *testing.T) {
 	n := weaviatetest.Start(t, weaviatetest.Options{})
 	var seq atomic.Int64
 	storetest.Run(t, func(t *testing.T) store.Store {
-		return New(Config{Host: n.HTTPAddr, Base: fmt.Sprintf("Conf%d", seq.Add(1))})
+		return New(Config{Host: n.HTTPAddr, GRPCHost: n.GRPCAddr, GRPCRequired: true, Base: fmt.Sprintf("Conf%d", seq.Add(1))})
 	})
 }

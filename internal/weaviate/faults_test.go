@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -145,8 +146,9 @@ func TestWriterChild(t *testing.T) {
 	if spec == "" {
 		t.Skip("the kill test's child process")
 	}
-	host, base, _ := strings.Cut(spec, "/")
-	if err := commitBatch(context.Background(), New(Config{Host: host, Base: base}), makeBatch(120, 8)); err != nil {
+	host, rest, _ := strings.Cut(spec, "/")
+	base, grpc, _ := strings.Cut(rest, "/")
+	if err := commitBatch(context.Background(), New(Config{Host: host, GRPCHost: grpc, GRPCRequired: true, Base: base}), makeBatch(120, 8)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -158,7 +160,7 @@ func TestWriterChild(t *testing.T) {
 func TestKilledWriterConverges(t *testing.T) {
 	n := weaviatetest.Start(t, weaviatetest.Options{})
 	ctx := context.Background()
-	clean := New(Config{Host: n.HTTPAddr, Base: "Clean"})
+	clean := New(Config{Host: n.HTTPAddr, GRPCHost: n.GRPCAddr, GRPCRequired: true, Base: "Clean"})
 	if err := commitBatch(ctx, clean, makeBatch(120, 8)); err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +172,7 @@ func TestKilledWriterConverges(t *testing.T) {
 		t.Fatalf("clean commit stored %d chunks, want 960", len(wantChunks))
 	}
 
-	killed := New(Config{Host: n.HTTPAddr, Base: "Killed"})
+	killed := New(Config{Host: n.HTTPAddr, GRPCHost: n.GRPCAddr, GRPCRequired: true, Base: "Killed"})
 	// A first, smaller commit of the same files, so the killed run replaces
 	// records and deletes stale chunks, not only adds.
 	first := makeBatch(120, 8)
@@ -186,7 +188,7 @@ func TestKilledWriterConverges(t *testing.T) {
 	before, _, _ := kc.Count(ctx)
 
 	cmd := exec.Command(os.Args[0], "-test.run", "^TestWriterChild$")
-	cmd.Env = append(os.Environ(), childEnv+"="+n.HTTPAddr+"/Killed")
+	cmd.Env = append(os.Environ(), childEnv+"="+n.HTTPAddr+"/Killed/"+n.GRPCAddr)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -231,10 +233,10 @@ func TestKilledWriterConverges(t *testing.T) {
 func TestServerStoppedMidCommit(t *testing.T) {
 	n := weaviatetest.Start(t, weaviatetest.Options{})
 	ctx := context.Background()
-	var retries int
-	s := New(Config{Host: n.HTTPAddr, Base: "Stopped",
+	var retries atomic.Int64 // batches retry in parallel
+	s := New(Config{Host: n.HTTPAddr, GRPCHost: n.GRPCAddr, GRPCRequired: true, Base: "Stopped",
 		Retry: retry.Policy{Initial: 200 * time.Millisecond, Max: time.Second, Budget: 4 * time.Second,
-			OnRetry: func(int, error, time.Duration) { retries++ }}})
+			OnRetry: func(int, error, time.Duration) { retries.Add(1) }}})
 	c, err := s.Client(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -260,10 +262,10 @@ func TestServerStoppedMidCommit(t *testing.T) {
 		t.Fatalf("commit with the server gone: %v, want a store.ErrUnavailable", err)
 	}
 	var gu *retry.GaveUpError
-	if !errors.As(err, &gu) || retries == 0 {
-		t.Fatalf("the commit was not retried before it gave up: %v (%d retries)", err, retries)
+	if !errors.As(err, &gu) || retries.Load() == 0 {
+		t.Fatalf("the commit was not retried before it gave up: %v (%d retries)", err, retries.Load())
 	}
-	t.Logf("commit error after %d retries: %v", retries, err)
+	t.Logf("commit error after %d retries: %v", retries.Load(), err)
 	if err := n.Restart(); err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +273,7 @@ func TestServerStoppedMidCommit(t *testing.T) {
 	if err := commitBatch(ctx, s, makeBatch(120, 8)); err != nil {
 		t.Fatal(err)
 	}
-	clean := New(Config{Host: n.HTTPAddr, Base: "StoppedClean"})
+	clean := New(Config{Host: n.HTTPAddr, GRPCHost: n.GRPCAddr, GRPCRequired: true, Base: "StoppedClean"})
 	if err := commitBatch(ctx, clean, makeBatch(120, 8)); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/weaviate/weaviate-go-client/v5/weaviate/filters"
 	"github.com/weaviate/weaviate-go-client/v5/weaviate/graphql"
 	"github.com/weaviate/weaviate/entities/models"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/ragcli/rag/internal/store"
 )
@@ -93,29 +94,51 @@ func (c Chunk) object(class string) *models.Object {
 const BatchSize = 200
 
 // PutChunks writes chunks (insert or replace, by id) in batches, each
-// acknowledged at the store's consistency level. A chunk without an ID gets
-// ChunkUUID's. It returns the first per-object error
-// the server reports, after the retries.
+// acknowledged at the store's consistency level, Config.Parallel batches in
+// flight. A chunk without an ID gets ChunkUUID's. It returns when every
+// batch is written, or with the first error (the server's per-object
+// error, after the retries); the batches still in flight are then
+// cancelled, and what they wrote may stay (a commit is repeated to
+// converge, see Store).
 func (s *Client) PutChunks(ctx context.Context, chunks []Chunk) error {
-	for start := 0; start < len(chunks); start += BatchSize {
-		end := min(start+BatchSize, len(chunks))
-		objs := make([]*models.Object, 0, end-start)
-		for i := start; i < end; i++ {
-			c := chunks[i]
-			if c.ID == "" {
-				c.ID = ChunkUUID(c.Path, c.Ordinal, c.Text)
-			}
-			objs = append(objs, c.object(s.chunks))
+	objs := make([]*models.Object, len(chunks))
+	for i, c := range chunks {
+		if c.ID == "" {
+			c.ID = ChunkUUID(c.Path, c.Ordinal, c.Text)
 		}
-		if err := s.putObjects(ctx, "write chunks", objs); err != nil {
-			return err
-		}
+		objs[i] = c.object(s.chunks)
 	}
-	return nil
+	return s.putBatches(ctx, "write chunks", objs)
 }
 
+// putBatches writes objs BatchSize at a time, Config.Parallel at once.
+func (s *Client) putBatches(ctx context.Context, what string, objs []*models.Object) error {
+	if len(objs) <= BatchSize {
+		if len(objs) == 0 {
+			return nil
+		}
+		return s.putObjects(ctx, what, objs)
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.cfg.Parallel)
+	for start := 0; start < len(objs); start += BatchSize {
+		batch := objs[start:min(start+BatchSize, len(objs))]
+		g.Go(func() error { return s.putObjects(ctx, what, batch) })
+	}
+	return g.Wait()
+}
+
+// putObjects writes one batch, over gRPC when the server's endpoint
+// answers (see overGRPC), else over REST.
 func (s *Client) putObjects(ctx context.Context, what string, objs []*models.Object) error {
 	return s.do(ctx, what, func(ctx context.Context) error {
+		grpc, err := s.overGRPC(ctx)
+		if err != nil {
+			return err
+		}
+		if grpc {
+			return s.putGRPC(ctx, objs)
+		}
 		resp, err := s.c.Batch().ObjectsBatcher().WithObjects(objs...).WithConsistencyLevel(s.cfg.Consistency).Do(ctx)
 		if err != nil {
 			return err
@@ -168,17 +191,11 @@ func (f File) object(class string) *models.Object {
 // the two leaves the old state (or none), so the next ingest reads the file
 // again and converges.
 func (s *Client) PutFiles(ctx context.Context, files []File) error {
-	for start := 0; start < len(files); start += BatchSize {
-		end := min(start+BatchSize, len(files))
-		objs := make([]*models.Object, 0, end-start)
-		for _, f := range files[start:end] {
-			objs = append(objs, f.object(s.files))
-		}
-		if err := s.putObjects(ctx, "write files", objs); err != nil {
-			return err
-		}
+	objs := make([]*models.Object, len(files))
+	for i, f := range files {
+		objs[i] = f.object(s.files)
 	}
-	return nil
+	return s.putBatches(ctx, "write files", objs)
 }
 
 var fileFields = []graphql.Field{

@@ -19,6 +19,9 @@ import (
 func open(t *testing.T, n *weaviatetest.Node, cfg Config) *Client {
 	t.Helper()
 	cfg.Host = n.HTTPAddr
+	if cfg.GRPCHost == "" {
+		cfg.GRPCHost, cfg.GRPCRequired = n.GRPCAddr, true
+	}
 	if cfg.Base == "" {
 		cfg.Base = "T" + strings.NewReplacer("/", "_", "-", "_").Replace(t.Name())
 	}

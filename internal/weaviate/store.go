@@ -465,12 +465,28 @@ func (w *Writer) Commit(ctx context.Context, b *store.Batch) error {
 	if err := w.stillLive(ctx); err != nil { // a swap while it wrote
 		return err
 	}
-	var err error
-	if _, meta.Pending, err = w.c.Count(ctx); err != nil {
-		return err
+	// The pending count is read back only when this commit could have
+	// changed it: with none pending before and none stored now it stays 0,
+	// which spares an ingest whose embedder answers two aggregate queries
+	// a commit.
+	if meta.Pending > 0 || len(embedded) > 0 || storesPending(b) {
+		var err error
+		if _, meta.Pending, err = w.c.Count(ctx); err != nil {
+			return err
+		}
 	}
 	w.meta, w.fresh = meta, false
 	return nil
+}
+
+// storesPending reports whether b puts a chunk without a vector.
+func storesPending(b *store.Batch) bool {
+	for _, p := range b.Puts {
+		if slices.ContainsFunc(p.Vectors, func(v []float32) bool { return v == nil }) {
+			return true
+		}
+	}
+	return false
 }
 
 // embed gives vectors to pending chunks: it reads them, skips those no

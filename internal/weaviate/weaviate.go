@@ -78,12 +78,28 @@ type Config struct {
 	// Retry is the policy for unreachable servers and 5xx answers
 	// (retry.Default when zero).
 	Retry retry.Policy
-	// TLS, when set, configures https (a private CA, for instance).
+	// TLS, when set, configures https (a private CA, for instance), for
+	// the gRPC endpoint too.
 	TLS *tls.Config
+	// GRPCHost is HOST:PORT of the server's gRPC endpoint, which batch
+	// writes use (see grpc.go); "" writes every batch over REST.
+	GRPCHost string
+	// GRPCRequired makes a gRPC endpoint that does not answer, while the
+	// REST one does, an error (*GRPCError); otherwise batches then go over
+	// REST. Set when the store URL names the endpoint (grpc=HOST:PORT).
+	GRPCRequired bool
+	// Parallel is how many batch requests one write keeps in flight
+	// (DefaultParallel when zero).
+	Parallel int
 	// CutLog is the folder of the log of writes the server died under
 	// (repair.go); "" keeps none.
 	CutLog string
 }
+
+// DefaultParallel is how many batch requests a write keeps in flight by
+// default: enough to keep a server (or a cluster's coordinator) busy while
+// the next batch is encoded and sent.
+const DefaultParallel = 4
 
 // Environment variables of a Weaviate store beside its URL: the API key,
 // and the replication factor and consistency level (see Config).
@@ -96,7 +112,8 @@ const (
 // the replication factor and the consistency level read from the
 // environment (APIKeyEnv, ReplicationEnv, ConsistencyEnv).
 func FromLocation(l store.Location) (Config, error) {
-	cfg := Config{Scheme: "http", Host: l.Host, Base: l.Collection, CutLog: DefaultCutLog()}
+	cfg := Config{Scheme: "http", Host: l.Host, Base: l.Collection, CutLog: DefaultCutLog(),
+		GRPCHost: l.GRPCHost, GRPCRequired: l.GRPCSet && l.GRPCHost != ""}
 	if l.HTTPS() {
 		cfg.Scheme = "https"
 	}
@@ -151,6 +168,8 @@ type Client struct {
 	// than one replica: Weaviate's GraphQL takes a consistency level only
 	// for replicated collections.
 	replicated bool
+	// grpc is the batch writers' gRPC side; nil without Config.GRPCHost.
+	grpc *grpcBatcher
 }
 
 // Open connects to the server and checks that it answers. It does not
@@ -174,6 +193,9 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 60 * time.Second
 	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = DefaultParallel
+	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = cfg.TLS
 	tr.MaxIdleConnsPerHost = 16
@@ -192,6 +214,11 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, cfg.wrap("connect", err)
 	}
 	s := &Client{cfg: cfg, c: c, chunks: cfg.Base + "Chunks", files: cfg.Base + "Files"}
+	if cfg.GRPCHost != "" {
+		if s.grpc, err = dialGRPC(cfg); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.do(ctx, "connect", func(ctx context.Context) error {
 		_, err := c.Misc().MetaGetter().Do(ctx)
 		return err
@@ -208,8 +235,13 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 	return s, nil
 }
 
-// Close releases the store's idle connections.
-func (s *Client) Close() error { return nil }
+// Close releases the store's gRPC connection.
+func (s *Client) Close() error {
+	if s.grpc != nil {
+		return s.grpc.conn.Close()
+	}
+	return nil
+}
 
 // Config is the store's configuration, defaults filled in.
 func (s *Client) Config() Config { return s.cfg }
@@ -335,6 +367,9 @@ func (c Config) wrap(what string, err error) error {
 	}
 	if errors.Is(err, context.Canceled) {
 		return err
+	}
+	if e, ok := c.wrapGRPC(what, err); ok {
+		return e
 	}
 	store := c.String()
 	var wc *fault.WeaviateClientError

@@ -30,6 +30,11 @@ type Options struct {
 	// ReadyTimeout bounds the wait for /v1/.well-known/ready; 2 minutes
 	// when zero (a cluster waits for its peers to elect a leader).
 	ReadyTimeout time.Duration
+	// Dir, when set, keeps a cluster's data (and its ports, in
+	// Dir/ports.json) across test runs instead of in a temporary folder,
+	// so a long benchmark that was interrupted finds its collections
+	// again. Only StartCluster reads it.
+	Dir string
 }
 
 // Node is one Weaviate server process this package started. Its ports and
@@ -195,6 +200,12 @@ func newNode(tb testing.TB, bin, name, dir string, p ports, opts Options) *Node 
 
 // URL is the node's REST endpoint, http://127.0.0.1:PORT.
 func (n *Node) URL() string { return "http://" + n.HTTPAddr }
+
+// StoreURL is rag's store URL of collection on this node, its gRPC
+// endpoint named: weaviate://127.0.0.1:PORT/COLLECTION?grpc=127.0.0.1:PORT.
+func (n *Node) StoreURL(collection string) string {
+	return "weaviate://" + n.HTTPAddr + "/" + collection + "?grpc=" + n.GRPCAddr
+}
 
 // LogPath is the file the node's stdout and stderr go to (all runs).
 func (n *Node) LogPath() string { return filepath.Join(n.Dir, "weaviate.log") }
