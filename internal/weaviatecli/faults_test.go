@@ -356,11 +356,22 @@ func waitWriting(t *testing.T, host, base string) {
 // objects of a clean ingest into an empty collection, each of them found by
 // BM25 and by its path filter (the cut log's repair, internal/weaviate
 // repair.go).
+// It runs with batches over REST and over gRPC (the node's endpoint named
+// in the URL).
 func TestIngestWhileWeaviateDies(t *testing.T) {
+	t.Run("rest", func(t *testing.T) { ingestWhileWeaviateDies(t, false) })
+	t.Run("grpc", func(t *testing.T) { ingestWhileWeaviateDies(t, true) })
+}
+
+func ingestWhileWeaviateDies(t *testing.T, grpc bool) {
 	n := weaviatetest.Start(t, weaviatetest.Options{})
 	bin := ragBinary(t)
 	e := newEnv(t)
-	url := "weaviate://" + n.HTTPAddr + "/Dies"
+	query := ""
+	if grpc {
+		query = "?grpc=" + n.GRPCAddr
+	}
+	url := "weaviate://" + n.HTTPAddr + "/Dies" + query
 	const files = 400
 	root := e.writeCorpus(files, 1)
 	var rep ingestJSON
@@ -392,7 +403,7 @@ func TestIngestWhileWeaviateDies(t *testing.T) {
 	if rep.FilesNotWritten == 0 || rep.Updated == 0 || rep.Updated+rep.FilesNotWritten != files-files/10 || rep.StoreError == "" {
 		t.Errorf("summary %+v: want some files updated, the rest (of %d) not written, and the store's error", rep, files-files/10)
 	}
-	wantErr := fmt.Sprintf("rag: error: %d files not written: %s unavailable: ", rep.FilesNotWritten, url)
+	wantErr := fmt.Sprintf("rag: error: %d files not written: %s unavailable: ", rep.FilesNotWritten, strings.TrimSuffix(url, query))
 	if !strings.Contains(p.log, wantErr) || !strings.Contains(p.log, "rag: hint: run rag ingest again when it is back") {
 		t.Errorf("stderr does not name the store and the way out (want %q and the hint):\n%s", wantErr, p.log)
 	}
@@ -425,7 +436,7 @@ func TestIngestWhileWeaviateDies(t *testing.T) {
 		t.Errorf("the run after the restart: %+v, want the %d files without their new record updated (of the %d not written) and %d removed",
 			again, files-files/10-mid.versions["v2"], rep.FilesNotWritten, files/10)
 	}
-	clean := "weaviate://" + n.HTTPAddr + "/DiesClean"
+	clean := "weaviate://" + n.HTTPAddr + "/DiesClean" + query
 	e.binMust(bin, nil, 0, nil, "--store", clean, "ingest", "--quiet", root)
 	got, want := readState(t, n.HTTPAddr, "Dies"), readState(t, n.HTTPAddr, "DiesClean")
 	got.same(t, "after the node came back and ingest ran again", want)
