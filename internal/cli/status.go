@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ragcli/rag/internal/index"
+	"github.com/ragcli/rag/internal/iostreams"
 	"github.com/ragcli/rag/internal/store"
 	"github.com/ragcli/rag/internal/store/local"
 	"github.com/ragcli/rag/internal/weaviate"
@@ -53,28 +54,35 @@ type StatusStore struct {
 	// NotReported names the fields above that this store cannot give:
 	// size_bytes (Weaviate reports no size per collection) and ingest (a
 	// rag ingest into it, from this machine or another, leaves no trace
-	// readers can see while it runs).
+	// readers can see while it runs); "server" when the server would not
+	// say what the fields of this object hold (Error says why).
 	NotReported []string `json:"not_reported"`
+	Error       string   `json:"error,omitempty"`
 }
 
 // storeInfo asks a remote store's engine about itself; nil for the local
-// index (and for a store that is not Weaviate).
-func storeInfo(ctx context.Context, st store.Store) (*StatusStore, error) {
+// index (and for a store that is not Weaviate). A server that will not say
+// (a key without the permission to read the cluster's nodes) is no reason
+// to fail rag status: the server's part is then "not reported" too, with
+// why in Error.
+func storeInfo(ctx context.Context, st store.Store) *StatusStore {
 	ws, ok := st.(*weaviate.Store)
 	if !ok {
-		return nil, nil
+		return nil
 	}
+	out := &StatusStore{Engine: "weaviate", Unhealthy: []string{}, NotReported: []string{"size_bytes", "ingest"}}
 	c, err := ws.Client(ctx)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		var in weaviate.Info
+		if in, err = c.Info(ctx); err == nil {
+			out.Version, out.Nodes, out.NodesHealthy, out.Unhealthy = in.Version, in.Nodes, in.Healthy, cmpList(in.Unhealthy)
+			out.Replication, out.Indexing, out.Queued = in.Replication, in.Indexing, in.Queued
+			return out
+		}
 	}
-	in, err := c.Info(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &StatusStore{Engine: "weaviate", Version: in.Version, Nodes: in.Nodes, NodesHealthy: in.Healthy,
-		Unhealthy: cmpList(in.Unhealthy), Replication: in.Replication, Indexing: in.Indexing, Queued: in.Queued,
-		NotReported: []string{"size_bytes", "ingest"}}, nil
+	out.NotReported = append(out.NotReported, "server")
+	out.Error = oneLine(err.Error())
+	return out
 }
 
 // cmpList is l, or an empty list for --json's [] instead of null.
@@ -121,10 +129,7 @@ reported by Weaviate" (absent from --json, listed in store.not_reported).`,
 			if err != nil {
 				return err
 			}
-			engine, err := storeInfo(ctx, sto)
-			if err != nil {
-				return err
-			}
+			engine := storeInfo(ctx, sto)
 			m := r.Meta()
 			out := Status{Index: sto.Location(), FormatVersion: m.FormatVersion, EmbedModel: m.EmbedModel, Dim: m.Dim,
 				ChunkTokens: m.ChunkTokens, Files: st.Files, Chunks: st.Chunks, Pending: st.Pending,
@@ -149,7 +154,9 @@ reported by Weaviate" (absent from --json, listed in store.not_reported).`,
 			}
 			fmt.Fprintf(a.s.Out, "index:        %s\nembed model:  %s (%d dimensions, %d-token chunks)\nfiles:        %d\nchunks:       %d%s\nsize:         %s\nlast ingest:  %s\n",
 				out.Index, out.EmbedModel, out.Dim, out.ChunkTokens, out.Files, out.Chunks, pending, size, last)
-			if engine != nil {
+			if engine != nil && engine.Error != "" {
+				fmt.Fprintf(a.s.Out, "server:       not reported by Weaviate (%s)\n", iostreams.Sanitize(engine.Error))
+			} else if engine != nil {
 				nodes := fmt.Sprintf("%d of %d healthy", engine.NodesHealthy, engine.Nodes)
 				if len(engine.Unhealthy) > 0 {
 					nodes += " (" + strings.Join(engine.Unhealthy, ", ") + ")"
@@ -158,6 +165,8 @@ reported by Weaviate" (absent from --json, listed in store.not_reported).`,
 				if engine.Indexing || engine.Queued > 0 {
 					fmt.Fprintf(a.s.Out, "indexing:     weaviate is still indexing vectors (%d queued): vector search may miss the newest chunks\n", engine.Queued)
 				}
+			}
+			if engine != nil {
 				fmt.Fprintln(a.s.Out, "ingest:       not reported by Weaviate (a running rag ingest leaves no trace it can show)")
 			}
 			if running != nil {

@@ -1,6 +1,7 @@
 package weaviatecli_test
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"encoding/pem"
 	"io"
@@ -36,7 +37,7 @@ func (l countingListener) Accept() (net.Conn, error) {
 // serves plain HTTP; a deployment terminates TLS in front of it the same
 // way). Its certificate is httptest's, for 127.0.0.1; certFile holds it as
 // PEM, for SSL_CERT_FILE. accepts counts the connections made to it.
-func tlsProxy(t *testing.T, n *weaviatetest.Node) (addr, certFile string, accepts *atomic.Int64) {
+func tlsProxy(t *testing.T, n *weaviatetest.Node) (addr, certFile string, accepts *atomic.Int64, cert tls.Certificate) {
 	t.Helper()
 	target, err := url.Parse(n.URL())
 	if err != nil {
@@ -53,7 +54,45 @@ func tlsProxy(t *testing.T, n *weaviatetest.Node) (addr, certFile string, accept
 	if err := os.WriteFile(certFile, pemBytes, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return srv.Listener.Addr().String(), certFile, accepts
+	return srv.Listener.Addr().String(), certFile, accepts, srv.TLS.Certificates[0]
+}
+
+// tlsTunnel terminates TLS with cert (offering h2, as gRPC requires) and
+// passes the bytes on to target in the clear: the node's gRPC port behind
+// TLS, as a TLS-terminating load balancer puts it. It returns its address
+// and a counter of the handshakes that succeeded.
+func tlsTunnel(t *testing.T, cert tls.Certificate, target string) (addr string, handshakes *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	tl := tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2"}})
+	handshakes = new(atomic.Int64)
+	go func() {
+		for {
+			c, err := tl.Accept()
+			if err != nil {
+				return // closed at the end of the test
+			}
+			go func() {
+				defer c.Close()
+				if c.(*tls.Conn).Handshake() != nil {
+					return
+				}
+				handshakes.Add(1)
+				d, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer d.Close()
+				go io.Copy(d, c)
+				io.Copy(c, d)
+			}()
+		}
+	}()
+	return ln.Addr().String(), handshakes
 }
 
 // TestHTTPSWithAPIKey talks to a node that wants an API key through a TLS
@@ -69,7 +108,7 @@ func TestHTTPSWithAPIKey(t *testing.T) {
 	n := weaviatetest.Start(t, weaviatetest.Options{APIKey: key})
 	bin := ragBinary(t)
 	e := newEnv(t)
-	addr, cert, accepts := tlsProxy(t, n)
+	addr, cert, accepts, pair := tlsProxy(t, n)
 	storeURL := "weaviates://" + addr + "/Tls"
 	docs := filepath.Join(e.dir, "docs")
 	trusted := []string{"SSL_CERT_FILE=" + cert, "RAG_WEAVIATE_API_KEY=" + key}
@@ -103,6 +142,22 @@ func TestHTTPSWithAPIKey(t *testing.T) {
 		}
 	}
 	run(trusted, "doctor", "--json") // whatever it finds of the fake Ollama: only its output matters here
+
+	// Batches over gRPC, its channel behind TLS too: the URL names the
+	// endpoint, so a gRPC channel that fails is an error, not a quiet fall
+	// back to REST.
+	grpcAddr, handshakes := tlsTunnel(t, pair, n.GRPCAddr)
+	grpcURL := "weaviates://" + addr + "/TlsGrpc?grpc=" + grpcAddr
+	code, out, stderr = e.bin(bin, trusted, "--store", grpcURL, "ingest", "--json", docs)
+	outputs = append(outputs, out, stderr)
+	if json.Unmarshal([]byte(out), &rep); code != 0 || rep.Added != 2 || handshakes.Load() == 0 {
+		t.Errorf("ingest with batches over gRPC behind TLS: exit %d, %d TLS handshakes on the gRPC port\n%s%s", code, handshakes.Load(), out, stderr)
+	}
+	code, out, stderr = e.bin(bin, trusted, "--store", grpcURL, "search", "--json", "-k", "1", "can penguins fly")
+	outputs = append(outputs, out, stderr)
+	if json.Unmarshal([]byte(out), &found); code != 0 || len(found.Results) != 1 || filepath.Base(found.Results[0].Path) != "a.md" {
+		t.Errorf("search of the collection written over gRPC: exit %d\n%s%s", code, out, stderr)
+	}
 
 	// Untrusted: the system roots do not know the proxy's certificate.
 	for _, args := range [][]string{{"ingest", "--json", docs}, {"search", "penguins"}} {
