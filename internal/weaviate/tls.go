@@ -50,3 +50,15 @@ func (c Config) tlsProblem(err error) *TLSError {
 	}
 	return nil
 }
+
+// grpcTLSProblem is tlsProblem for the gRPC channel, whose errors carry the
+// TLS failure as text only (a gRPC status message).
+func (c Config) grpcTLSProblem(msg string) *TLSError {
+	switch {
+	case strings.Contains(msg, "authentication handshake failed") && strings.Contains(msg, "x509: "):
+		return &TLSError{Store: c.String(), Msg: "gRPC endpoint " + c.GRPCHost + ": " + strings.TrimRight(msg[strings.Index(msg, "x509: "):], `"`)}
+	case strings.Contains(msg, "first record does not look like a TLS handshake"):
+		return &TLSError{Store: c.String(), Plain: true, Msg: "its gRPC endpoint " + c.GRPCHost + " answered the TLS handshake without TLS"}
+	}
+	return nil
+}

@@ -1,11 +1,17 @@
 package weaviatecli_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"io"
 	"log"
+	"math/big"
 	"net"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -15,6 +21,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ragcli/rag/internal/weaviatetest"
 )
@@ -55,6 +62,23 @@ func tlsProxy(t *testing.T, n *weaviatetest.Node) (addr, certFile string, accept
 		t.Fatal(err)
 	}
 	return srv.Listener.Addr().String(), certFile, accepts, srv.TLS.Certificates[0]
+}
+
+// selfSigned is a certificate for 127.0.0.1 that no one trusts.
+func selfSigned(t *testing.T) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "untrusted"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
 // tlsTunnel terminates TLS with cert (offering h2, as gRPC requires) and
@@ -157,6 +181,16 @@ func TestHTTPSWithAPIKey(t *testing.T) {
 	outputs = append(outputs, out, stderr)
 	if json.Unmarshal([]byte(out), &found); code != 0 || len(found.Results) != 1 || filepath.Base(found.Results[0].Path) != "a.md" {
 		t.Errorf("search of the collection written over gRPC: exit %d\n%s%s", code, out, stderr)
+	}
+	// The gRPC endpoint with a certificate nobody trusts (the REST one
+	// still trusted): refused at once too.
+	otherAddr, _ := tlsTunnel(t, selfSigned(t), n.GRPCAddr)
+	otherURL := "weaviates://" + addr + "/TlsGrpc?grpc=" + otherAddr
+	code, out, stderr = e.bin(bin, trusted, "--store", otherURL, "ingest", "--json", docs)
+	outputs = append(outputs, out, stderr)
+	if code != 1 || !strings.Contains(stderr, "is not trusted: gRPC endpoint "+otherAddr+": x509: ") ||
+		!strings.Contains(stderr, "rag: hint: if the server's certificate comes from a private CA") || strings.Contains(stderr, "gave up after") {
+		t.Errorf("ingest with an untrusted gRPC certificate: exit %d, want 1 at once with the hint\n%s", code, stderr)
 	}
 
 	// Untrusted: the system roots do not know the proxy's certificate.
