@@ -88,7 +88,7 @@ test-weaviate:
 # rag search p50/p99 against both (a process per query, and rag serve),
 # and recall@10 of the cluster's HNSW against exact search. BENCH_DIR keeps
 # the corpus, the indexes and figures.txt, so an interrupted run continues
-# (about 12 GB at 1M chunks; remove it afterwards). Then the in-process
+# (about 6 GB at 400k chunks; remove it afterwards). Then the in-process
 # commit benchmark at 20k chunks, REST against gRPC side by side. Hours at
 # 1M on 2 cores; not part of `make test`.
 BENCH_CHUNKS ?= 1000000
@@ -99,5 +99,5 @@ bench-weaviate:
 	  RAG_BENCH_CHUNKS=$(BENCH_CHUNKS) RAG_BENCH_DIR=$(BENCH_DIR) \
 	  $(GO) test -count=1 -timeout 6h -v -run '^TestMillionBenchmark$$' ./internal/weaviatecli
 	RAG_TEST_WEAVIATE=$${RAG_TEST_WEAVIATE:-1} RAG_TEST_CACHE=$(RAG_TEST_CACHE) \
-	  RAG_WEAVIATE_BENCH=20000 RAG_WEAVIATE_BENCH_MODES=rest/1,grpc/1,grpc/4 \
+	  RAG_WEAVIATE_BENCH=20000 RAG_WEAVIATE_BENCH_MODES=rest/1,grpc/1,grpc/4,grpc/4,grpc/1,rest/1 \
 	  $(GO) test -count=1 -timeout 60m -v -run '^TestClusterBenchmark$$' ./internal/weaviate

@@ -131,6 +131,9 @@ func TestBearerToken(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `"files": 4`) && !strings.Contains(body, `"files":4`) {
 		t.Errorf("with the token: %d %s", code, body)
 	}
+	if !strings.Contains(body, `"size_bytes"`) {
+		t.Errorf("the local index's status gives no size: %s", body)
+	}
 	// With a token, the Host may be the machine's name on the network.
 	if code, _, _ := do(t, "GET", ts.URL+"/healthz", "", map[string]string{"Authorization": "Bearer " + token, "Host": "myhost.lan:7341"}); code != 200 {
 		t.Errorf("with the token and a LAN host name: %d", code)

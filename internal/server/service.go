@@ -539,7 +539,7 @@ type Status struct {
 	Files         int       `json:"files"`
 	Chunks        int       `json:"chunks"`
 	Pending       int       `json:"pending" jsonschema:"chunks not embedded yet, found by their words only"`
-	SizeBytes     int64     `json:"size_bytes"`
+	SizeBytes     *int64    `json:"size_bytes,omitempty" jsonschema:"the local index's size on disk; absent for a store that reports none (Weaviate)"`
 	Created       time.Time `json:"created"`
 	LastIngest    time.Time `json:"last_ingest,omitzero"`
 	ChatModel     string    `json:"chat_model,omitempty" jsonschema:"the local chat model ask uses"`
@@ -557,9 +557,13 @@ func (s *Service) Status(ctx context.Context) (*Status, error) {
 		return nil, err
 	}
 	m := snap.r.Meta() // a remote store's, as of the Stats call
-	return &Status{Index: s.cfg.Store.Location(), FormatVersion: m.FormatVersion, EmbedModel: m.EmbedModel, Dim: m.Dim,
-		ChunkTokens: m.ChunkTokens, Files: st.Files, Chunks: st.Chunks, Pending: st.Pending, SizeBytes: st.SizeBytes,
-		Created: m.Created, LastIngest: m.LastIngest, ChatModel: s.cfg.ChatModel}, nil
+	out := &Status{Index: s.cfg.Store.Location(), FormatVersion: m.FormatVersion, EmbedModel: m.EmbedModel, Dim: m.Dim,
+		ChunkTokens: m.ChunkTokens, Files: st.Files, Chunks: st.Chunks, Pending: st.Pending,
+		Created: m.Created, LastIngest: m.LastIngest, ChatModel: s.cfg.ChatModel}
+	if _, isLocal := s.cfg.Store.(*local.Store); isLocal {
+		out.SizeBytes = &st.SizeBytes // a remote store's 0 would be a false figure
+	}
+	return out, nil
 }
 
 // AskRequest is one question.
