@@ -112,7 +112,8 @@ func paths(s searchOut) []string {
 func TestCommandsAgainstWeaviate(t *testing.T) {
 	n := weaviatetest.Start(t, weaviatetest.Options{})
 	e := newEnv(t)
-	url := "weaviate://" + n.HTTPAddr + "/CliDay"
+	url := n.StoreURL("CliDay")                   // writes over gRPC, as a default-port URL does
+	loc := "weaviate://" + n.HTTPAddr + "/CliDay" // how rag names the store
 	docs := filepath.Join(e.dir, "docs")
 	rag := func(args ...string) []string { return append([]string{"--store", url}, args...) }
 
@@ -125,12 +126,12 @@ func TestCommandsAgainstWeaviate(t *testing.T) {
 		ChunksReused       int `json:"chunks_reused"`
 	}
 	e.must(0, &rep, rag("ingest", "--json", docs)...)
-	if rep.Index != url || rep.Added != 2 || rep.ChunksEmbedded != 2 {
-		t.Fatalf("first ingest: %+v; want 2 files added into %s", rep, url)
+	if rep.Index != loc || rep.Added != 2 || rep.ChunksEmbedded != 2 {
+		t.Fatalf("first ingest: %+v; want 2 files added into %s", rep, loc)
 	}
 	var st status
 	e.must(0, &st, rag("status", "--json")...)
-	if st.Index != url || st.Files != 2 || st.Chunks != 2 || st.Pending != 0 || st.EmbedModel != "all-minilm" || st.Dim != 384 {
+	if st.Index != loc || st.Files != 2 || st.Chunks != 2 || st.Pending != 0 || st.EmbedModel != "all-minilm" || st.Dim != 384 {
 		t.Errorf("status: %+v", st)
 	}
 	for _, mode := range []string{"hybrid", "vector", "lexical"} {
@@ -218,7 +219,7 @@ func TestCommandsAgainstWeaviate(t *testing.T) {
 		}
 	}
 	e.must(0, &ls, rag("ls", "--json")...)
-	if ls.Index != url || len(ls.Roots) != 1 || ls.Roots[0].Path != docs || ls.Roots[0].Files != 2 {
+	if ls.Index != loc || len(ls.Roots) != 1 || ls.Roots[0].Path != docs || ls.Roots[0].Files != 2 {
 		t.Errorf("ls: %+v", ls)
 	}
 	// rag eval of a question set runs its queries against the store.
@@ -262,7 +263,7 @@ func TestCommandsAgainstWeaviate(t *testing.T) {
 func TestMigrateBothWays(t *testing.T) {
 	n := weaviatetest.Start(t, weaviatetest.Options{})
 	e := newEnv(t)
-	url := "weaviate://" + n.HTTPAddr + "/Migrated"
+	url := n.StoreURL("Migrated")
 	src, back := filepath.Join(e.dir, "src-index"), filepath.Join(e.dir, "back-index")
 	e.write("docs/c.md", "# Owls\n\nOwls hunt at night.\n")
 	e.must(0, nil, "--index", src, "ingest", filepath.Join(e.dir, "docs"))
@@ -483,7 +484,7 @@ func TestServeAgainstWeaviate(t *testing.T) {
 func TestDeepExplainPruneAgainstWeaviate(t *testing.T) {
 	n := weaviatetest.Start(t, weaviatetest.Options{})
 	e := newEnv(t)
-	url := "weaviate://" + n.HTTPAddr + "/CliMore"
+	url := n.StoreURL("CliMore")
 	docs := filepath.Join(e.dir, "docs")
 	e.write("other/c.md", "# Owls\n\nOwls hunt at night.\n")
 	other := filepath.Join(e.dir, "other")
