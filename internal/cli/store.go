@@ -155,7 +155,7 @@ func (a *app) checkStore(ctx context.Context, s config.Settings) error {
 	if !rep.OK() {
 		what := cmpStr(quoteAll(rep.Roots), "PATH...")
 		return withHint(fmt.Errorf("%w: %d found", errUnhealthy, len(rep.Problems)),
-			"rewrite the files' objects: rag --store %s forget %s, then rag --store %s ingest %s (your files are not touched)", st.Location(), what, st.Location(), what)
+			"repair it with: rag --store %s reindex (it rebuilds a new generation from your files, which are not touched, while this one answers); if that fails, rewrite the files' objects: rag --store %s forget %s, then rag --store %s ingest %s", st.Location(), st.Location(), what, st.Location(), what)
 	}
 	return nil
 }
