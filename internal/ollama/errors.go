@@ -153,7 +153,9 @@ func runnerCrashed(msg string) bool {
 		"runner process no longer running",
 		"runner process has terminated",
 		"do embedding request",
-		"health resp:", // the scheduler's health check of a dying runner
+		"health resp:",       // the scheduler's health check of a dying runner
+		"connection refused", // the server dialling a runner just killed
+		"connection reset by peer",
 		"error was encountered while running the model",
 		"model runner has unexpectedly stopped",
 		"unexpected eof",

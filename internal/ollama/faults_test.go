@@ -34,6 +34,7 @@ func TestEmbedRetriesTransientFailures(t *testing.T) {
 		{"400 runner gone", 400, ollamatest.RunnerGone},
 		{"400 runner EOF", 400, ollamatest.RunnerEOF},
 		{"400 runner health check", 400, ollamatest.RunnerHealth},
+		{"400 runner refused", 400, ollamatest.RunnerRefused},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

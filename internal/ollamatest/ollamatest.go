@@ -439,6 +439,10 @@ const (
 	// of a runner meets it dying (seen in make test-ollama's
 	// TestRunnerKilledMidIngest).
 	RunnerHealth = `{"error":"health resp: Get \"http://127.0.0.1:41881/health\": read tcp 127.0.0.1:41750->127.0.0.1:41881: read: connection reset by peer"}`
+	// RunnerRefused is /api/embed's 400 body when the server dials a runner
+	// that was just killed (seen in a clean-clone CI run of
+	// TestRunnerKilledMidIngest: the whole body is the dial error's text).
+	RunnerRefused = `{"error":"connection refused"}`
 	// RunnerTerminated is the 500 body while the scheduler restarts a runner.
 	RunnerTerminated = `{"error":"llama runner process has terminated: signal: killed"}`
 	// StreamRunnerEOF is the error line that ends a chat stream whose runner died.
