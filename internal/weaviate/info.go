@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/weaviate/weaviate-go-client/v5/weaviate/fault"
-	schemapkg "github.com/weaviate/weaviate-go-client/v5/weaviate/schema"
 	"github.com/weaviate/weaviate/entities/models"
 
 	"github.com/ragcli/rag/internal/store"
@@ -121,7 +120,8 @@ func (s *Client) Info(ctx context.Context) (Info, error) {
 
 // raftMembers names the nodes of the cluster's Raft configuration, as the
 // nodes that answer GET /v1/cluster/statistics list them. The go client has
-// no call for it, so it is a plain GET with the store's key and TLS.
+// no call for it, so it is a plain GET with the store's key, over the
+// client's connection.
 func (s *Client) raftMembers(ctx context.Context) ([]string, error) {
 	var body struct {
 		Statistics []struct {
@@ -142,9 +142,7 @@ func (s *Client) raftMembers(ctx context.Context) ([]string, error) {
 		if s.cfg.APIKey != "" {
 			req.Header.Set("Authorization", "Bearer "+s.cfg.APIKey)
 		}
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = s.cfg.TLS
-		resp, err := (&http.Client{Transport: tr}).Do(req)
+		resp, err := s.hc.Do(req) // the client's connection and TLS
 		if err != nil {
 			return err
 		}
@@ -189,16 +187,12 @@ func (s *Client) nodes(ctx context.Context, class, output string) (*models.Nodes
 // starts with prefix: those that have a chunks collection ("Rag" for
 // RagChunks). rag eval --beir finds its scratch collections with it.
 func (s *Client) Stores(ctx context.Context, prefix string) ([]string, error) {
-	var schema *schemapkg.Dump
-	if err := s.doSchema(ctx, "list collections", func(ctx context.Context) error {
-		var err error
-		schema, err = s.c.Schema().Getter().Do(ctx)
-		return err
-	}); err != nil {
+	classes, err := s.schemaClasses(ctx, "list collections")
+	if err != nil {
 		return nil, err
 	}
 	var out []string
-	for _, c := range schema.Classes {
+	for _, c := range classes {
 		if c == nil {
 			continue
 		}

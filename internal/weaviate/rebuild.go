@@ -121,26 +121,15 @@ func (s *Client) current(ctx context.Context) (*Client, error) {
 		return s, nil
 	}
 	c := s.at(g)
-	if ok, err := c.Exists(ctx); err != nil {
+	if err := c.loadIfExists(ctx); err != nil {
 		return nil, err
-	} else if ok {
-		if err := c.loadReplication(ctx); err != nil {
-			return nil, err
-		}
 	}
 	return c, nil
 }
 
 // generations lists the generations of the store that have a collection.
 func (s *Client) generations(ctx context.Context) ([]int, error) {
-	var dump []*models.Class
-	err := s.doSchema(ctx, "read the schema", func(ctx context.Context) error {
-		d, err := s.c.Schema().Getter().Do(ctx)
-		if err == nil {
-			dump = d.Classes
-		}
-		return err
-	})
+	dump, err := s.schemaClasses(ctx, "read the schema")
 	if err != nil {
 		return nil, err
 	}
@@ -177,8 +166,9 @@ func (s *Client) dropClass(ctx context.Context, name string) error {
 	return err
 }
 
-func (s *Client) liveClassDef() *models.Class {
-	return &models.Class{
+// ensureLive creates the collection of the live generation's object.
+func (s *Client) ensureLive(ctx context.Context) error {
+	return s.ensureClass(ctx, &models.Class{
 		Class:             liveClass(s.cfg.Base),
 		Description:       "rag: which generation of the store's collections is live",
 		Vectorizer:        "none",
@@ -186,22 +176,6 @@ func (s *Client) liveClassDef() *models.Class {
 		VectorIndexConfig: map[string]any{"skip": true},
 		ReplicationConfig: s.replication(),
 		Properties:        []*models.Property{textProp("generation", "", false, false)},
-	}
-}
-
-// ensureLive creates the collection of the live generation's object.
-func (s *Client) ensureLive(ctx context.Context) error {
-	class := s.liveClassDef()
-	var exists bool
-	if err := s.doSchema(ctx, "check collection "+class.Class, func(ctx context.Context) error {
-		var err error
-		exists, err = s.c.Schema().ClassExistenceChecker().WithClassName(class.Class).Do(ctx)
-		return err
-	}); err != nil || exists {
-		return err
-	}
-	return s.doSchema(ctx, "create collection "+class.Class, func(ctx context.Context) error {
-		return s.c.Schema().ClassCreator().WithClass(class).Do(ctx)
 	})
 }
 
@@ -255,11 +229,9 @@ func (s *Store) BeginRebuild(ctx context.Context, _ time.Duration) (store.Rebuil
 	if err := c.ensureLive(ctx); err != nil {
 		return nil, err
 	}
-	next := &Store{cfg: s.cfg, pinned: true, gen: gen}
-	nc, err := next.client(ctx)
-	if err != nil {
-		return nil, err
-	}
+	// The next generation shares the live one's connection.
+	nc := c.at(gen)
+	next := &Store{cfg: s.cfg, pinned: true, gen: gen, c: nc}
 	// The build's token, checked before the swap: a generation deleted
 	// meanwhile (by another rebuild's clearing) loses it, even if writes
 	// into the deleted collections made Weaviate create them again.

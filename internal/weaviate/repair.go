@@ -115,10 +115,8 @@ func (s *Client) repairCut(ctx context.Context) error {
 		o.CreationTimeUnix, o.LastUpdateTimeUnix, o.Additional = 0, 0, nil
 		objs = append(objs, &o)
 	}
-	for start := 0; start < len(objs); start += BatchSize {
-		if err := s.putObjects(ctx, "rewrite objects of a cut write", objs[start:min(start+BatchSize, len(objs))]); err != nil {
-			return err
-		}
+	if err := s.putBatches(ctx, "rewrite objects of a cut write", objs); err != nil {
+		return err
 	}
 	s.cutChecked = true
 	return os.Remove(p)

@@ -135,30 +135,58 @@ func (s *Client) EnsureSchema(ctx context.Context) error {
 		return nil
 	}
 	for _, class := range []*models.Class{s.chunksClass(), s.filesClass()} {
-		var exists bool
-		if err := s.doSchema(ctx, "check collection "+class.Class, func(ctx context.Context) error {
-			var err error
-			exists, err = s.c.Schema().ClassExistenceChecker().WithClassName(class.Class).Do(ctx)
-			return err
-		}); err != nil {
-			return err
-		}
-		if exists {
-			continue
-		}
-		err := s.doSchema(ctx, "create collection "+class.Class, func(ctx context.Context) error {
-			return s.c.Schema().ClassCreator().WithClass(class).Do(ctx)
-		})
-		if err != nil {
-			// Another writer may have created it meanwhile.
-			ok, cerr := s.c.Schema().ClassExistenceChecker().WithClassName(class.Class).Do(ctx)
-			if cerr == nil && ok {
-				continue
-			}
+		if err := s.ensureClass(ctx, class); err != nil {
 			return err
 		}
 	}
 	return s.loadReplication(ctx)
+}
+
+// ensureClass creates class if it does not exist.
+func (s *Client) ensureClass(ctx context.Context, class *models.Class) error {
+	var exists bool
+	if err := s.doSchema(ctx, "check collection "+class.Class, func(ctx context.Context) error {
+		var err error
+		exists, err = s.c.Schema().ClassExistenceChecker().WithClassName(class.Class).Do(ctx)
+		return err
+	}); err != nil || exists {
+		return err
+	}
+	err := s.doSchema(ctx, "create collection "+class.Class, func(ctx context.Context) error {
+		return s.c.Schema().ClassCreator().WithClass(class).Do(ctx)
+	})
+	if err != nil {
+		// Another writer may have created it meanwhile.
+		ok, cerr := s.c.Schema().ClassExistenceChecker().WithClassName(class.Class).Do(ctx)
+		if cerr == nil && ok {
+			return nil
+		}
+	}
+	return err
+}
+
+// loadIfExists loads the collections' replication (and marks the schema
+// known) when they exist.
+func (s *Client) loadIfExists(ctx context.Context) error {
+	ok, err := s.Exists(ctx)
+	if err != nil || !ok {
+		return err
+	}
+	return s.loadReplication(ctx)
+}
+
+// schemaClasses reads every collection of the server, what naming the
+// read in its errors.
+func (s *Client) schemaClasses(ctx context.Context, what string) ([]*models.Class, error) {
+	var dump []*models.Class
+	err := s.doSchema(ctx, what, func(ctx context.Context) error {
+		d, err := s.c.Schema().Getter().Do(ctx)
+		if err == nil {
+			dump = d.Classes
+		}
+		return err
+	})
+	return dump, err
 }
 
 func (s *Client) loadReplication(ctx context.Context) error {

@@ -158,7 +158,8 @@ func checkBase(b string) error {
 type Client struct {
 	cfg    Config
 	c      *client.Client
-	chunks string // class names
+	hc     *http.Client // c's connection, for the calls c has none for (info.go)
+	chunks string       // class names
 	files  string
 	// schemaOK is set once both collections are known to exist.
 	schemaOK bool
@@ -203,17 +204,18 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.APIKey != "" {
 		headers["Authorization"] = "Bearer " + cfg.APIKey
 	}
+	hc := &http.Client{Transport: tr, Timeout: cfg.Timeout}
 	c, err := client.NewClient(client.Config{
 		Scheme:           cfg.Scheme,
 		Host:             cfg.Host,
-		ConnectionClient: &http.Client{Transport: tr, Timeout: cfg.Timeout},
+		ConnectionClient: hc,
 		Headers:          headers,
 		Timeout:          cfg.Timeout,
 	})
 	if err != nil {
 		return nil, cfg.wrap("connect", err)
 	}
-	s := &Client{cfg: cfg, c: c, chunks: cfg.Base + "Chunks", files: cfg.Base + "Files"}
+	s := &Client{cfg: cfg, c: c, hc: hc, chunks: cfg.Base + "Chunks", files: cfg.Base + "Files"}
 	if cfg.GRPCHost != "" {
 		if s.grpc, err = dialGRPC(cfg); err != nil {
 			return nil, err
@@ -225,12 +227,8 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if ok, err := s.Exists(ctx); err != nil {
+	if err := s.loadIfExists(ctx); err != nil {
 		return nil, err
-	} else if ok {
-		if err := s.loadReplication(ctx); err != nil {
-			return nil, err
-		}
 	}
 	return s, nil
 }
