@@ -74,16 +74,10 @@ func Store(r store.Reader) Source { return storeSource{r} }
 
 type storeSource struct{ r store.Reader }
 
-// textWalker is a store's EachFile without the vectors, where it has one
-// (Weaviate's EachFileText): an audit compares texts only.
-type textWalker interface {
-	EachFileText(ctx context.Context, fn func(store.Put) error) error
-}
-
 func (s storeSource) EachFile(ctx context.Context, fn func(index.File, []index.Chunk) error) error {
 	each := s.r.EachFile
-	if tw, ok := s.r.(textWalker); ok {
-		each = tw.EachFileText
+	if tw, ok := s.r.(store.TextWalker); ok {
+		each = tw.EachFileText // an audit compares texts only
 	}
 	return each(ctx, func(p store.Put) error { return fn(p.File, p.Chunks) })
 }

@@ -78,10 +78,15 @@ func (a *app) newScratch(loc store.Location, c *eval.Collection, s config.Settin
 	if err != nil {
 		return nil, err
 	}
-	sc := &evalScratch{loc: loc}
-	sc.loc.Collection = scratchName(loc.Collection, c, s)
-	sc.corpus = filepath.Join(data, "eval", sc.loc.Collection+".corpus")
-	return sc, nil
+	return scratchAt(loc, scratchName(loc.Collection, c, s), data), nil
+}
+
+// scratchAt is the scratch collection name on the server loc names, with
+// its corpus folder in rag's data folder data.
+func scratchAt(loc store.Location, name, data string) *evalScratch {
+	sc := &evalScratch{loc: loc, corpus: filepath.Join(data, "eval", name+".corpus")}
+	sc.loc.Collection = name
+	return sc
 }
 
 // client connects to the scratch collection's server (through the user's
@@ -167,8 +172,7 @@ func (a *app) cleanScratch(ctx context.Context) error {
 	}
 	out := EvalClean{Store: loc.String(), Dropped: []string{}}
 	for _, n := range names {
-		sc := &evalScratch{loc: loc, corpus: filepath.Join(data, "eval", n+".corpus")}
-		sc.loc.Collection = n
+		sc := scratchAt(loc, n, data)
 		if err := sc.drop(ctx); err != nil {
 			return fmt.Errorf("drop %s: %w", sc.loc, err)
 		}

@@ -152,7 +152,6 @@ then all-minilm and llama3.2. OLLAMA_HOST picks the Ollama server.
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.global.Index, "index", "", "index folder (default $RAG_INDEX, else ~/.local/share/rag/index)")
 	pf.StringVar(&a.global.Store, "store", "", "where the index lives: empty for the local --index folder, or weaviate://HOST:PORT[/COLLECTION] (weaviates:// for https; API key from $RAG_WEAVIATE_API_KEY) (default $RAG_STORE)")
-	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return a.localOnly(cmd) } // store.go
 	pf.StringVar(&a.global.EmbedModel, "embed-model", "", "Ollama embedding model (default $RAG_EMBED_MODEL, the index's model, else all-minilm)")
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print no progress or summary on stderr (errors still are)")
 	pf.StringVar(&a.global.OllamaHost, "ollama-host", "", "Ollama server URL (default $OLLAMA_HOST, else http://127.0.0.1:11434)")

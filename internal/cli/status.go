@@ -10,31 +10,23 @@ import (
 
 	"github.com/ragcli/rag/internal/index"
 	"github.com/ragcli/rag/internal/iostreams"
+	"github.com/ragcli/rag/internal/server"
 	"github.com/ragcli/rag/internal/store"
 	"github.com/ragcli/rag/internal/store/local"
 	"github.com/ragcli/rag/internal/weaviate"
 )
 
-// Status is `rag status --json`.
+// Status is `rag status --json`: the index's status, as the MCP status tool
+// and /v1/status give it (without chat_model, which rag status leaves out),
+// and what only rag status shows.
 type Status struct {
-	Index         string `json:"index"`
-	FormatVersion int    `json:"format_version"`
-	EmbedModel    string `json:"embed_model"`
-	Dim           int    `json:"dim"`
-	ChunkTokens   int    `json:"chunk_tokens"`
-	Files         int    `json:"files"`
-	Chunks        int    `json:"chunks"`
-	Pending       int    `json:"pending"` // chunks not embedded yet
-	// SizeBytes is the local index's size on disk; absent for a store that
-	// does not report one (Weaviate: see Store.NotReported).
-	SizeBytes  *int64    `json:"size_bytes,omitempty"`
-	Created    time.Time `json:"created"`
-	LastIngest time.Time `json:"last_ingest,omitzero"`
+	server.Status
 	// Ingest is how far a running ingest has got; absent when none runs,
 	// and for a store that cannot tell.
 	Ingest *index.Progress `json:"ingest,omitempty"`
 	// Store is what a remote store's engine says of itself; absent for the
-	// local index.
+	// local index. Status.SizeBytes is absent for a store that does not
+	// report one (Weaviate: see Store.NotReported).
 	Store *StatusStore `json:"store,omitempty"`
 }
 
@@ -119,30 +111,23 @@ reported by Weaviate" (absent from --json, listed in store.not_reported).`,
 			}
 			defer r.Close()
 			var running *index.Progress
-			_, isLocal := sto.(*local.Store)
-			if isLocal {
+			if _, isLocal := sto.(*local.Store); isLocal {
 				if p, ok := index.Running(s.Index); ok {
 					running = &p
 				}
 			}
-			st, err := r.Stats(ctx)
+			held, err := server.StatusOf(ctx, sto, r)
 			if err != nil {
 				return err
 			}
 			engine := storeInfo(ctx, sto)
-			m := r.Meta()
-			out := Status{Index: sto.Location(), FormatVersion: m.FormatVersion, EmbedModel: m.EmbedModel, Dim: m.Dim,
-				ChunkTokens: m.ChunkTokens, Files: st.Files, Chunks: st.Chunks, Pending: st.Pending,
-				Created: m.Created, LastIngest: m.LastIngest, Ingest: running, Store: engine}
-			if isLocal {
-				out.SizeBytes = &st.SizeBytes
-			}
+			out := Status{Status: *held, Ingest: running, Store: engine}
 			if a.json {
 				return a.writeJSON(out)
 			}
 			last := "never"
-			if !m.LastIngest.IsZero() {
-				last = m.LastIngest.Local().Format(time.DateTime)
+			if !out.LastIngest.IsZero() {
+				last = out.LastIngest.Local().Format(time.DateTime)
 			}
 			pending := ""
 			if out.Pending > 0 {

@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"strings"
-
-	"github.com/spf13/cobra"
 
 	"github.com/ragcli/rag/internal/config"
 	"github.com/ragcli/rag/internal/index"
@@ -53,35 +50,6 @@ func parseStore(s config.Settings) (store.Location, error) {
 		return loc, usageError{withHint(err, "fix %s (weaviate://HOST:PORT/COLLECTION, weaviates:// for https), or drop it for the local index", s.Sources["store"])}
 	}
 	return loc, nil
-}
-
-// localOnlyCmds are the commands that need the local index's own files
-// (its folder to rebuild beside) and do not work with another store yet;
-// they refuse one up front with a usage error rather than quietly reading
-// the local index instead.
-var localOnlyCmds = map[string]bool{
-	// none today: reindex, the last one, works against Weaviate too
-}
-
-// localOnly refuses a remote store for a command that cannot use one yet.
-func (a *app) localOnly(cmd *cobra.Command) error {
-	name := strings.Fields(cmd.CommandPath())
-	if len(name) < 2 || !localOnlyCmds[name[1]] {
-		return nil
-	}
-	s, err := config.Resolve(a.global, a.getenv)
-	if err != nil || s.Store == "" {
-		return nil // the command reports a broken config itself
-	}
-	loc, err := parseStore(s)
-	if err != nil {
-		return err
-	}
-	if loc.Local() {
-		return nil
-	}
-	return usageError{withHint(&store.UnsupportedError{Store: loc.String(), What: "run rag " + strings.Join(name[1:], " ") + " yet"},
-		"run it on a local index: drop --store, or copy the store into a folder first (rag migrate --store %s --to DIR)", loc)}
 }
 
 // redactStore is a store setting fit to print: a URL without its user

@@ -238,7 +238,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if errors.Is(err, store.ErrUnavailable) {
 		// The store went away after it opened: what was committed stays,
 		// the rest is left for the next run (see StoreDownError).
-		r.rep.FilesNotWritten = r.writes - r.committedFiles + r.jobs - r.collected
+		r.rep.FilesNotWritten = r.unwritten + r.tally.files() + r.progress.FilesTotal - r.progress.FilesDone
 		r.rep.StoreError = err.Error()
 		err = &StoreDownError{Store: st.Location(), NotWritten: r.rep.FilesNotWritten, Err: err}
 	}
@@ -380,11 +380,11 @@ type run struct {
 	jobBytes, committedBytes int64
 	// tally is what the batch being filled does to the report once committed.
 	tally tally
-	// jobs is how many files need reading, collected how many were handed to
-	// collect, writes how many of those went into a batch (and the final
-	// removals), committedFiles how many of those a commit stored: what a
-	// store that went away left unwritten (Report.FilesNotWritten).
-	jobs, collected, writes, committedFiles int
+	// unwritten counts the files of the batches handed to the committer and
+	// not committed. With the batch being filled and the files not collected
+	// yet (progress), that is what a store that went away left unwritten
+	// (Report.FilesNotWritten).
+	unwritten int
 
 	commitEvery  time.Duration // see Options.CommitEvery
 	lastCommit   time.Time     // when the last batch was handed to the committer
@@ -396,11 +396,13 @@ type run struct {
 // is committed, so that a report of a run that stopped part way counts what
 // the store holds.
 type tally struct {
-	files                            int // files whose new state the batch stores
 	added, updated, touched, removed int
 	embedded, reused, pending        int
 	notes, redacted                  []Problem
 }
+
+// files counts the files whose new state the batch stores.
+func (t tally) files() int { return t.added + t.updated + t.touched + t.removed }
 
 func (t tally) countInto(rep *Report) {
 	rep.Added += t.added
@@ -509,38 +511,43 @@ func (r *run) run(ctx context.Context, roots []root) error {
 		b *index.Batch
 		t tally
 	}
-	commits := make(chan sealed, 1)
-	done, failed := make(chan struct{}), make(chan struct{})
+	commits, done := make(chan sealed, 1), make(chan struct{})
+	// stop is closed once nothing more is committed: a commit failed
+	// (commitErr is set before), or the loop met the store down.
+	stop := make(chan struct{})
+	stopWriting := sync.OnceFunc(func() { close(stop) })
+	stopped := func() bool {
+		select {
+		case <-stop:
+			return true
+		default:
+			return false
+		}
+	}
+	var commitErr error
 	// The loop's own calls (vector lookups, embedding) end when a commit
 	// fails: the store is down, and a lookup still retrying against it
 	// would only add its own budget to the commit's.
 	loopCtx, cancelLoop := context.WithCancel(ctx)
 	defer cancelLoop()
-	var commitErr error         // set before failed is closed
-	quit := make(chan struct{}) // closed when this loop met the store down
-	r.jobs = len(jobs)
 	for _, j := range jobs {
 		r.jobBytes += j.entry.Size
 	}
 	go func() {
 		defer close(done)
 		for s := range commits {
-			select {
-			case <-quit:
-				continue // not written: Run counts it
-			default:
-			}
-			if commitErr != nil {
+			if stopped() {
+				r.unwritten += s.t.files() // Run counts it
 				continue
 			}
 			if err := r.w.Commit(ctx, s.b); err != nil {
 				commitErr = err
-				close(failed)
+				r.unwritten += s.t.files()
+				stopWriting()
 				cancelLoop()
 				continue
 			}
 			s.t.countInto(r.rep)
-			r.committedFiles += s.t.files
 			for _, p := range s.b.Puts {
 				r.committedBytes += p.File.Size
 			}
@@ -555,24 +562,16 @@ func (r *run) run(ctx context.Context, roots []root) error {
 	// commits either, not even of a batch already handed over.
 	abort := func(err error) error {
 		if errors.Is(err, store.ErrUnavailable) {
-			close(quit)
+			stopWriting()
 		}
 		finish()
 		return err
-	}
-	stopped := func() bool {
-		select {
-		case <-failed:
-			return true
-		default:
-			return false
-		}
 	}
 	batch := &index.Batch{}
 	send := func() error {
 		select {
 		case commits <- sealed{batch, r.tally}:
-		case <-failed:
+		case <-stop:
 			return commitErr // a commit failed: stop at once
 		}
 		batch, r.tally, r.lastCommit = &index.Batch{}, tally{}, time.Now()
@@ -597,9 +596,6 @@ func (r *run) run(ctx context.Context, roots []root) error {
 			finish()
 			return err
 		}
-		if stopped() {
-			return finish()
-		}
 		// Embed the window a group of files at a time, and commit whenever
 		// CommitEvery has passed, so a kill on a slow server loses seconds
 		// of work, not a window's minutes. A group is sized to take about a
@@ -610,7 +606,7 @@ func (r *run) run(ctx context.Context, roots []root) error {
 				n += len(window[h].chunks)
 				h++
 			}
-			if stopped() {
+			if stopped() { // a commit failed, maybe while prepare ran
 				return finish()
 			}
 			t0 := time.Now()
@@ -655,8 +651,6 @@ func (r *run) run(ctx context.Context, roots []root) error {
 	}
 	batch.Deletes = append(batch.Deletes, gone...)
 	r.tally.removed += len(gone)
-	r.tally.files += len(gone)
-	r.writes += len(gone)
 	batch.Roots = recs
 	for _, rt := range roots {
 		if rt.missing && r.opts.Prune {
@@ -668,7 +662,7 @@ func (r *run) run(ctx context.Context, roots []root) error {
 			return err
 		}
 		r.tally.countInto(r.rep)
-		r.committedFiles += r.tally.files
+		r.tally = tally{}
 	} else if err := r.w.MarkIngested(ctx); err != nil {
 		return err
 	}
@@ -983,7 +977,6 @@ func (r *run) splitUntilFits(ctx context.Context, c chunk.Chunk, title string, b
 
 // collect files j's outcome into the report and the batch.
 func (r *run) collect(j *job, b *index.Batch) {
-	r.collected++
 	t := &r.tally
 	r.progress.FilesDone++
 	r.progress.Path = j.entry.Path
@@ -995,8 +988,6 @@ func (r *run) collect(j *job, b *index.Batch) {
 		if j.known != nil {
 			b.Deletes = append(b.Deletes, j.entry.Path) // it no longer holds text to index
 			t.removed++
-			t.files++
-			r.writes++
 		}
 	case j.err != nil:
 		// The old version, if any, stays: a file that fails is reported, not lost.
@@ -1005,8 +996,6 @@ func (r *run) collect(j *job, b *index.Batch) {
 		rec.Title = j.known.Title
 		b.Touches = append(b.Touches, rec)
 		t.touched++
-		t.files++
-		r.writes++
 	default:
 		if j.note != "" {
 			t.notes = append(t.notes, Problem{Path: j.entry.Path, Reason: j.note})
@@ -1036,8 +1025,6 @@ func (r *run) collect(j *job, b *index.Batch) {
 		} else {
 			t.added++
 		}
-		t.files++
-		r.writes++
 	}
 }
 

@@ -102,15 +102,12 @@ func Rebuild(ctx context.Context, opts RebuildOptions) (rep *Report, err error) 
 	if err != nil {
 		return nil, err
 	}
-	swapped := false
 	defer func() {
-		if !swapped {
-			// Interrupted or not, the next generation goes: the live one
-			// was never touched.
-			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer cancel()
-			b.Abort(actx)
-		}
+		// Unless swapped in (Abort then does nothing), the next generation
+		// goes, interrupted or not: the live one was never touched.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		b.Abort(actx)
 	}()
 	r, err := live.OpenReader(ctx)
 	if err != nil {
@@ -206,7 +203,6 @@ func Rebuild(ctx context.Context, opts RebuildOptions) (rep *Report, err error) 
 	if err := b.Swap(ctx); err != nil {
 		return rep, err
 	}
-	swapped = true
 	rep.Index = live.Location()
 	// The carried roots are not the warning a vanished root is in an
 	// ingest: they are what the rebuild meant to keep.
@@ -276,15 +272,19 @@ func carryOver(ctx context.Context, r store.Reader, next store.Store, s index.Se
 		b, n = &index.Batch{}, 0
 		return err
 	}
-	err = r.EachFile(ctx, func(p store.Put) error {
+	each := r.EachFile
+	if tw, ok := r.(store.TextWalker); ok && !sameModel {
+		each = tw.EachFileText // the old model's vectors are not carried
+	}
+	err = each(ctx, func(p store.Put) error {
 		if !want[p.File.Path] {
 			return nil
 		}
 		if !sameModel {
 			for i := range p.Chunks {
 				p.Chunks[i].Key = storedKey(s.EmbedModel, p.Chunks[i])
-				p.Vectors[i] = nil
 			}
+			p.Vectors = make([][]float32, len(p.Chunks))
 		}
 		b.Puts = append(b.Puts, p)
 		if n += len(p.Chunks); n >= carryChunks {

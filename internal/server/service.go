@@ -529,7 +529,8 @@ func readLines(path string, start, end int) (string, int, error) {
 	return b.String(), n, nil
 }
 
-// Status is what the index holds; its fields are those of rag status --json.
+// Status is what the index holds; rag status --json is these fields and a
+// few of its own (cli.Status embeds it).
 type Status struct {
 	Index         string    `json:"index"`
 	FormatVersion int       `json:"format_version"`
@@ -552,16 +553,27 @@ func (s *Service) Status(ctx context.Context) (*Status, error) {
 		return nil, err
 	}
 	defer done()
-	st, err := snap.r.Stats(ctx)
+	out, err := StatusOf(ctx, s.cfg.Store, snap.r)
 	if err != nil {
 		return nil, err
 	}
-	m := snap.r.Meta() // a remote store's, as of the Stats call
-	out := &Status{Index: s.cfg.Store.Location(), FormatVersion: m.FormatVersion, EmbedModel: m.EmbedModel, Dim: m.Dim,
-		ChunkTokens: m.ChunkTokens, Files: st.Files, Chunks: st.Chunks, Pending: st.Pending,
-		Created: m.Created, LastIngest: m.LastIngest, ChatModel: s.cfg.ChatModel}
-	if _, isLocal := s.cfg.Store.(*local.Store); isLocal {
-		out.SizeBytes = &st.SizeBytes // a remote store's 0 would be a false figure
+	out.ChatModel = s.cfg.ChatModel
+	return out, nil
+}
+
+// StatusOf is what r, a Reader of st, holds: the status tool's and rag
+// status's (which adds what only it shows) one computation.
+func StatusOf(ctx context.Context, st store.Store, r store.Reader) (*Status, error) {
+	stats, err := r.Stats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := r.Meta() // a remote store's, as of the Stats call
+	out := &Status{Index: st.Location(), FormatVersion: m.FormatVersion, EmbedModel: m.EmbedModel, Dim: m.Dim,
+		ChunkTokens: m.ChunkTokens, Files: stats.Files, Chunks: stats.Chunks, Pending: stats.Pending,
+		Created: m.Created, LastIngest: m.LastIngest}
+	if _, isLocal := st.(*local.Store); isLocal {
+		out.SizeBytes = &stats.SizeBytes // a remote store's 0 would be a false figure
 	}
 	return out, nil
 }

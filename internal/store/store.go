@@ -277,6 +277,13 @@ type (
 	Sizer interface {
 		SizeOnDisk() int64
 	}
+	// TextWalker is a Reader that can walk its files without reading their
+	// vectors (Weaviate's EachFileText): Reader.EachFile with every vector
+	// nil, for a caller that needs the texts only (rag audit, a rebuild to
+	// another model).
+	TextWalker interface {
+		EachFileText(ctx context.Context, fn func(Put) error) error
+	}
 	// Rebuilder builds a new generation of the store beside the live one
 	// and swaps it in (rag reindex, through ingest.Rebuild): the local index
 	// a folder beside its own, Weaviate a new pair of collections.
