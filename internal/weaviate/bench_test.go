@@ -198,14 +198,7 @@ func TestClusterBenchmark(t *testing.T) {
 	// The two stores number chunks differently (the local index 1, 2, 3...;
 	// Weaviate by content), so hits are compared by path and text.
 	names := func(r store.Reader, hits []store.Hit) []string {
-		ids := make([]uint64, len(hits))
-		for i, h := range hits {
-			ids[i] = h.ID
-		}
-		cs, err := r.Chunks(ctx, ids)
-		if err != nil {
-			t.Fatal(err)
-		}
+		cs := hitChunks(t, r, hits) // eval_test.go
 		out := make([]string, len(cs))
 		for i, c := range cs {
 			out[i] = c.Path + "\x00" + c.Text

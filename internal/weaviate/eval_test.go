@@ -18,6 +18,20 @@ import (
 	"github.com/ragcli/rag/internal/weaviatetest"
 )
 
+// hitChunks reads the chunks of hits from r, in hits' order.
+func hitChunks(t *testing.T, r store.Reader, hits []store.Hit) []store.Chunk {
+	t.Helper()
+	ids := make([]uint64, len(hits))
+	for i, h := range hits {
+		ids[i] = h.ID
+	}
+	cs, err := r.Chunks(context.Background(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
 // lexicalRun ranks every query of coll through the store's lexical leg
 // (rag's terms, eval.ChunkDepth chunks) and scores the documents.
 func lexicalRun(t *testing.T, s store.Store, coll *eval.Collection, docOf func(string) (string, bool)) (eval.Metrics, time.Duration) {
@@ -35,14 +49,7 @@ func lexicalRun(t *testing.T, s store.Store, coll *eval.Collection, docOf func(s
 		if err != nil {
 			t.Fatalf("query %s: %v", q.ID, err)
 		}
-		ids := make([]uint64, len(hits))
-		for i, h := range hits {
-			ids[i] = h.ID
-		}
-		cs, err := r.Chunks(ctx, ids)
-		if err != nil {
-			t.Fatal(err)
-		}
+		cs := hitChunks(t, r, hits)
 		paths := make([]string, len(cs))
 		for i, c := range cs {
 			paths[i] = c.Path

@@ -3,7 +3,6 @@
 package weaviatecli_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -266,16 +264,7 @@ func (b *bench) served(name string, queries []string, target ...string) {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 	}()
-	re := regexp.MustCompile(`serving \S+ on (http://127\.0\.0\.1:\d+)`)
-	sc := bufio.NewScanner(stderr)
-	base := ""
-	for sc.Scan() {
-		if m := re.FindStringSubmatch(sc.Text()); m != nil {
-			base = m[1]
-			go io.Copy(io.Discard, stderr)
-			break
-		}
-	}
+	_, base := serving(stderr)
 	if base == "" {
 		b.t.Fatalf("rag serve of %s never said where it listens", name)
 	}
@@ -343,10 +332,7 @@ func TestMillionBenchmark(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "rag")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/rag").CombinedOutput(); err != nil {
-		t.Fatalf("build rag: %v\n%s", err, out)
-	}
+	bin := ragBinaryIn(t, dir)
 	figures, err := os.OpenFile(filepath.Join(dir, "figures.txt"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		t.Fatal(err)

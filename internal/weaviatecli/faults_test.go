@@ -80,15 +80,7 @@ func (e *env) bin(bin string, extra []string, args ...string) (int, string, stri
 func (e *env) binMust(bin string, extra []string, want int, v any, args ...string) string {
 	e.t.Helper()
 	code, out, stderr := e.bin(bin, extra, args...)
-	if code != want {
-		e.t.Fatalf("rag %s: exit %d, want %d\nstderr: %s", strings.Join(args, " "), code, want, stderr)
-	}
-	if v != nil {
-		if err := json.Unmarshal([]byte(out), v); err != nil {
-			e.t.Fatalf("rag %s: stdout is not JSON: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	return stderr
+	return wantExit(e.t, args, code, out, stderr, want, v)
 }
 
 // faultWords make the corpus' text; every paragraph also holds "zebra", so

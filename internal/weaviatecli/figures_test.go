@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/ragcli/rag/internal/shareddata"
 	"github.com/ragcli/rag/internal/weaviatetest"
@@ -27,26 +26,15 @@ func TestStoreFigures(t *testing.T) {
 	idx := filepath.Join(e.dir, "local")
 	migrated := "weaviate://" + n.HTTPAddr + "/Migrated"
 	direct := "weaviate://" + n.HTTPAddr + "/Direct"
-	timed := func(what string, args ...string) time.Duration {
-		t.Helper()
-		start := time.Now()
-		code, _, stderr := e.run(args...)
-		d := time.Since(start)
-		if code != 0 {
-			t.Fatalf("%s: exit %d: %s", what, code, stderr)
-		}
-		t.Logf("%-34s %8.2f s", what, d.Seconds())
-		return d
-	}
-	timed("local ingest", "--index", idx, "ingest", corpus)
-	timed("local no-op ingest", "--index", idx, "ingest", corpus)
-	timed("migrate local -> weaviate", "--index", idx, "migrate", "--to", migrated)
-	timed("migrate again (nothing to copy)", "--index", idx, "migrate", "--to", migrated)
-	timed("ingest straight into weaviate", "--store", direct, "ingest", corpus)
-	timed("no-op ingest into weaviate", "--store", direct, "ingest", corpus)
+	e.timed("local ingest", "--index", idx, "ingest", corpus)
+	e.timed("local no-op ingest", "--index", idx, "ingest", corpus)
+	e.timed("migrate local -> weaviate", "--index", idx, "migrate", "--to", migrated)
+	e.timed("migrate again (nothing to copy)", "--index", idx, "migrate", "--to", migrated)
+	e.timed("ingest straight into weaviate", "--store", direct, "ingest", corpus)
+	e.timed("no-op ingest into weaviate", "--store", direct, "ingest", corpus)
 	for _, target := range []struct{ name, flag, value string }{{"local", "--index", idx}, {"migrated", "--store", migrated}, {"direct", "--store", direct}} {
 		for _, mode := range []string{"lexical", "hybrid"} {
-			timed(mode+" search, "+target.name, target.flag, target.value, "search", "--mode", mode, "collector exporter retry")
+			e.timed(mode+" search, "+target.name, target.flag, target.value, "search", "--mode", mode, "collector exporter retry")
 		}
 	}
 	var local, remote, copied struct{ Files, Chunks, Pending int }

@@ -29,18 +29,9 @@ func TestReindexFigures(t *testing.T) {
 	e := newEnv(t)
 	idx := filepath.Join(e.dir, "local")
 	url := "weaviate://" + n.HTTPAddr + "/Figures"
-	timed := func(what string, args ...string) {
-		t.Helper()
-		start := time.Now()
-		code, _, stderr := e.run(args...)
-		if code != 0 {
-			t.Fatalf("%s: exit %d: %s", what, code, stderr)
-		}
-		t.Logf("%-36s %8.2f s", what, time.Since(start).Seconds())
-	}
-	timed("local ingest", "--index", idx, "ingest", "--quiet", corpus)
-	timed("local reindex --embed-model", "--index", idx, "reindex", "--quiet", "--embed-model", "other-embed")
-	timed("weaviate ingest", "--store", url, "ingest", "--quiet", corpus)
+	e.timed("local ingest", "--index", idx, "ingest", "--quiet", corpus)
+	e.timed("local reindex --embed-model", "--index", idx, "reindex", "--quiet", "--embed-model", "other-embed")
+	e.timed("weaviate ingest", "--store", url, "ingest", "--quiet", corpus)
 
 	var mu sync.Mutex
 	answered := map[string]int{}
@@ -57,7 +48,7 @@ func TestReindexFigures(t *testing.T) {
 			var st reindexStatus
 			code, out, _ := e.run("--store", url, "status", "--json")
 			mu.Lock()
-			if code != 0 || jsonInto(out, &st) != nil {
+			if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
 				failed++
 			} else {
 				answered[st.EmbedModel]++
@@ -70,7 +61,7 @@ func TestReindexFigures(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	})
-	timed("weaviate reindex --embed-model", "--store", url, "reindex", "--quiet", "--embed-model", "other-embed")
+	e.timed("weaviate reindex --embed-model", "--store", url, "reindex", "--quiet", "--embed-model", "other-embed")
 	close(stop)
 	wg.Wait()
 	t.Logf("rag status during the weaviate reindex: %v answered, %d failed", answered, failed)
@@ -85,5 +76,3 @@ func TestReindexFigures(t *testing.T) {
 		t.Errorf("after the reindexes: local %+v, weaviate %+v", local, remote)
 	}
 }
-
-func jsonInto(s string, v any) error { return json.Unmarshal([]byte(s), v) }

@@ -1,7 +1,6 @@
 package weaviatecli_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -243,16 +241,7 @@ func startServe(t *testing.T, e *env, url string) *served {
 			iostreams.Test(strings.NewReader(""), io.Discard, errW), func(k string) string { return e.env[k] })
 		errW.Close()
 	}()
-	sc := bufio.NewScanner(errR)
-	re := regexp.MustCompile(`serving \S+ on (http://127\.0\.0\.1:\d+)`)
-	base := ""
-	for sc.Scan() {
-		if m := re.FindStringSubmatch(sc.Text()); m != nil {
-			base = m[1]
-			go io.Copy(io.Discard, errR)
-			break
-		}
-	}
+	_, base := serving(errR)
 	if base == "" {
 		cancel()
 		t.Fatal("rag serve never said where it listens")
@@ -302,8 +291,12 @@ func (sv *served) stop(t *testing.T) {
 
 // ragBinary builds the rag command into the test's own folder (go build's
 // cache makes it quick after the first time).
-func ragBinary(t *testing.T) string {
-	bin := filepath.Join(t.TempDir(), "rag")
+func ragBinary(t *testing.T) string { return ragBinaryIn(t, t.TempDir()) }
+
+// ragBinaryIn builds the rag command as dir/rag.
+func ragBinaryIn(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "rag")
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/ragcli/rag/cmd/rag").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -338,16 +331,7 @@ func TestReindexKilled(t *testing.T) {
 	// Slow embeddings, so the kill lands while the new generation is
 	// being written.
 	e.srv.SetLatency(300 * time.Millisecond)
-	cmd := exec.Command(bin, "--store", url, "reindex", "--quiet", "--embed-model", "other-embed")
-	for k, v := range e.env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	cmd.Env = append(cmd.Env, "PATH="+os.Getenv("PATH"))
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	p := e.start(bin, nil, "--store", url, "reindex", "--quiet", "--embed-model", "other-embed") // faults_test.go
 	killed := false
 	for deadline := time.Now().Add(120 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if c := countOf(n, "KilledChunks_1"); c > 0 && c < before.Chunks {
@@ -355,7 +339,7 @@ func TestReindexKilled(t *testing.T) {
 			var during reindexStatus
 			e.must(0, &during, "--store", url, "status", "--json")
 			e.must(0, &got, "--store", url, "search", "--json", "--mode", "vector", "-k", "5", "penguin note 17")
-			cmd.Process.Signal(syscall.SIGKILL)
+			p.cmd.Process.Signal(syscall.SIGKILL)
 			killed = true
 			if during != before {
 				t.Errorf("status during the reindex: %+v, want the old generation's %+v", during, before)
@@ -366,9 +350,9 @@ func TestReindexKilled(t *testing.T) {
 			break
 		}
 	}
-	werr := cmd.Wait()
+	code := p.wait()
 	if !killed {
-		t.Fatalf("the reindex was never caught half way (%v): %s", werr, errb.String())
+		t.Fatalf("the reindex was never caught half way (exit %d): %s", code, p.log)
 	}
 	partial := countOf(n, "KilledChunks_1")
 	t.Logf("killed with %d of %d chunks in the new generation", partial, before.Chunks)

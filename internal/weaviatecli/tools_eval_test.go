@@ -222,16 +222,8 @@ func TestEvalBEIRInterruptedDropsScratch(t *testing.T) {
 		done <- cli.Main(ctx, []string{"--store", url, "eval", "--beir", beir, "--mode", "hybrid"},
 			iostreams.Test(strings.NewReader(""), &out, &errb), func(k string) string { return e.env[k] })
 	}()
-	scratch := func() bool {
-		for _, c := range classes(t, n) {
-			if strings.HasPrefix(c, "Mine_eval_") {
-				return true
-			}
-		}
-		return false
-	}
 	deadline := time.Now().Add(2 * time.Minute)
-	for !scratch() {
+	for len(classesOf(t, n, "Mine_eval_")) == 0 {
 		select {
 		case code := <-done:
 			t.Fatalf("rag eval ended (exit %d) before its scratch collection was seen: %s", code, errb.String())

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
-	"time"
 
 	"github.com/ragcli/rag/internal/shareddata"
 	"github.com/ragcli/rag/internal/weaviatetest"
@@ -27,20 +26,10 @@ func TestToolsFigures(t *testing.T) {
 	e := newEnv(t)
 	idx := filepath.Join(e.dir, "local")
 	url := "weaviate://" + n.HTTPAddr + "/Otel"
-	timed := func(what string, args ...string) string {
-		t.Helper()
-		start := time.Now()
-		code, out, stderr := e.run(args...)
-		if code != 0 {
-			t.Fatalf("%s: exit %d: %s", what, code, stderr)
-		}
-		t.Logf("%-28s %8.2f s", what, time.Since(start).Seconds())
-		return out
-	}
-	timed("local ingest", "--index", idx, "ingest", "-q", corpus)
-	timed("migrate into weaviate", "--index", idx, "migrate", "-q", "--to", url)
-	l := timed("audit, local", "--index", idx, "audit", "--json")
-	r := timed("audit, weaviate", "--store", url, "audit", "--json")
+	e.timed("local ingest", "--index", idx, "ingest", "-q", corpus)
+	e.timed("migrate into weaviate", "--index", idx, "migrate", "-q", "--to", url)
+	l := e.timed("audit, local", "--index", idx, "audit", "--json")
+	r := e.timed("audit, weaviate", "--store", url, "audit", "--json")
 	lm, rm := jsonWithout(t, l, "index"), jsonWithout(t, r, "index")
 	t.Logf("audit of %v files, %v chunks: %d near duplicates, %d contradictions", lm["files"], lm["chunks"],
 		len(lm["near_duplicates"].([]any)), len(lm["contradictions"].([]any)))
@@ -60,7 +49,7 @@ func TestToolsFigures(t *testing.T) {
 			}
 		}
 	}
-	timed("status, local", "--index", idx, "status", "--json")
-	timed("status, weaviate", "--store", url, "status", "--json")
-	timed("doctor, weaviate", "--store", url, "doctor", "--json")
+	e.timed("status, local", "--index", idx, "status", "--json")
+	e.timed("status, weaviate", "--store", url, "status", "--json")
+	e.timed("doctor, weaviate", "--store", url, "doctor", "--json")
 }

@@ -72,15 +72,54 @@ func (e *env) run(args ...string) (int, string, string) {
 func (e *env) must(want int, v any, args ...string) string {
 	e.t.Helper()
 	code, out, stderr := e.run(args...)
+	return wantExit(e.t, args, code, out, stderr, want, v)
+}
+
+// timed runs rag, fails the test unless it exits 0, logs how long it
+// took under the name what (the figures tests), and returns its stdout.
+func (e *env) timed(what string, args ...string) string {
+	e.t.Helper()
+	start := time.Now()
+	code, out, stderr := e.run(args...)
+	if code != 0 {
+		e.t.Fatalf("%s: exit %d: %s", what, code, stderr)
+	}
+	e.t.Logf("%-36s %8.2f s", what, time.Since(start).Seconds())
+	return out
+}
+
+// wantExit fails t unless a run of rag with args exited want, decodes its
+// stdout into v (unless nil), and returns its stderr: the check of must
+// (in-process) and binMust (the binary).
+func wantExit(t *testing.T, args []string, code int, out, stderr string, want int, v any) string {
+	t.Helper()
 	if code != want {
-		e.t.Fatalf("rag %s: exit %d, want %d\nstderr: %s", strings.Join(args, " "), code, want, stderr)
+		t.Fatalf("rag %s: exit %d, want %d\nstderr: %s", strings.Join(args, " "), code, want, stderr)
 	}
 	if v != nil {
 		if err := json.Unmarshal([]byte(out), v); err != nil {
-			e.t.Fatalf("rag %s: stdout is not JSON: %v\n%s", strings.Join(args, " "), err, out)
+			t.Fatalf("rag %s: stdout is not JSON: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
 	return stderr
+}
+
+// servingRE is the line rag serve writes to stderr once it listens: what
+// it serves and its base URL.
+var servingRE = regexp.MustCompile(`serving (\S+) on (http://127\.0\.0\.1:\d+)`)
+
+// serving reads rag serve's stderr up to the line saying where it listens
+// and returns what it serves and its base URL ("" when stderr ends first);
+// the rest of stderr is drained in the background.
+func serving(stderr io.Reader) (what, base string) {
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
+			go io.Copy(io.Discard, stderr)
+			return m[1], m[2]
+		}
+	}
+	return "", ""
 }
 
 type status struct {
@@ -369,16 +408,7 @@ func TestServeAgainstWeaviate(t *testing.T) {
 			iostreams.Test(strings.NewReader(""), io.Discard, errW), getenv)
 		errW.Close()
 	}()
-	sc := bufio.NewScanner(errR)
-	re := regexp.MustCompile(`serving (\S+) on (http://127\.0\.0\.1:\d+)`)
-	var base, served string
-	for sc.Scan() {
-		if m := re.FindStringSubmatch(sc.Text()); m != nil {
-			served, base = m[1], m[2]
-			go io.Copy(io.Discard, errR)
-			break
-		}
-	}
+	served, base := serving(errR)
 	if base == "" {
 		t.Fatal("rag serve --store never said where it listens")
 	}
