@@ -650,7 +650,10 @@ type Reader struct {
 	meta index.Meta
 }
 
-var _ store.Reader = (*Reader)(nil)
+var (
+	_ store.Reader     = (*Reader)(nil)
+	_ store.TextWalker = (*Reader)(nil) // audit and rebuild read texts without vectors through it
+)
 
 // Meta implements store.Reader: as of the open, or the last Stats.
 func (r *Reader) Meta() store.Meta {
