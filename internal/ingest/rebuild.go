@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -219,11 +218,12 @@ func Rebuild(ctx context.Context, opts RebuildOptions) (rep *Report, err error) 
 	return rep, nil
 }
 
-// rootsAway are the recorded roots that do not exist on this machine.
+// rootsAway are the recorded roots that are not on this machine, judged as
+// ingest judges a missing root.
 func rootsAway(roots map[string]index.Root) []string {
 	var out []string
 	for p := range roots {
-		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+		if _, err := filepath.EvalSymlinks(p); absent(err) {
 			out = append(out, p)
 		}
 	}

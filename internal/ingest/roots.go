@@ -51,7 +51,7 @@ func resolveRoots(paths []string, stat func(string) (fs.FileInfo, error)) ([]roo
 		rt := root{path: abs}
 		real, err := filepath.EvalSymlinks(abs)
 		switch {
-		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscallENOTDIR):
+		case absent(err):
 			rt.missing = true
 		case err != nil:
 			return nil, fmt.Errorf("read %s: %w", p, err)
@@ -69,6 +69,13 @@ func resolveRoots(paths []string, stat func(string) (fs.FileInfo, error)) ([]roo
 		}
 	}
 	return out, nil
+}
+
+// absent reports whether err, from a stat or EvalSymlinks of a root, means
+// the root is not on this machine: it does not exist, or its path runs
+// through a file. Ingest keeps such a root's files; reindex carries them.
+func absent(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscallENOTDIR)
 }
 
 // judge says why the indexed files under rt that the walk did not find must

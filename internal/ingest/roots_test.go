@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"slices"
+	"sort"
 	"syscall"
 	"testing"
 
+	"github.com/ragcli/rag/internal/index"
 	"github.com/ragcli/rag/internal/ingest"
 	"github.com/ragcli/rag/internal/ollamatest"
 )
@@ -75,4 +79,30 @@ func TestChangedDeviceKeepsFiles(t *testing.T) {
 		t.Errorf("after prune: %+v kept %+v", countsOf(rep), rep.KeptRoots)
 	}
 	check(t, e.idx)
+}
+
+// TestRootsAwayAsIngestJudges: reindex takes a recorded root for another
+// machine's exactly when ingest would call it missing: it does not exist,
+// or its path runs through a file. A root that is here, even an empty one,
+// is not away.
+func TestRootsAwayAsIngestJudges(t *testing.T) {
+	dir := t.TempDir()
+	here := filepath.Join(dir, "here")
+	file := filepath.Join(dir, "file.md")
+	if err := os.Mkdir(here, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte("# x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	roots := map[string]index.Root{}
+	for _, p := range []string{here, file, filepath.Join(dir, "gone"), filepath.Join(file, "sub")} {
+		roots[p] = index.Root{Path: p}
+	}
+	got := ingest.RootsAway(roots)
+	sort.Strings(got)
+	want := []string{filepath.Join(file, "sub"), filepath.Join(dir, "gone")}
+	if !slices.Equal(got, want) {
+		t.Fatalf("away = %q, want %q", got, want)
+	}
 }
