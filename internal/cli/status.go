@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -139,21 +140,7 @@ reported by Weaviate" (absent from --json, listed in store.not_reported).`,
 			}
 			fmt.Fprintf(a.s.Out, "index:        %s\nembed model:  %s (%d dimensions, %d-token chunks)\nfiles:        %d\nchunks:       %d%s\nsize:         %s\nlast ingest:  %s\n",
 				out.Index, out.EmbedModel, out.Dim, out.ChunkTokens, out.Files, out.Chunks, pending, size, last)
-			if engine != nil && engine.Error != "" {
-				fmt.Fprintf(a.s.Out, "server:       not reported by Weaviate (%s)\n", iostreams.Sanitize(engine.Error))
-			} else if engine != nil {
-				nodes := fmt.Sprintf("%d of %d healthy", engine.NodesHealthy, engine.Nodes)
-				if len(engine.Unhealthy) > 0 {
-					nodes += " (" + strings.Join(engine.Unhealthy, ", ") + ")"
-				}
-				fmt.Fprintf(a.s.Out, "server:       weaviate %s, nodes %s, replication factor %d\n", engine.Version, nodes, engine.Replication)
-				if engine.Indexing || engine.Queued > 0 {
-					fmt.Fprintf(a.s.Out, "indexing:     weaviate is still indexing vectors (%d queued): vector search may miss the newest chunks\n", engine.Queued)
-				}
-			}
-			if engine != nil {
-				fmt.Fprintln(a.s.Out, "ingest:       not reported by Weaviate (a running rag ingest leaves no trace it can show)")
-			}
+			writeStoreLines(a.s.Out, engine)
 			if running != nil {
 				what := "an ingest"
 				if running.First {
@@ -166,6 +153,28 @@ reported by Weaviate" (absent from --json, listed in store.not_reported).`,
 	}
 	c.Flags().BoolVar(&a.json, "json", false, "print the status as JSON on stdout")
 	return c
+}
+
+// writeStoreLines prints what a remote store reports about itself. The
+// version and node names come from the server: printed as text, never as
+// terminal controls.
+func writeStoreLines(w io.Writer, engine *StatusStore) {
+	switch {
+	case engine == nil:
+		return
+	case engine.Error != "":
+		fmt.Fprintf(w, "server:       not reported by Weaviate (%s)\n", iostreams.Sanitize(engine.Error))
+	default:
+		nodes := fmt.Sprintf("%d of %d healthy", engine.NodesHealthy, engine.Nodes)
+		if len(engine.Unhealthy) > 0 {
+			nodes += " (" + iostreams.Sanitize(strings.Join(engine.Unhealthy, ", ")) + ")"
+		}
+		fmt.Fprintf(w, "server:       weaviate %s, nodes %s, replication factor %d\n", iostreams.Sanitize(engine.Version), nodes, engine.Replication)
+		if engine.Indexing || engine.Queued > 0 {
+			fmt.Fprintf(w, "indexing:     weaviate is still indexing vectors (%d queued): vector search may miss the newest chunks\n", engine.Queued)
+		}
+	}
+	fmt.Fprintln(w, "ingest:       not reported by Weaviate (a running rag ingest leaves no trace it can show)")
 }
 
 func humanBytes(n int64) string {
