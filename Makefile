@@ -88,9 +88,10 @@ test-weaviate:
 # rag search p50/p99 against both (a process per query, and rag serve),
 # and recall@10 of the cluster's HNSW against exact search. BENCH_DIR keeps
 # the corpus, the indexes and figures.txt, so an interrupted run continues
-# (about 6 GB at 400k chunks; remove it afterwards). Then the in-process
-# commit benchmark at 20k chunks, REST against gRPC side by side. Hours at
-# 1M on 2 cores; not part of `make test`.
+# (about 15 GB at 1M chunks; remove it afterwards). Then the in-process
+# commit benchmark at 20k chunks, REST against gRPC side by side. About
+# 70 minutes at 1M on 2 cores (56 of them the cluster ingest); not part of
+# `make test`.
 BENCH_CHUNKS ?= 1000000
 BENCH_DIR ?= $(TMPDIR)/rag-bench
 TMPDIR ?= /tmp
