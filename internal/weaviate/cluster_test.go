@@ -198,7 +198,8 @@ func TestClusterOneNodeDown(t *testing.T) {
 // Two of three nodes down, what rag sees, as observed with Weaviate 1.35.2
 // on this machine. Writes at QUORUM (2 of 3) cannot be acknowledged: a
 // batch write hangs until the request timeout and schema or metadata
-// writes fail with "leader not found" (no Raft majority), so after its
+// writes fail with "leader not found" (no Raft majority; a new process
+// still opens the store, reading the schema from node0), so after its
 // retries the commit fails as a store.ErrUnavailable, which ingest reports
 // and keeps for its next run. Searches are not refused but hang on the lost
 // replicas: with a 10 s request timeout they time out (store.ErrUnavailable
@@ -242,6 +243,23 @@ func TestClusterTwoNodesDown(t *testing.T) {
 	if !errors.Is(writeErr, store.ErrUnavailable) {
 		t.Errorf("commit with two of three nodes down: %v, want a store.ErrUnavailable", writeErr)
 	}
+
+	// With no Raft majority there is no leader, so a consistent schema read
+	// fails however long it waits; node0 still knows the collections and
+	// answers for them, so a new process still opens the store and learns
+	// its replication factor (and then meets the lost replicas, above,
+	// rather than a schema error).
+	fresh, err := Open(ctx, Config{Host: c.Node(0).HTTPAddr, Base: "TwoDown", Retry: pol, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatalf("open with two of three nodes down (no leader): %v", err)
+	}
+	if ok, err := fresh.Exists(ctx); err != nil || !ok {
+		t.Errorf("collections with no leader: exists %v, %v; want true", ok, err)
+	}
+	if r, err := fresh.ReplicationFactor(ctx); err != nil || r != 3 {
+		t.Errorf("replication factor with no leader: %d, %v; want 3", r, err)
+	}
+	fresh.Close()
 
 	// One node back: QUORUM is reachable again and everything works.
 	restart := time.Now()

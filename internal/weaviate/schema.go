@@ -2,7 +2,12 @@ package weaviate
 
 import (
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
 
+	"github.com/weaviate/weaviate-go-client/v5/weaviate/fault"
 	"github.com/weaviate/weaviate/entities/models"
 )
 
@@ -144,15 +149,11 @@ func (s *Client) EnsureSchema(ctx context.Context) error {
 
 // ensureClass creates class if it does not exist.
 func (s *Client) ensureClass(ctx context.Context, class *models.Class) error {
-	var exists bool
-	if err := s.doSchema(ctx, "check collection "+class.Class, func(ctx context.Context) error {
-		var err error
-		exists, err = s.c.Schema().ClassExistenceChecker().WithClassName(class.Class).Do(ctx)
-		return err
-	}); err != nil || exists {
+	exists, err := s.classExists(ctx, class.Class)
+	if err != nil || exists {
 		return err
 	}
-	err := s.doSchema(ctx, "create collection "+class.Class, func(ctx context.Context) error {
+	err = s.doSchema(ctx, "create collection "+class.Class, func(ctx context.Context) error {
 		return s.c.Schema().ClassCreator().WithClass(class).Do(ctx)
 	})
 	if err != nil {
@@ -163,6 +164,71 @@ func (s *Client) ensureClass(ctx context.Context, class *models.Class) error {
 		}
 	}
 	return err
+}
+
+// classExists reports whether the collection exists: as the node rag
+// talks to knows it, and only when that node does not know it, as the Raft
+// leader does (Weaviate's default, consistent read).
+//
+// The local read first because a consistent schema read goes to the
+// leader: when the leader has just died it waits for an election (a
+// commit in TestClusterOneNodeDown once spent its whole 20 s budget so),
+// and with no majority (two of three nodes down) it fails however long rag
+// waits, though the node rag talks to knows the collection and can serve
+// it. A collection does not vanish from a node's schema before it is
+// deleted, so a local "yes" is as good as the leader's; a local "no" may be
+// a collection another machine created a moment ago, which only the leader
+// knows for sure, so it asks.
+func (s *Client) classExists(ctx context.Context, name string) (bool, error) {
+	local, err := s.classLocally(ctx, name)
+	if err != nil || local != nil {
+		return local != nil, err
+	}
+	var exists bool
+	err = s.doSchema(ctx, "check collection "+name, func(ctx context.Context) error {
+		var err error
+		exists, err = s.c.Schema().ClassExistenceChecker().WithClassName(name).Do(ctx)
+		return err
+	})
+	return exists, err
+}
+
+// classLocally is the collection as the node rag talks to knows it, nil
+// when it does not: GET /v1/schema/{name} with the consistency header off,
+// which the go client cannot send per request, over the client's
+// connection and with the store's key.
+func (s *Client) classLocally(ctx context.Context, name string) (*models.Class, error) {
+	var class *models.Class
+	err := s.doSchema(ctx, "check collection "+name, func(ctx context.Context) error {
+		class = nil
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.Scheme+"://"+s.cfg.Host+"/v1/schema/"+url.PathEscape(name), nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("consistency", "false")
+		if s.cfg.APIKey != "" {
+			req.Header.Set("Authorization", "Bearer "+s.cfg.APIKey)
+		}
+		resp, err := s.hc.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusOK:
+			var c models.Class
+			if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
+				return err
+			}
+			class = &c
+			return nil
+		case http.StatusNotFound:
+			return nil
+		}
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+		return &fault.WeaviateClientError{IsUnexpectedStatusCode: true, StatusCode: resp.StatusCode, Msg: string(msg)}
+	})
+	return class, err
 }
 
 // loadIfExists loads the collections' replication (and marks the schema
@@ -201,13 +267,7 @@ func (s *Client) loadReplication(ctx context.Context) error {
 
 // Exists reports whether the store's collections exist.
 func (s *Client) Exists(ctx context.Context) (bool, error) {
-	var exists bool
-	err := s.doSchema(ctx, "check collection "+s.chunks, func(ctx context.Context) error {
-		var err error
-		exists, err = s.c.Schema().ClassExistenceChecker().WithClassName(s.chunks).Do(ctx)
-		return err
-	})
-	return exists, err
+	return s.classExists(ctx, s.chunks)
 }
 
 // Drop deletes the store's collections, of every generation, and
@@ -226,14 +286,17 @@ func (s *Client) Drop(ctx context.Context) error {
 }
 
 // ReplicationFactor is the chunks collection's replication factor as the
-// server has it.
+// server has it: as the node rag talks to knows it, else as the leader
+// does (see classExists).
 func (s *Client) ReplicationFactor(ctx context.Context) (int, error) {
-	var class *models.Class
-	err := s.doSchema(ctx, "read collection "+s.chunks, func(ctx context.Context) error {
-		var err error
-		class, err = s.c.Schema().ClassGetter().WithClassName(s.chunks).Do(ctx)
-		return err
-	})
+	class, err := s.classLocally(ctx, s.chunks)
+	if err == nil && class == nil {
+		err = s.doSchema(ctx, "read collection "+s.chunks, func(ctx context.Context) error {
+			var err error
+			class, err = s.c.Schema().ClassGetter().WithClassName(s.chunks).Do(ctx)
+			return err
+		})
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -270,9 +270,10 @@ func (s *Client) do(ctx context.Context, what string, fn func(ctx context.Contex
 }
 
 // schemaTimeout bounds one try of a schema read or write. Weaviate
-// forwards them to the Raft leader; when the leader has just died the
-// request hangs until a new one is elected, so a short try and another one
-// beat waiting out the whole request timeout.
+// forwards writes, and reads unless rag asks otherwise (classLocally), to
+// the Raft leader; when the leader has just died the request hangs until a
+// new one is elected, so a short try and another one beat waiting out the
+// whole request timeout.
 const schemaTimeout = 10 * time.Second
 
 // doSchema is do with each try bounded by schemaTimeout.
