@@ -76,24 +76,79 @@ type ports struct{ http, grpc, gossip, data, raft, rpc int }
 
 func (p ports) list() []int { return []int{p.http, p.grpc, p.gossip, p.data, p.raft, p.rpc} }
 
+// Ports are handed out in blocks of six, aligned on portLow, from below
+// the kernel's ephemeral range when there is room: a killed node's ports
+// stay free until its restart, and an ephemeral port (any process's
+// outgoing connection) or another test process's node could otherwise
+// take one meanwhile. Both happened in one run of two suites side by
+// side: node2 could not restart ("bind: address already in use" on its
+// gossip port, 34613 and 39286). Each block is also locked (flock on a
+// file in the temporary folder, held until the process exits), so test
+// processes running at once (go test runs packages in parallel) never
+// hand out the same block.
+const portLow = 20000
+
 var (
-	portMu   sync.Mutex
-	portNext = 20000 + os.Getpid()%20000
+	portMu    sync.Mutex
+	portHigh  = ephemeralLow()
+	portNext  = -1
+	portLocks []*os.File // held for the life of the process
 )
 
+// ephemeralLow is where the kernel's ephemeral ports start (Linux's
+// ip_local_port_range), or 60000 when that leaves no room below it.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768 // Linux's and the BSDs' lower bounds are at or above it
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 32768
+	}
+	lo, err := strconv.Atoi(f[0])
+	if err != nil || lo-portLow < 600 {
+		return 60000
+	}
+	return lo
+}
+
+// lockBlock takes the lock of the port block at base, false when another
+// process holds it.
+func lockBlock(base int) (*os.File, bool) {
+	dir := filepath.Join(os.TempDir(), "weaviatetest-ports")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return nil, true // no folder to lock in: the listen checks still apply
+	}
+	f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(base)), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return nil, true
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, false
+	}
+	return f, true
+}
+
 // freePorts finds six consecutive ports that nothing listens on, neither on
-// loopback nor on all interfaces (Weaviate's gRPC servers bind ":PORT").
-// Ports handed out by this process are never handed out again.
+// loopback nor on all interfaces (Weaviate's gRPC servers bind ":PORT"),
+// in a block no other test process holds. Ports handed out by this process
+// are never handed out again.
 func freePorts() (ports, error) {
 	portMu.Lock()
 	defer portMu.Unlock()
-	for tries := 0; tries < 200; tries++ {
-		base := portNext
-		portNext += 6
-		if portNext > 60000 {
-			portNext = 20000
+	blocks := (portHigh - portLow) / 6
+	if portNext < 0 {
+		portNext = os.Getpid() % blocks
+	}
+	for tries := 0; tries < min(blocks, 400); tries++ {
+		base := portLow + 6*portNext
+		portNext = (portNext + 1) % blocks
+		lock, ok := lockBlock(base)
+		if !ok {
+			continue
 		}
-		ok := true
 		var held []net.Listener
 		for p := base; p < base+6 && ok; p++ {
 			l, err := net.Listen("tcp", ":"+strconv.Itoa(p))
@@ -112,9 +167,16 @@ func freePorts() (ports, error) {
 		for _, l := range held {
 			l.Close()
 		}
-		if ok {
-			return ports{base, base + 1, base + 2, base + 3, base + 4, base + 5}, nil
+		if !ok {
+			if lock != nil {
+				lock.Close()
+			}
+			continue
 		}
+		if lock != nil {
+			portLocks = append(portLocks, lock)
+		}
+		return ports{base, base + 1, base + 2, base + 3, base + 4, base + 5}, nil
 	}
 	return ports{}, errors.New("no six consecutive free ports found")
 }
