@@ -147,10 +147,10 @@ func (s *Client) overGRPC(ctx context.Context) (bool, error) {
 		return false, s.cfg.wrap("write", rerr)
 	}
 	msg := short(s.cfg.redact(grpcMessage(err)))
-	if te := s.cfg.grpcTLSProblem(msg); te != nil && s.cfg.GRPCRequired {
-		return false, te // tls.go: no retry helps
-	}
 	if s.cfg.GRPCRequired {
+		if te := s.cfg.grpcTLSProblem(msg); te != nil {
+			return false, te // tls.go: no retry helps
+		}
 		return false, &GRPCError{Store: s.cfg.String(), GRPCHost: s.cfg.GRPCHost, Msg: msg}
 	}
 	g.transport, g.why = TransportREST, fmt.Sprintf("gRPC endpoint %s: %s", s.cfg.GRPCHost, msg)

@@ -2,14 +2,10 @@ package weaviate
 
 import (
 	"context"
-	"encoding/json"
-	"io"
-	"net/http"
 	"slices"
 	"sort"
 	"strings"
 
-	"github.com/weaviate/weaviate-go-client/v5/weaviate/fault"
 	"github.com/weaviate/weaviate/entities/models"
 
 	"github.com/ragcli/rag/internal/store"
@@ -51,15 +47,12 @@ func (s *Client) Info(ctx context.Context) (Info, error) {
 		return in, err
 	}
 	in.Version = meta.Version
-	exists, err := s.Exists(ctx)
+	c, err := s.class(ctx, s.chunks)
 	if err != nil {
 		return in, err
 	}
-	in.Exists = exists
-	if exists {
-		if in.Replication, err = s.ReplicationFactor(ctx); err != nil {
-			return in, err
-		}
+	if in.Exists = c != nil; in.Exists {
+		in.Replication = replicationOf(c)
 	}
 	// The nodes: /v1/nodes leaves out a node that has died (memberlist
 	// dropped it), so the cluster's members come from the Raft
@@ -97,7 +90,7 @@ func (s *Client) Info(ctx context.Context) (Info, error) {
 			in.Unhealthy = append(in.Unhealthy, m+": not answering")
 		}
 	}
-	if exists {
+	if in.Exists {
 		shards, err := s.nodes(ctx, s.chunks, "verbose")
 		if err != nil {
 			return in, err
@@ -119,9 +112,8 @@ func (s *Client) Info(ctx context.Context) (Info, error) {
 }
 
 // raftMembers names the nodes of the cluster's Raft configuration, as the
-// nodes that answer GET /v1/cluster/statistics list them. The go client has
-// no call for it, so it is a plain GET with the store's key, over the
-// client's connection.
+// nodes that answer GET /v1/cluster/statistics list them (a plain GET: the
+// go client has no call for it).
 func (s *Client) raftMembers(ctx context.Context) ([]string, error) {
 	var body struct {
 		Statistics []struct {
@@ -133,25 +125,7 @@ func (s *Client) raftMembers(ctx context.Context) ([]string, error) {
 		} `json:"statistics"`
 	}
 	err := s.do(ctx, "read cluster statistics", func(ctx context.Context) error {
-		ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.Scheme+"://"+s.cfg.Host+"/v1/cluster/statistics", nil)
-		if err != nil {
-			return err
-		}
-		if s.cfg.APIKey != "" {
-			req.Header.Set("Authorization", "Bearer "+s.cfg.APIKey)
-		}
-		resp, err := s.hc.Do(req) // the client's connection and TLS
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
-			return &fault.WeaviateClientError{IsUnexpectedStatusCode: true, StatusCode: resp.StatusCode, Msg: string(msg)}
-		}
-		return json.NewDecoder(resp.Body).Decode(&body)
+		return s.getJSON(ctx, "/v1/cluster/statistics", nil, &body)
 	})
 	if err != nil {
 		return nil, err

@@ -3,9 +3,11 @@ package weaviate
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/weaviate/weaviate-go-client/v5/weaviate/fault"
 	"github.com/weaviate/weaviate/entities/models"
@@ -166,9 +168,10 @@ func (s *Client) ensureClass(ctx context.Context, class *models.Class) error {
 	return err
 }
 
-// classExists reports whether the collection exists: as the node rag
-// talks to knows it, and only when that node does not know it, as the Raft
-// leader does (Weaviate's default, consistent read).
+// class is the collection as the server has it, nil when it does not
+// exist: as the node rag talks to knows it, and only when that node does
+// not know it, as the Raft leader does (Weaviate's default, consistent
+// read).
 //
 // The local read first because a consistent schema read goes to the
 // leader: when the leader has just died it waits for an election (a
@@ -179,66 +182,79 @@ func (s *Client) ensureClass(ctx context.Context, class *models.Class) error {
 // deleted, so a local "yes" is as good as the leader's; a local "no" may be
 // a collection another machine created a moment ago, which only the leader
 // knows for sure, so it asks.
-func (s *Client) classExists(ctx context.Context, name string) (bool, error) {
-	local, err := s.classLocally(ctx, name)
-	if err != nil || local != nil {
-		return local != nil, err
+func (s *Client) class(ctx context.Context, name string) (*models.Class, error) {
+	c, err := s.getClass(ctx, name, false)
+	if err != nil || c != nil {
+		return c, err
 	}
-	var exists bool
-	err = s.doSchema(ctx, "check collection "+name, func(ctx context.Context) error {
-		var err error
-		exists, err = s.c.Schema().ClassExistenceChecker().WithClassName(name).Do(ctx)
-		return err
-	})
-	return exists, err
+	return s.getClass(ctx, name, true)
 }
 
-// classLocally is the collection as the node rag talks to knows it, nil
-// when it does not: GET /v1/schema/{name} with the consistency header off,
-// which the go client cannot send per request, over the client's
-// connection and with the store's key.
-func (s *Client) classLocally(ctx context.Context, name string) (*models.Class, error) {
+// classExists reports whether the collection exists (see class).
+func (s *Client) classExists(ctx context.Context, name string) (bool, error) {
+	c, err := s.class(ctx, name)
+	return c != nil, err
+}
+
+// getClass is GET /v1/schema/{name}, nil when the collection does not
+// exist; consistent false asks for the node's own schema rather than the
+// leader's (the consistency header, which the go client cannot send per
+// request).
+func (s *Client) getClass(ctx context.Context, name string, consistent bool) (*models.Class, error) {
 	var class *models.Class
 	err := s.doSchema(ctx, "check collection "+name, func(ctx context.Context) error {
-		class = nil
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.Scheme+"://"+s.cfg.Host+"/v1/schema/"+url.PathEscape(name), nil)
-		if err != nil {
+		var c models.Class
+		err := s.getJSON(ctx, "/v1/schema/"+url.PathEscape(name), map[string]string{"consistency": strconv.FormatBool(consistent)}, &c)
+		var we *fault.WeaviateClientError
+		switch {
+		case errors.As(err, &we) && we.StatusCode == http.StatusNotFound:
+			class = nil
+			return nil
+		case err != nil:
 			return err
 		}
-		req.Header.Set("consistency", "false")
-		if s.cfg.APIKey != "" {
-			req.Header.Set("Authorization", "Bearer "+s.cfg.APIKey)
-		}
-		resp, err := s.hc.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		switch resp.StatusCode {
-		case http.StatusOK:
-			var c models.Class
-			if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
-				return err
-			}
-			class = &c
-			return nil
-		case http.StatusNotFound:
-			return nil
-		}
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
-		return &fault.WeaviateClientError{IsUnexpectedStatusCode: true, StatusCode: resp.StatusCode, Msg: string(msg)}
+		class = &c
+		return nil
 	})
 	return class, err
+}
+
+// getJSON is a plain GET of path with the store's key and header, over
+// the client's connection, for the calls the go client has none for; an
+// answer other than 200 is a *fault.WeaviateClientError, as the client's
+// own calls give it.
+func (s *Client) getJSON(ctx context.Context, path string, header map[string]string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.Scheme+"://"+s.cfg.Host+path, nil)
+	if err != nil {
+		return err
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	if s.cfg.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+s.cfg.APIKey)
+	}
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+		return &fault.WeaviateClientError{IsUnexpectedStatusCode: true, StatusCode: resp.StatusCode, Msg: string(msg)}
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
 }
 
 // loadIfExists loads the collections' replication (and marks the schema
 // known) when they exist.
 func (s *Client) loadIfExists(ctx context.Context) error {
-	ok, err := s.Exists(ctx)
-	if err != nil || !ok {
+	c, err := s.class(ctx, s.chunks)
+	if err != nil || c == nil {
 		return err
 	}
-	return s.loadReplication(ctx)
+	s.known(c)
+	return nil
 }
 
 // schemaClasses reads every collection of the server, what naming the
@@ -256,13 +272,19 @@ func (s *Client) schemaClasses(ctx context.Context, what string) ([]*models.Clas
 }
 
 func (s *Client) loadReplication(ctx context.Context) error {
-	r, err := s.ReplicationFactor(ctx)
+	c, err := s.chunksClassDef(ctx)
 	if err != nil {
 		return err
 	}
-	s.replicated = r > 1
-	s.schemaOK = true
+	s.known(c)
 	return nil
+}
+
+// known records what the chunks collection c says of the store: it exists,
+// and whether it is replicated.
+func (s *Client) known(c *models.Class) {
+	s.replicated = replicationOf(c) > 1
+	s.schemaOK = true
 }
 
 // Exists reports whether the store's collections exist.
@@ -286,24 +308,34 @@ func (s *Client) Drop(ctx context.Context) error {
 }
 
 // ReplicationFactor is the chunks collection's replication factor as the
-// server has it: as the node rag talks to knows it, else as the leader
-// does (see classExists).
+// server has it (see class).
 func (s *Client) ReplicationFactor(ctx context.Context) (int, error) {
-	class, err := s.classLocally(ctx, s.chunks)
-	if err == nil && class == nil {
-		err = s.doSchema(ctx, "read collection "+s.chunks, func(ctx context.Context) error {
-			var err error
-			class, err = s.c.Schema().ClassGetter().WithClassName(s.chunks).Do(ctx)
-			return err
-		})
-	}
+	c, err := s.chunksClassDef(ctx)
 	if err != nil {
 		return 0, err
 	}
-	if class.ReplicationConfig == nil {
-		return 1, nil
+	return replicationOf(c), nil
+}
+
+// chunksClassDef is the chunks collection as the server has it (see class);
+// one that does not exist is the go client's error for it.
+func (s *Client) chunksClassDef(ctx context.Context) (*models.Class, error) {
+	c, err := s.class(ctx, s.chunks)
+	if err == nil && c == nil {
+		err = s.doSchema(ctx, "read collection "+s.chunks, func(ctx context.Context) error {
+			var err error
+			c, err = s.c.Schema().ClassGetter().WithClassName(s.chunks).Do(ctx)
+			return err
+		})
 	}
-	return int(class.ReplicationConfig.Factor), nil
+	return c, err
+}
+
+func replicationOf(c *models.Class) int {
+	if c.ReplicationConfig == nil {
+		return 1
+	}
+	return int(c.ReplicationConfig.Factor)
 }
 
 // FormatVersion is the layout of the objects this package writes; a store

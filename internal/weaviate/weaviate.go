@@ -270,7 +270,7 @@ func (s *Client) do(ctx context.Context, what string, fn func(ctx context.Contex
 }
 
 // schemaTimeout bounds one try of a schema read or write. Weaviate
-// forwards writes, and reads unless rag asks otherwise (classLocally), to
+// forwards writes, and reads unless rag asks otherwise (Client.class), to
 // the Raft leader; when the leader has just died the request hangs until a
 // new one is elected, so a short try and another one beat waiting out the
 // whole request timeout.
